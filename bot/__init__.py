@@ -1,0 +1,1 @@
+"""Reconnect: a Telegram bot that helps separated people reconcile without chasing."""
