@@ -1,0 +1,110 @@
+"""Command line: `python -m bot run | chat | check-flows | diagram`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+
+from bot.config import SettingsError, configure_logging, load_settings
+from bot.flows import POINT_IDS, FlowError, load_flows, load_messages
+from bot.policy.plan import DoseTableError, load_dose_table
+
+log = logging.getLogger("bot")
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse the command line and run the chosen command."""
+    parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+    commands.add_parser("run", help="run the Telegram bot (long polling)")
+    commands.add_parser("chat", help="talk to the bot in this terminal (no token needed)")
+    commands.add_parser("check-flows", help="validate flows/ and print a summary")
+    commands.add_parser("diagram", help="print the flows as a Mermaid state diagram")
+    args = parser.parse_args(argv)
+    handlers = {
+        "run": cmd_run,
+        "chat": cmd_chat,
+        "check-flows": cmd_check_flows,
+        "diagram": cmd_diagram,
+    }
+    return handlers[args.command](args)
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    """Run the Telegram bot until interrupted."""
+    try:
+        settings = load_settings(require_token=True)
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    configure_logging(settings.log_level)
+    from bot.service import Service, build_engine
+    from bot.store import Store
+    from bot.telegram import ALLOWED_UPDATES, build_application
+
+    store = Store(settings.db_path)
+    try:
+        application = build_application(settings, Service(store, build_engine()))
+        application.run_polling(allowed_updates=ALLOWED_UPDATES)
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_chat(args: argparse.Namespace) -> int:
+    """Chat in the terminal, on the same database as the bot."""
+    try:
+        settings = load_settings(require_token=False)
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    configure_logging("WARNING")
+    from bot.console import run_console
+    from bot.service import Service, build_engine
+    from bot.store import Store
+
+    store = Store(settings.db_path)
+    try:
+        run_console(Service(store, build_engine()))
+    finally:
+        store.close()
+    return 0
+
+
+def cmd_check_flows(args: argparse.Namespace) -> int:
+    """Validate all content and print what it covers."""
+    try:
+        flows = load_flows()
+        messages = load_messages()
+        load_dose_table()
+    except (FlowError, DoseTableError) as error:
+        print(error, file=sys.stderr)
+        return 1
+    covered = flows.covered_points()
+    print(f"flows: {', '.join(sorted(flows.flows))}")
+    print(f"steps: {len(flows.steps)}; messages: {len(messages.texts)}")
+    print(f"points covered from the start: {len(covered)}/{len(POINT_IDS)}")
+    for flow in flows.flows.values():
+        points = sorted(
+            {p for s in flow.steps.values() for p in s.covers}, key=lambda p: int(p[1:])
+        )
+        print(f"  {flow.name}: {len(flow.steps)} steps, covers {' '.join(points) or '-'}")
+    return 0
+
+
+def cmd_diagram(args: argparse.Namespace) -> int:
+    """Print a Mermaid state diagram of every flow."""
+    try:
+        flows = load_flows()
+    except FlowError as error:
+        print(error, file=sys.stderr)
+        return 1
+    from bot.diagram import mermaid
+
+    print(mermaid(flows))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

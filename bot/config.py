@@ -1,0 +1,66 @@
+"""Settings from the environment (and a `.env` file if present), validated once at start."""
+
+from __future__ import annotations
+
+import logging
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from dotenv import load_dotenv
+
+DEFAULT_DB_PATH = Path("data/bot.db")
+# The shape of a Bot API token: the bot's numeric id, a colon, and a 35-character secret.
+TOKEN_PATTERN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,64}$")
+LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message is one line for the operator."""
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything the bot can be configured with."""
+
+    token: str | None
+    api_url: str | None
+    db_path: Path
+    log_level: str
+
+    def __repr__(self) -> str:  # never print the token, even by accident
+        return f"Settings(api_url={self.api_url!r}, db_path={self.db_path!r}, ...)"
+
+
+def load_settings(*, require_token: bool, env_file: Path | None = Path(".env")) -> Settings:
+    """Read settings from the environment, after loading `env_file` (which never overrides)."""
+    if env_file is not None and env_file.is_file():
+        load_dotenv(env_file, override=False)
+    token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip() or None
+    if require_token and token is None:
+        raise SettingsError(
+            "TELEGRAM_BOT_TOKEN is not set: put it in .env or the environment "
+            "(see .env.example), or try the terminal chat with `python -m bot chat`"
+        )
+    if token is not None and not TOKEN_PATTERN.match(token):
+        raise SettingsError(
+            "TELEGRAM_BOT_TOKEN does not look like a bot token (expected 123456789:ABC...)"
+        )
+    api_url = os.environ.get("TELEGRAM_API_URL", "").strip() or None
+    if api_url is not None and not re.match(r"^https?://[^\s/]+", api_url):
+        raise SettingsError(f"TELEGRAM_API_URL must be an http(s) URL, got {api_url!r}")
+    level = os.environ.get("LOG_LEVEL", "INFO").strip().upper() or "INFO"
+    if level not in LOG_LEVELS:
+        raise SettingsError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
+    db_path = Path(os.environ.get("BOT_DB_PATH", "").strip() or DEFAULT_DB_PATH)
+    return Settings(token=token, api_url=api_url, db_path=db_path, log_level=level)
+
+
+def configure_logging(level: str) -> None:
+    """Log to stderr; keep HTTP libraries quiet, since their URLs contain the bot token."""
+    logging.basicConfig(
+        level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
+    )
+    for noisy in ("httpx", "httpcore", "apscheduler"):
+        logging.getLogger(noisy).setLevel(logging.WARNING)

@@ -1,0 +1,63 @@
+"""The transport-free core of one update: load the user's state, run the engine, commit.
+
+Both adapters (Telegram and the terminal) call `Service.handle` and only send what it
+returns, so the state change is always committed before any reply leaves.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.engine import Engine, Event, Reply
+from bot.flows import FLOWS_DIR, load_flows, load_messages
+from bot.policy.plan import load_dose_table
+from bot.store import Store
+
+log = logging.getLogger(__name__)
+Clock = Callable[[], datetime]
+
+
+def utc_now() -> datetime:
+    """The real clock; tests pass their own."""
+    return datetime.now(UTC)
+
+
+@dataclass(frozen=True)
+class Result:
+    """Replies to send, and an optional short pop-up for a button press."""
+
+    replies: list[Reply]
+    notice: str | None = None
+
+
+def build_engine(flows_dir: Path = FLOWS_DIR) -> Engine:
+    """Load and validate all content and build the engine."""
+    return Engine(load_flows(flows_dir), load_messages(flows_dir), load_dose_table())
+
+
+class Service:
+    """One user's update: load, decide, commit, then hand back the replies."""
+
+    def __init__(self, store: Store, engine: Engine, clock: Clock = utc_now):
+        self.store = store
+        self.engine = engine
+        self.clock = clock
+
+    def handle(self, user_id: int, event: Event, language: str | None = None) -> Result:
+        """Handle one input from `user_id` and return what to send."""
+        now = self.clock()
+        try:
+            session = self.store.load_session(user_id)
+            outcome = self.engine.handle(session, event, now)
+            if outcome.changed and outcome.session is not None:
+                self.store.save_session(user_id, outcome.session, now, language)
+        except sqlite3.Error as error:
+            # Nothing was committed: say so kindly and let the user try again.
+            log.error("storage error for an update (%s): %s", type(error).__name__, error)
+            return Result([Reply(self.engine.messages["try_again"])])
+        return Result(outcome.replies, outcome.notice)
