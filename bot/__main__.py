@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import logging
 import sys
+from pathlib import Path
 
 from bot.config import SettingsError, configure_logging, load_settings
 from bot.flows import POINT_IDS, FlowError, load_flows, load_messages
@@ -20,7 +21,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("run", help="run the Telegram bot (long polling)")
     commands.add_parser("chat", help="talk to the bot in this terminal (no token needed)")
     commands.add_parser("check-flows", help="validate flows/ and print a summary")
-    commands.add_parser("diagram", help="print the flows as a Mermaid state diagram")
+    diagram = commands.add_parser("diagram", help="print the flows as a Mermaid state diagram")
+    diagram.add_argument("--update", metavar="README", help="rewrite the diagram in this file")
     args = parser.parse_args(argv)
     handlers = {
         "run": cmd_run,
@@ -100,8 +102,12 @@ def cmd_diagram(args: argparse.Namespace) -> int:
     except FlowError as error:
         print(error, file=sys.stderr)
         return 1
-    from bot.diagram import mermaid
+    from bot.diagram import mermaid, replace_in_readme
 
+    if args.update:
+        path = Path(args.update)
+        path.write_text(replace_in_readme(path.read_text(encoding="utf-8"), mermaid(flows)))
+        return 0
     print(mermaid(flows))
     return 0
 

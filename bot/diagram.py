@@ -35,3 +35,13 @@ def mermaid(flows: FlowSet) -> str:
             edge = f"    {_node(step.name)} --> {_node(route.to)}"
             lines.append(f"{edge}: {_label(condition)}" if condition else edge)
     return "\n".join(lines)
+
+
+START, END = "<!-- diagram:start -->", "<!-- diagram:end -->"
+
+
+def replace_in_readme(readme: str, diagram: str) -> str:
+    """Return `readme` with the fenced diagram between the diagram markers replaced."""
+    head, _, rest = readme.partition(START)
+    _, _, tail = rest.partition(END)
+    return f"{head}{START}\n```mermaid\n{diagram}\n```\n{END}{tail}"

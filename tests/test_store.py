@@ -1,0 +1,86 @@
+"""Storage: migrations from empty, owner-only file, WAL, round trips, one transaction per save."""
+
+import sqlite3
+import stat
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.engine import Command, Session
+from bot.service import Service, build_engine
+from bot.store import Store, connect, migrations
+
+NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+
+def test_migrations_from_empty_create_the_tables(tmp_path):
+    db = connect(tmp_path / "fresh.db")
+    assert {"users", "sessions", "_sqlite_migrations"} <= set(db.table_names())
+    assert [m.name for m in migrations.applied(db)] == [m.name for m in migrations._migrations]
+    assert migrations.pending(db) == []
+    db.close()
+    again = connect(tmp_path / "fresh.db")  # re-opening applies nothing twice
+    assert len(list(again.query("SELECT * FROM _sqlite_migrations"))) == len(migrations._migrations)
+
+
+def test_database_is_owner_only_in_a_new_directory(tmp_path):
+    path = tmp_path / "nested" / "bot.db"
+    store = Store(path)
+    store.save_session(1, Session(), NOW)
+    assert (path.parent / "bot.db-wal").exists()
+    for file in [path, *path.parent.glob("bot.db-*")]:
+        assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+
+
+def test_wal_mode_and_busy_timeout(tmp_path):
+    db = connect(tmp_path / "bot.db")
+    assert next(db.query("PRAGMA journal_mode"))["journal_mode"] == "wal"
+    assert next(db.query("PRAGMA busy_timeout"))["timeout"] == 5000
+
+
+def test_session_round_trip_and_revision(tmp_path):
+    store = Store(tmp_path / "bot.db")
+    assert store.load_session(7) is None
+    session = Session(
+        state="hub:menu",
+        answers={"living": "together"},
+        plan={"level": 2, "name": "cool"},
+        completed_at=NOW,
+    )
+    store.save_session(7, session, NOW, language="de")
+    store.save_session(7, session, NOW)
+    assert store.load_session(7) == session
+    row = next(store.db.query("SELECT revision FROM sessions WHERE user_id = 7"))
+    assert row["revision"] == 2
+    assert store.user_row(7)["language"] == "de"  # a missing language keeps the known one
+
+
+def test_a_failed_save_leaves_nothing_half_written(tmp_path):
+    store = Store(tmp_path / "bot.db")
+    store.db.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON sessions BEGIN SELECT RAISE(ABORT, 'no'); END"
+    )
+    with pytest.raises(sqlite3.IntegrityError):
+        store.save_session(9, Session(), NOW)
+    assert store.user_row(9) is None  # the user row was rolled back with the session
+
+
+def test_service_commits_before_replying_and_survives_a_restart(tmp_path):
+    path = tmp_path / "bot.db"
+    service = Service(Store(path), build_engine(), clock=lambda: NOW)
+    replies = service.handle(5, Command("start")).replies
+    assert replies and replies[0].buttons
+    restarted = Store(path)
+    assert restarted.load_session(5).state == "walkthrough:welcome"
+
+
+def test_storage_failure_gets_a_kind_retry_message(tmp_path):
+    store = Store(tmp_path / "bot.db")
+    service = Service(store, build_engine(), clock=lambda: NOW)
+    store.db.execute(
+        "CREATE TRIGGER refuse BEFORE INSERT ON users BEGIN SELECT RAISE(FAIL, 'x'); END"
+    )
+    result = service.handle(5, Command("start"))
+    assert "try again" in result.replies[0].text
+    assert store.load_session(5) is None
