@@ -19,7 +19,7 @@ NOT_ZONES = frozenset({"localtime", "Factory", "posixrules"})
 MAX_OFFSET = timedelta(hours=14)
 
 OFFSET_INPUT = re.compile(
-    r"^(?:utc|gmt)?\s*(?P<sign>[+-−])\s*(?P<hours>\d{1,2})(?:\s*:?\s*(?P<minutes>\d{2}))?$"
+    r"^(?:utc|gmt)?\s*(?P<sign>[+\-−])\s*(?P<hours>\d{1,2})(?:\s*:?\s*(?P<minutes>\d{2}))?$"
 )
 CANONICAL_OFFSET = re.compile(r"^UTC(?P<sign>[+-])(?P<hours>\d{2}):(?P<minutes>\d{2})$")
 
