@@ -1,0 +1,376 @@
+"""The contact log against the plan: over-contact, spacing, adjustments and progress (R10-R16)."""
+
+from __future__ import annotations
+
+import string
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from functools import cache
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+
+from bot.policy.plan import Plan
+
+TEXTS_PATH = Path(__file__).resolve().parents[2] / "flows" / "policy" / "nudge_texts.yaml"
+
+Initiator = Literal["me", "them"]
+Kind = Literal["message", "call", "meeting", "practical"]
+Outcome = Literal["warm", "neutral", "cold", "no_answer"]
+OUTCOMES: tuple[Outcome, ...] = ("warm", "neutral", "cold", "no_answer")
+
+# Plan adjustments look at the last four weeks and move one level within 1 (warm)..4 (closed).
+RECENT = timedelta(days=28)
+WARMEST_LEVEL = 1
+COOLEST_LEVEL = 4
+CONSISTENT_SHARE = 0.75
+
+
+@dataclass(frozen=True)
+class Contact:
+    """One logged contact; `at` is UTC."""
+
+    at: datetime
+    initiator: Initiator
+    kind: Kind
+    outcome: Outcome
+
+
+@dataclass(frozen=True)
+class ContactAssessment:
+    """How a newly logged contact fits the plan."""
+
+    counted: bool  # whether the new contact counts against the dose at all
+    count: int  # counted contacts in the plan's window, the new one included
+    allowance: int  # the plan's max_contacts for that window
+    over_dose: bool
+    too_soon: bool
+    hours_since_previous: float | None  # since the previous counted contact, if any
+    fit_line: str
+    nudge: str | None
+
+
+@dataclass(frozen=True)
+class Adjustment:
+    """A suggested change of plan level; the user decides."""
+
+    from_level: int
+    to_level: int
+    reason: str
+
+
+@dataclass(frozen=True)
+class NudgeTexts:
+    """The validated contents of nudge_texts.yaml."""
+
+    ordinals: tuple[str, ...]
+    ordinal_fallback: str
+    windows: dict[int, str]
+    window_fallback: str
+    fit: dict[str, str]
+    nudges: dict[str, tuple[str, ...]]
+    gap: dict[str, str]
+    adjustment: dict[str, str]
+    outcome_names: dict[str, str]
+    summary: dict[str, str]
+    checkins: tuple[str, ...]
+    chart: dict[str, str]
+
+
+class TextsError(ValueError):
+    """nudge_texts.yaml is malformed."""
+
+
+# For each keyed section: every key it must have, and the placeholders each key may use.
+_SUMMARY_FIELDS: dict[str, set[str]] = {
+    "counts": {"window", "mine", "theirs", "dose"},
+    "outcomes": {"outcomes"},
+    "no_outcomes": set(),
+    "never": set(),
+    "today": set(),
+    "yesterday": set(),
+    "days": {"days"},
+    "slip": {"ago"},
+    "ago_today": set(),
+    "ago_yesterday": set(),
+    "ago_days": {"days"},
+}
+_KEYED_SECTIONS: dict[str, dict[str, set[str]]] = {
+    "fit": {key: {"ordinal", "window", "dose"} for key in
+            ("them", "practical", "within", "over", "closed")},
+    "gap": {"hours": {"n"}, "day": set(), "days": {"n"}},
+    "adjustment": {"warmer": {"n", "matching"}, "cooler": {"n", "matching"}},
+    "outcome_names": {outcome: set() for outcome in OUTCOMES},
+    "summary": _SUMMARY_FIELDS,
+    "chart": {
+        "title": set(), "mine": set(), "theirs": set(), "dose": {"dose"},
+        "contacts_axis": set(), "outcomes_axis": set(), "this_week": set(), "empty": set(),
+    },
+}
+_NUDGE_FIELDS: dict[str, set[str]] = {
+    "over_dose": {"window", "dose"},
+    "too_soon": {"gap"},
+    "closed": {"dose"},
+    "instead": set(),
+}
+
+
+def _template(where: str, text: Any, allowed: set[str]) -> str:
+    """Return `text` if it is a non-empty string using only `allowed` placeholders."""
+    if not isinstance(text, str) or not text.strip():
+        raise TextsError(f"{where}: expected non-empty text, got {text!r}")
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(text) if name is not None}
+    except ValueError as error:
+        raise TextsError(f"{where}: {error}") from error
+    if not fields <= allowed:
+        raise TextsError(f"{where}: unknown placeholders {sorted(fields - allowed)}")
+    return text
+
+
+def _keyed(raw: dict[str, Any], section: str, fields: dict[str, set[str]]) -> dict[str, str]:
+    """Validate a section of named templates."""
+    entries = raw.get(section)
+    if not isinstance(entries, dict):
+        raise TextsError(f"{section}: expected a mapping")
+    missing = set(fields) - set(entries)
+    if missing:
+        raise TextsError(f"{section}: missing {sorted(missing)}")
+    return {key: _template(f"{section}.{key}", entries[key], fields[key]) for key in fields}
+
+
+def _variants(where: str, entries: Any, allowed: set[str]) -> tuple[str, ...]:
+    """Validate a non-empty list of alternative templates."""
+    if not isinstance(entries, list) or not entries:
+        raise TextsError(f"{where}: expected a non-empty list")
+    return tuple(_template(f"{where}[{i}]", text, allowed) for i, text in enumerate(entries))
+
+
+def _windows(raw: dict[str, Any]) -> dict[int, str]:
+    """Validate the window phrases keyed by days."""
+    entries = raw.get("windows")
+    if not isinstance(entries, dict) or not entries:
+        raise TextsError("windows: expected a mapping of days to text")
+    return {int(days): _template(f"windows.{days}", text, set()) for days, text in entries.items()}
+
+
+def load_texts(path: Path = TEXTS_PATH) -> NudgeTexts:
+    """Load and validate the nudge texts."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise TextsError(f"{path.name}: {error!r}") from error
+    if not isinstance(raw, dict):
+        raise TextsError(f"{path.name}: expected a mapping at the top")
+    nudges = raw.get("nudges")
+    if not isinstance(nudges, dict):
+        raise TextsError("nudges: expected a mapping")
+    return NudgeTexts(
+        ordinals=_variants("ordinals", raw.get("ordinals"), set()),
+        ordinal_fallback=_template("ordinal_fallback", raw.get("ordinal_fallback"), {"n"}),
+        windows=_windows(raw),
+        window_fallback=_template("window_fallback", raw.get("window_fallback"), {"days"}),
+        nudges={
+            key: _variants(f"nudges.{key}", nudges.get(key), allowed)
+            for key, allowed in _NUDGE_FIELDS.items()
+        },
+        checkins=_variants("checkins", raw.get("checkins"), set()),
+        **{section: _keyed(raw, section, fields) for section, fields in _KEYED_SECTIONS.items()},
+    )
+
+
+@cache
+def default_texts() -> NudgeTexts:
+    """Return the project's texts, loaded once."""
+    return load_texts()
+
+
+def counts_against_dose(contact: Contact) -> bool:
+    """Whether a contact counts against the dose: started by the user, not a practical matter."""
+    return contact.initiator == "me" and contact.kind != "practical"
+
+
+def _counted_in_window(contacts: Iterable[Contact], days: int, now: datetime) -> list[Contact]:
+    """Counted contacts in the rolling window (now - days, now]."""
+    start = now - timedelta(days=days)
+    return [c for c in contacts if counts_against_dose(c) and start < c.at <= now]
+
+
+def _previous_counted(history: Iterable[Contact], before: datetime) -> Contact | None:
+    """The latest counted contact at or before `before`."""
+    earlier = [c for c in history if counts_against_dose(c) and c.at <= before]
+    return max(earlier, key=lambda c: c.at, default=None)
+
+
+def window_phrase(days: int, texts: NudgeTexts) -> str:
+    """How the plan's rolling window is spelled, e.g. 'the past week'."""
+    return texts.windows.get(days) or texts.window_fallback.format(days=days)
+
+
+def _ordinal(n: int, texts: NudgeTexts) -> str:
+    """'first', 'second', ... for 1, 2, ..."""
+    if 1 <= n <= len(texts.ordinals):
+        return texts.ordinals[n - 1]
+    return texts.ordinal_fallback.format(n=n)
+
+
+def _gap_phrase(hours: int, texts: NudgeTexts) -> str:
+    """How a spacing in hours is spelled: '36 hours', 'a day', '4 days'."""
+    if hours % 24:
+        return texts.gap["hours"].format(n=hours)
+    if hours == 24:
+        return texts.gap["day"]
+    return texts.gap["days"].format(n=hours // 24)
+
+
+def _pick(variants: Sequence[str], seed: int) -> str:
+    """A deterministic choice among variants."""
+    return variants[seed % len(variants)]
+
+
+def _nudge(plan: Plan, over_dose: bool, new: Contact, texts: NudgeTexts) -> str:
+    """A gentle why-and-what-instead message for a contact over the dose or too soon."""
+    seed = int(new.at.timestamp()) // 3600  # varies from one contact to the next
+    if plan.max_contacts == 0:
+        why = _pick(texts.nudges["closed"], seed).format(dose=plan.dose_text)
+    elif over_dose:
+        why = _pick(texts.nudges["over_dose"], seed).format(
+            window=window_phrase(plan.per_days, texts), dose=plan.dose_text
+        )
+    else:
+        gap = _gap_phrase(plan.min_gap_hours or 0, texts)
+        why = _pick(texts.nudges["too_soon"], seed).format(gap=gap)
+    instead = _pick(texts.nudges["instead"], seed // 7)
+    return f"{why} {instead}"
+
+
+def _fit_line(plan: Plan, new: Contact, count: int, over: bool, texts: NudgeTexts) -> str:
+    """One line on how the new contact fits the plan."""
+    if new.initiator == "them":
+        key = "them"
+    elif new.kind == "practical":
+        key = "practical"
+    elif plan.max_contacts == 0:
+        key = "closed"
+    else:
+        key = "over" if over else "within"
+    return texts.fit[key].format(
+        ordinal=_ordinal(max(count, 1), texts),
+        window=window_phrase(plan.per_days, texts),
+        dose=plan.dose_text,
+    )
+
+
+def assess_contact(
+    plan: Plan, history: Sequence[Contact], new: Contact, now: datetime, texts: NudgeTexts
+) -> ContactAssessment:
+    """Assess a newly logged contact against the plan (history need not exclude it)."""
+    others = [c for c in history if c != new]
+    counted = counts_against_dose(new)
+    count = len(_counted_in_window([*others, new], plan.per_days, now))
+    previous = _previous_counted(others, new.at)
+    hours = (new.at - previous.at).total_seconds() / 3600 if previous else None
+    over_dose = counted and count > plan.max_contacts
+    too_soon = (
+        counted
+        and plan.min_gap_hours is not None
+        and hours is not None
+        and hours < plan.min_gap_hours
+    )
+    return ContactAssessment(
+        counted=counted,
+        count=count,
+        allowance=plan.max_contacts,
+        over_dose=over_dose,
+        too_soon=too_soon,
+        hours_since_previous=hours,
+        fit_line=_fit_line(plan, new, count, over_dose, texts),
+        nudge=_nudge(plan, over_dose, new, texts) if over_dose or too_soon else None,
+    )
+
+
+def _recent(history: Iterable[Contact], now: datetime) -> list[Contact]:
+    """Logged contacts of the last four weeks, oldest first."""
+    return sorted((c for c in history if now - RECENT < c.at <= now), key=lambda c: c.at)
+
+
+def suggest_adjustment(
+    plan: Plan,
+    history: Sequence[Contact],
+    now: datetime,
+    min_contacts: int = 4,
+    texts: NudgeTexts | None = None,
+) -> Adjustment | None:
+    """Suggest one level warmer or cooler when recent outcomes are consistent, else None."""
+    texts = texts or default_texts()
+    recent = _recent(history, now)
+    if len(recent) < min_contacts:
+        return None
+    warm = sum(c.outcome == "warm" for c in recent)
+    cold = sum(c.outcome in ("cold", "no_answer") for c in recent)
+    if warm >= CONSISTENT_SHARE * len(recent) and plan.level > WARMEST_LEVEL:
+        reason = texts.adjustment["warmer"].format(n=len(recent), matching=warm)
+        return Adjustment(from_level=plan.level, to_level=plan.level - 1, reason=reason)
+    if cold >= CONSISTENT_SHARE * len(recent) and plan.level < COOLEST_LEVEL:
+        reason = texts.adjustment["cooler"].format(n=len(recent), matching=cold)
+        return Adjustment(from_level=plan.level, to_level=plan.level + 1, reason=reason)
+    return None
+
+
+def days_since_last_initiated(history: Sequence[Contact], now: datetime) -> int | None:
+    """Whole days since the user last started a (non-practical) contact, or None if never."""
+    last = _previous_counted(history, now)
+    return None if last is None else (now - last.at).days
+
+
+def _was_slip(plan: Plan, history: Sequence[Contact], contact: Contact) -> bool:
+    """Whether a counted contact was over the dose or too soon when it happened."""
+    count = len(_counted_in_window(history, plan.per_days, contact.at))
+    previous = _previous_counted([c for c in history if c != contact], contact.at)
+    too_soon = (
+        plan.min_gap_hours is not None
+        and previous is not None
+        and contact.at - previous.at < timedelta(hours=plan.min_gap_hours)
+    )
+    return count > plan.max_contacts or too_soon
+
+
+def _days_line(plan: Plan, history: Sequence[Contact], now: datetime, texts: NudgeTexts) -> str:
+    """Days since the user last reached out, a slip met with encouragement."""
+    last = _previous_counted(history, now)
+    if last is None:
+        return texts.summary["never"]
+    days = (now - last.at).days
+    if _was_slip(plan, history, last):
+        ago_key = {0: "ago_today", 1: "ago_yesterday"}.get(days, "ago_days")
+        return texts.summary["slip"].format(ago=texts.summary[ago_key].format(days=days))
+    key = {0: "today", 1: "yesterday"}.get(days, "days")
+    return texts.summary[key].format(days=days)
+
+
+def _outcomes_line(recent: Sequence[Contact], texts: NudgeTexts) -> str:
+    """How recent contacts went, e.g. 'Recent contacts: 2 warm, 1 no answer.'"""
+    if not recent:
+        return texts.summary["no_outcomes"]
+    tally = Counter(c.outcome for c in recent)
+    parts = [f"{tally[o]} {texts.outcome_names[o]}" for o in OUTCOMES if tally[o]]
+    return texts.summary["outcomes"].format(outcomes=", ".join(parts))
+
+
+def progress_summary(
+    history: Sequence[Contact], plan: Plan, now: datetime, texts: NudgeTexts
+) -> list[str]:
+    """Two lines: counts in the plan's window against the dose; how contacts went lately."""
+    start = now - timedelta(days=plan.per_days)
+    in_window = [c for c in history if start < c.at <= now]
+    counts = texts.summary["counts"].format(
+        window=window_phrase(plan.per_days, texts),
+        mine=sum(counts_against_dose(c) for c in in_window),
+        theirs=sum(c.initiator == "them" for c in in_window),
+        dose=plan.dose_text,
+    )
+    went = _outcomes_line(_recent(history, now), texts)
+    return [counts, f"{went} {_days_line(plan, history, now, texts)}"]
