@@ -5,6 +5,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bot.policy.safety import (
     ACTION_HELP,
@@ -181,6 +183,14 @@ def test_a_denial_does_not_hide_a_real_alarm_later_in_the_message():
 def test_alarm_beats_check_in_one_message():
     text = "This is killing me and I want to kill myself"
     assert detect_crisis(text, RULES) == CrisisSignal("alarm", "self_harm")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text(max_size=400))
+def test_detection_never_fails_and_is_repeatable(text):
+    first = detect_crisis(text, RULES)
+    assert first is None or first.level in ("alarm", "check")
+    assert detect_crisis(text, RULES) == first
 
 
 def test_normalise_squeezes_expands_and_straightens_quotes():
