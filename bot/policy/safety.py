@@ -1,0 +1,619 @@
+"""Crisis detection, safety resources and crisis replies, all driven by data (issue 5)."""
+
+from __future__ import annotations
+
+import re
+import string
+import unicodedata
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Literal, get_args
+
+import yaml
+
+POLICY_DIR = Path(__file__).resolve().parents[2] / "flows" / "policy"
+DEFAULT_CRISIS_PATH = POLICY_DIR / "crisis.yaml"
+DEFAULT_RESOURCES_PATH = POLICY_DIR / "resources.yaml"
+
+Level = Literal["alarm", "check"]
+Category = Literal["self_harm", "harm_others", "danger_now", "distress"]
+LEVELS: tuple[str, ...] = get_args(Level)
+CATEGORIES: tuple[str, ...] = get_args(Category)
+
+ACTION_HELP = "crisis_help"
+ACTION_LATER = "crisis_later"
+ACTION_OK = "crisis_ok"
+
+REPLY_PLACEHOLDERS = frozenset(
+    {"emergency_advice", "crisis_line", "finder_url", "dv_help", "legal_help"}
+)
+PIECE_PLACEHOLDERS = frozenset({"name", "phone", "url", "finder_url"})
+REPLY_KEYS = ("alarm", "check", "danger_now", "safety_stop")
+PIECE_KEYS = (
+    "crisis_line",
+    "crisis_line_missing",
+    "dv_help",
+    "dv_help_missing",
+    "legal_help",
+    "legal_help_url",
+)
+BUTTON_KEYS = ("help", "finder", "later", "ok")
+
+_QUOTES = str.maketrans(
+    {"\u2019": "'", "\u2018": "'", "\u02bc": "'", "`": "'", "\u00b4": "'", "\u2032": "'"}
+)
+_TOKEN = re.compile(r"[\w']+|[.!?;]")
+_TEXT_REPEATS = re.compile(r"([^\W\d_])\1+")
+# In a pattern, a letter after a backslash is an escape (\b, \s), so it is never squeezed.
+_PATTERN_REPEATS = re.compile(r"(?<!\\)([^\W\d_])\1+")
+_TERM = re.compile(r"\{([a-z_]+)\}")
+_MASK = " # "
+
+
+class SafetyDataError(ValueError):
+    """A safety data file (crisis rules or resources) is malformed."""
+
+
+# ---------------------------------------------------------------- data types
+
+
+@dataclass(frozen=True)
+class CrisisSignal:
+    """What a message shows: how urgent (level) and what kind (category)."""
+
+    level: Level
+    category: Category
+
+
+@dataclass(frozen=True)
+class Example:
+    """A must-flag or must-not-flag example; level None means no signal at all."""
+
+    text: str
+    level: Level | None
+    category: Category
+
+
+@dataclass(frozen=True)
+class CategoryRules:
+    """One category's compiled patterns and its examples."""
+
+    name: Category
+    alarm: re.Pattern[str] | None
+    check: re.Pattern[str] | None
+    exclusions: re.Pattern[str] | None
+    must_flag: tuple[Example, ...]
+    must_not_flag: tuple[Example, ...]
+
+
+@dataclass(frozen=True)
+class Normaliser:
+    """Word-level rewrites applied after squeezing repeated letters."""
+
+    spellings: Mapping[str, str]
+    suffixes: tuple[tuple[str, str], ...]
+
+
+@dataclass(frozen=True)
+class ButtonLabels:
+    """Labels of the crisis reply buttons."""
+
+    help: str
+    finder: str
+    later: str
+    ok: str
+
+
+@dataclass(frozen=True)
+class CrisisTexts:
+    """Reply templates, the pieces that fill them, and button labels."""
+
+    alarm: str
+    check: str
+    danger_now: str
+    safety_stop: str
+    pieces: Mapping[str, str]
+    buttons: ButtonLabels
+
+
+@dataclass(frozen=True)
+class CrisisRules:
+    """Everything loaded from crisis.yaml, ready to use."""
+
+    normaliser: Normaliser
+    categories: tuple[CategoryRules, ...]
+    texts: CrisisTexts
+
+    def examples(self) -> tuple[Example, ...]:
+        """Return every must-flag and must-not-flag example, in file order."""
+        return tuple(
+            example
+            for category in self.categories
+            for example in (*category.must_flag, *category.must_not_flag)
+        )
+
+
+@dataclass(frozen=True)
+class CrisisReply:
+    """A reply to send: text, and buttons as (label, https URL or action id)."""
+
+    text: str
+    buttons: list[tuple[str, str]]
+
+
+@dataclass(frozen=True)
+class Helpline:
+    """A service to contact; any of phone and url may be missing."""
+
+    name: str
+    phone: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class ResourceSet:
+    """The safety resources for one place (country None: the international default)."""
+
+    country: str | None
+    emergency_numbers: tuple[str, ...]
+    emergency_advice: str
+    crisis_line: Helpline | None
+    finder_url: str
+    domestic_violence: Helpline | None
+    legal_help: Helpline
+
+
+@dataclass(frozen=True)
+class Resources:
+    """All resource sets, and how to pick one."""
+
+    default: ResourceSet
+    by_country: Mapping[str, ResourceSet]
+    aliases: Mapping[str, str]
+    language_countries: Mapping[str, str]
+
+
+# ---------------------------------------------------------------- detection
+
+
+def squeeze(word: str) -> str:
+    """Squeeze runs of one repeated letter to a single letter ("killl" -> "kil")."""
+    return _TEXT_REPEATS.sub(r"\1", word)
+
+
+def _strip_accents(text: str) -> str:
+    """Return text in compatibility form without combining accents."""
+    decomposed = unicodedata.normalize("NFKD", text)
+    return "".join(char for char in decomposed if not unicodedata.combining(char))
+
+
+def _rewrite(word: str, normaliser: Normaliser) -> str:
+    """Return a word's canonical spelling, expanding a contraction ending if needed."""
+    if word in normaliser.spellings:
+        return normaliser.spellings[word]
+    for ending, replacement in normaliser.suffixes:
+        if word.endswith(ending) and len(word) > len(ending):
+            return word[: -len(ending)] + replacement
+    return word
+
+
+def normalise(text: str, normaliser: Normaliser) -> str:
+    """Return the text as the patterns see it: plain, lower case, squeezed, canonical words."""
+    plain = _strip_accents(text).casefold().translate(_QUOTES)
+    words = (squeeze(token.strip("'")) for token in _TOKEN.findall(plain))
+    return " ".join(_rewrite(word, normaliser) for word in words if word)
+
+
+def detect_crisis(text: str, rules: CrisisRules) -> CrisisSignal | None:
+    """Return the most urgent signal in a message, or None if it shows none."""
+    normal = normalise(text, rules.normaliser)
+    check: CrisisSignal | None = None
+    for category in rules.categories:
+        visible = category.exclusions.sub(_MASK, normal) if category.exclusions else normal
+        if category.alarm and category.alarm.search(visible):
+            return CrisisSignal("alarm", category.name)
+        if check is None and category.check and category.check.search(visible):
+            check = CrisisSignal("check", category.name)
+    return check
+
+
+# ---------------------------------------------------------------- loading helpers
+
+
+def _read_yaml(path: Path) -> dict[str, Any]:
+    """Read a YAML mapping, naming the file in any error."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise SafetyDataError(f"{path.name}: cannot read: {error}") from error
+    if not isinstance(raw, dict):
+        raise SafetyDataError(f"{path.name}: the top level must be a mapping")
+    return raw
+
+
+def _get(mapping: Any, key: str, where: str, kind: type | tuple[type, ...]) -> Any:
+    """Return mapping[key], checking that it exists and has the expected type."""
+    if not isinstance(mapping, dict):
+        raise SafetyDataError(f"{where}: must be a mapping")
+    if key not in mapping:
+        raise SafetyDataError(f"{where}: missing '{key}'")
+    value = mapping[key]
+    if not isinstance(value, kind):
+        raise SafetyDataError(f"{where}.{key}: expected {_kind_name(kind)}, got {value!r}")
+    return value
+
+
+def _kind_name(kind: type | tuple[type, ...]) -> str:
+    """Name a type (or types) for an error message."""
+    kinds = kind if isinstance(kind, tuple) else (kind,)
+    return " or ".join("null" if k is type(None) else k.__name__ for k in kinds)
+
+
+def _check_placeholders(template: str, allowed: frozenset[str], where: str) -> None:
+    """Fail if a template uses a placeholder outside `allowed` or is not valid format text."""
+    try:
+        fields = {name for _, name, _, _ in string.Formatter().parse(template) if name is not None}
+    except ValueError as error:
+        raise SafetyDataError(f"{where}: bad template: {error}") from error
+    unknown = sorted(fields - allowed)
+    if unknown:
+        raise SafetyDataError(f"{where}: unknown placeholder(s) {unknown}")
+
+
+# ---------------------------------------------------------------- crisis.yaml
+
+
+def _load_normaliser(raw: dict[str, Any], where: str) -> Normaliser:
+    """Build the word rewrites, squeezed like the text they apply to."""
+    spellings: dict[str, str] = {}
+    for canonical, variants in _get(raw, "spellings", where, dict).items():
+        entry = f"{where}.spellings.{canonical}"
+        if not isinstance(variants, list) or not all(isinstance(v, str) for v in variants):
+            raise SafetyDataError(f"{entry}: expected a list of words")
+        for variant in variants:
+            if not re.fullmatch(r"[\w']+", variant):
+                raise SafetyDataError(f"{entry}: variant {variant!r} must be one word")
+            spellings[squeeze(variant.casefold())] = squeeze(str(canonical).casefold())
+    suffixes = tuple(
+        (squeeze(str(ending)), squeeze(str(replacement)))
+        for ending, replacement in _get(raw, "suffixes", where, dict).items()
+    )
+    return Normaliser(spellings=spellings, suffixes=suffixes)
+
+
+def _expand_terms(pattern: str, terms: Mapping[str, str], where: str) -> str:
+    """Replace {term} references (terms may use other terms) with their regex."""
+    for _ in range(10):
+        unknown = [name for name in _TERM.findall(pattern) if name not in terms]
+        if unknown:
+            raise SafetyDataError(f"{where}: unknown term {{{unknown[0]}}}")
+        expanded = _TERM.sub(lambda match: terms[match.group(1)], pattern)
+        if expanded == pattern:
+            return pattern
+        pattern = expanded
+    raise SafetyDataError(f"{where}: terms nest too deeply (a term refers to itself?)")
+
+
+def _compile_patterns(
+    raw: Any, terms: Mapping[str, str], where: str
+) -> re.Pattern[str] | None:
+    """Compile a list of patterns, each as whole words, into one alternation."""
+    if raw is None:
+        return None
+    if not isinstance(raw, list):
+        raise SafetyDataError(f"{where}: expected a list of patterns")
+    parts = []
+    for index, pattern in enumerate(raw):
+        entry = f"{where}[{index}]"
+        if not isinstance(pattern, str) or not pattern.strip():
+            raise SafetyDataError(f"{entry}: expected a non-empty pattern string")
+        source = _PATTERN_REPEATS.sub(r"\1", _expand_terms(pattern, terms, entry))
+        wrapped = rf"(?<![\w'])(?:{source})(?![\w'])"
+        try:
+            re.compile(wrapped)
+        except re.error as error:
+            raise SafetyDataError(f"{entry}: bad pattern {pattern!r}: {error}") from error
+        parts.append(wrapped)
+    return re.compile("|".join(parts)) if parts else None
+
+
+def _load_examples(
+    raw: Any, category: Category, where: str, allowed: tuple[str, ...], default: str | None
+) -> tuple[Example, ...]:
+    """Load must-flag or must-not-flag examples with their expected level."""
+    if not isinstance(raw, list) or not raw:
+        raise SafetyDataError(f"{where}: expected a non-empty list of examples")
+    examples = []
+    for index, item in enumerate(raw):
+        entry = f"{where}[{index}]"
+        text = _get(item, "text", entry, str)
+        level = item.get("level", default)
+        if level not in allowed:
+            raise SafetyDataError(f"{entry}: level must be one of {list(allowed)}, got {level!r}")
+        expected = None if level == "none" else level
+        examples.append(Example(text=text, level=expected, category=category))
+    return tuple(examples)
+
+
+def _load_category(
+    name: str, raw: Any, terms: Mapping[str, str], where: str
+) -> CategoryRules:
+    """Load one category: compiled patterns and examples."""
+    if name not in CATEGORIES:
+        raise SafetyDataError(f"{where}: unknown category (expected one of {list(CATEGORIES)})")
+    if not isinstance(raw, dict):
+        raise SafetyDataError(f"{where}: must be a mapping")
+    category: Category = name  # type: ignore[assignment]
+    return CategoryRules(
+        name=category,
+        alarm=_compile_patterns(raw.get("alarm"), terms, f"{where}.alarm"),
+        check=_compile_patterns(raw.get("check"), terms, f"{where}.check"),
+        exclusions=_compile_patterns(raw.get("exclusions"), terms, f"{where}.exclusions"),
+        must_flag=_load_examples(
+            raw.get("must_flag"), category, f"{where}.must_flag", LEVELS, None
+        ),
+        must_not_flag=_load_examples(
+            raw.get("must_not_flag"), category, f"{where}.must_not_flag", ("none", "check"), "none"
+        ),
+    )
+
+
+def _load_texts(raw: Any, where: str) -> CrisisTexts:
+    """Load reply templates, pieces and button labels, checking their placeholders."""
+    replies = {}
+    for key in REPLY_KEYS:
+        replies[key] = _get(raw, key, where, str)
+        _check_placeholders(replies[key], REPLY_PLACEHOLDERS, f"{where}.{key}")
+    raw_pieces = _get(raw, "pieces", where, dict)
+    pieces = {}
+    for key in PIECE_KEYS:
+        pieces[key] = _get(raw_pieces, key, f"{where}.pieces", str)
+        _check_placeholders(pieces[key], PIECE_PLACEHOLDERS, f"{where}.pieces.{key}")
+    raw_buttons = _get(raw, "buttons", where, dict)
+    labels = {key: _get(raw_buttons, key, f"{where}.buttons", str) for key in BUTTON_KEYS}
+    return CrisisTexts(**replies, pieces=pieces, buttons=ButtonLabels(**labels))
+
+
+def load_crisis(path: Path = DEFAULT_CRISIS_PATH) -> CrisisRules:
+    """Load and validate crisis.yaml: normalisation, patterns, examples and reply texts."""
+    raw = _read_yaml(path)
+    where = path.name
+    terms = _load_terms(_get(raw, "terms", where, dict), where)
+    raw_categories = _get(raw, "categories", where, dict)
+    categories = tuple(
+        _load_category(str(name), value, terms, f"{where}: categories.{name}")
+        for name, value in raw_categories.items()
+    )
+    missing = sorted(set(CATEGORIES) - {category.name for category in categories})
+    if missing:
+        raise SafetyDataError(f"{where}: categories: missing {missing}")
+    return CrisisRules(
+        normaliser=_load_normaliser(raw, where),
+        categories=categories,
+        texts=_load_texts(_get(raw, "texts", where, dict), f"{where}: texts"),
+    )
+
+
+def _load_terms(raw: dict[Any, Any], where: str) -> dict[str, str]:
+    """Load the named pattern pieces, each wrapped as a group."""
+    terms = {}
+    for name, value in raw.items():
+        if not isinstance(value, str):
+            raise SafetyDataError(f"{where}: terms.{name}: expected a pattern string")
+        terms[str(name)] = f"(?:{value})"
+    return terms
+
+
+# ---------------------------------------------------------------- resources.yaml
+
+
+def _load_helpline(raw: Any, where: str, *, needs_phone: bool) -> Helpline | None:
+    """Load a helpline entry (or null), checking phone text and https url."""
+    if raw is None:
+        return None
+    name = _get(raw, "name", where, str)
+    phone = raw.get("phone")
+    url = raw.get("url")
+    if phone is not None and not isinstance(phone, str):
+        raise SafetyDataError(f"{where}.phone: write the number as text in quotes, got {phone!r}")
+    if needs_phone and not phone:
+        raise SafetyDataError(f"{where}: a phone number is required")
+    if url is not None and not is_https_url(url):
+        raise SafetyDataError(f"{where}.url: must be an https URL, got {url!r}")
+    return Helpline(name=name, phone=phone, url=url)
+
+
+def _emergency_advice(numbers: tuple[str, ...], advice: Mapping[str, str]) -> str:
+    """Return 'call 911'-style advice, or the generic advice when no number is known."""
+    if not numbers:
+        return advice["no_number"]
+    return advice["with_numbers"].format(numbers=advice["joiner"].join(numbers))
+
+
+def _load_set(
+    country: str | None,
+    raw: Any,
+    base: Mapping[str, Any],
+    context: tuple[str, Mapping[str, str]],
+    where: str,
+) -> ResourceSet:
+    """Build one resource set, taking fields the entry leaves out from `base`."""
+    if not isinstance(raw, dict):
+        raise SafetyDataError(f"{where}: must be a mapping")
+    merged = {**base, **raw}
+    numbers = merged.get("emergency_numbers") or []
+    if not isinstance(numbers, list) or not all(isinstance(n, str) for n in numbers):
+        raise SafetyDataError(f"{where}.emergency_numbers: expected a list of quoted numbers")
+    finder_url, advice = context
+    legal = _load_helpline(merged.get("legal_help"), f"{where}.legal_help", needs_phone=False)
+    if legal is None:
+        raise SafetyDataError(f"{where}: legal_help is required (in the default set at least)")
+    return ResourceSet(
+        country=country,
+        emergency_numbers=tuple(numbers),
+        emergency_advice=_emergency_advice(tuple(numbers), advice),
+        crisis_line=_load_helpline(
+            merged.get("crisis_line"), f"{where}.crisis_line", needs_phone=True
+        ),
+        finder_url=finder_url,
+        domestic_violence=_load_helpline(
+            merged.get("domestic_violence"), f"{where}.domestic_violence", needs_phone=True
+        ),
+        legal_help=legal,
+    )
+
+
+def _load_advice(raw: Any, where: str) -> dict[str, str]:
+    """Load the emergency advice templates."""
+    advice = {key: _get(raw, key, where, str) for key in ("no_number", "with_numbers", "joiner")}
+    _check_placeholders(advice["with_numbers"], frozenset({"numbers"}), f"{where}.with_numbers")
+    return advice
+
+
+def _country_code(code: Any, where: str) -> str:
+    """Check a country code is two upper-case letters."""
+    if not isinstance(code, str) or not re.fullmatch(r"[A-Z]{2}", code):
+        raise SafetyDataError(f"{where}: {code!r} is not a two-letter upper-case country code")
+    return code
+
+
+def load_resources(path: Path = DEFAULT_RESOURCES_PATH) -> Resources:
+    """Load and validate resources.yaml into ready-made resource sets."""
+    raw = _read_yaml(path)
+    where = path.name
+    finder_url = _get(raw, "finder_url", where, str)
+    if not is_https_url(finder_url):
+        raise SafetyDataError(f"{where}: finder_url must be an https URL")
+    context = (finder_url, _load_advice(raw.get("emergency_advice"), f"{where}: emergency_advice"))
+    base = _get(raw, "default", where, dict)
+    default = _load_set(None, base, {}, context, f"{where}: default")
+    by_country = {
+        _country_code(code, f"{where}: countries"): _load_set(
+            code, entry, base, context, f"{where}: countries.{code}"
+        )
+        for code, entry in _get(raw, "countries", where, dict).items()
+    }
+    aliases = _load_code_map(raw.get("aliases") or {}, by_country, f"{where}: aliases", str.upper)
+    languages = _load_code_map(
+        raw.get("language_countries") or {}, by_country, f"{where}: language_countries", str.lower
+    )
+    return Resources(
+        default=default, by_country=by_country, aliases=aliases, language_countries=languages
+    )
+
+
+def _load_code_map(
+    raw: Any, by_country: Mapping[str, ResourceSet], where: str, key_case: Callable[[str], str]
+) -> dict[str, str]:
+    """Load a code -> country map whose countries must all have entries."""
+    if not isinstance(raw, dict):
+        raise SafetyDataError(f"{where}: must be a mapping")
+    for key, country in raw.items():
+        if country not in by_country:
+            raise SafetyDataError(f"{where}.{key}: {country!r} has no entry under countries")
+    return {key_case(str(key)): country for key, country in raw.items()}
+
+
+# ---------------------------------------------------------------- choosing resources
+
+
+def _region(language_code: str) -> str | None:
+    """Return the upper-case region of a language tag ("en-GB" -> "GB"), if it has one."""
+    parts = re.split(r"[-_]", language_code.strip())
+    regions = [part for part in parts[1:] if re.fullmatch(r"[A-Za-z]{2}", part)]
+    return regions[0].upper() if regions else None
+
+
+def _set_for_country(resources: Resources, country: str) -> ResourceSet:
+    """Return the set for a country code or alias, else the default."""
+    code = country.strip().upper()
+    code = resources.aliases.get(code, code)
+    return resources.by_country.get(code, resources.default)
+
+
+def resources_for(
+    resources: Resources, *, language_code: str | None, country: str | None
+) -> ResourceSet:
+    """Choose a resource set: explicit country, else language region or language, else default."""
+    if country and country.strip():
+        return _set_for_country(resources, country)
+    if not language_code or not language_code.strip():
+        return resources.default
+    region = _region(language_code)
+    if region:
+        return _set_for_country(resources, region)
+    language = re.split(r"[-_]", language_code.strip())[0].lower()
+    mapped = resources.language_countries.get(language)
+    return resources.by_country[mapped] if mapped else resources.default
+
+
+# ---------------------------------------------------------------- replies
+
+
+def is_https_url(target: Any) -> bool:
+    """Tell whether a button target is an https URL (else it is an action id)."""
+    return isinstance(target, str) and re.fullmatch(r"https://[^\s/$.?#][^\s]*", target) is not None
+
+
+def _piece(template: str, helpline: Helpline | None, finder_url: str) -> str:
+    """Fill a piece template with a helpline's fields and the finder URL."""
+    fields = {"name": "", "phone": "", "url": ""}
+    if helpline:
+        fields.update(name=helpline.name, phone=helpline.phone or "", url=helpline.url or "")
+    return template.format(**fields, finder_url=finder_url)
+
+
+def _placeholders(resource_set: ResourceSet, texts: CrisisTexts) -> dict[str, str]:
+    """Return the values of every reply placeholder for one resource set."""
+    pieces, finder = texts.pieces, resource_set.finder_url
+    crisis, dv, legal = (
+        resource_set.crisis_line,
+        resource_set.domestic_violence,
+        resource_set.legal_help,
+    )
+    crisis_key = "crisis_line" if crisis else "crisis_line_missing"
+    dv_key = "dv_help" if dv else "dv_help_missing"
+    legal_key = "legal_help_url" if legal.url else "legal_help"
+    return {
+        "emergency_advice": resource_set.emergency_advice,
+        "finder_url": finder,
+        "crisis_line": _piece(pieces[crisis_key], crisis, finder),
+        "dv_help": _piece(pieces[dv_key], dv, finder),
+        "legal_help": _piece(pieces[legal_key], legal, finder),
+    }
+
+
+def _help_url(signal: CrisisSignal, resource_set: ResourceSet) -> str:
+    """Return where "get help now" leads: the fitting helpline's site, else the finder."""
+    helpline = (
+        resource_set.domestic_violence
+        if signal.category == "danger_now"
+        else resource_set.crisis_line
+    )
+    return helpline.url if helpline and helpline.url else resource_set.finder_url
+
+
+def crisis_reply(
+    signal: CrisisSignal, resource_set: ResourceSet, texts: CrisisTexts
+) -> CrisisReply:
+    """Return the reply for a signal: a gentle check, or an alarm that pauses coaching."""
+    values = _placeholders(resource_set, texts)
+    labels = texts.buttons
+    if signal.level == "check":
+        return CrisisReply(
+            text=texts.check.format(**values),
+            buttons=[(labels.help, ACTION_HELP), (labels.ok, ACTION_OK)],
+        )
+    template = texts.danger_now if signal.category == "danger_now" else texts.alarm
+    help_url = _help_url(signal, resource_set)
+    buttons = [(labels.help, help_url)]
+    if help_url != resource_set.finder_url:
+        buttons.append((labels.finder, resource_set.finder_url))
+    buttons.append((labels.later, ACTION_LATER))
+    return CrisisReply(text=template.format(**values), buttons=buttons)
+
+
+def safety_stop_text(resource_set: ResourceSet, texts: CrisisTexts) -> str:
+    """Return the safety screen's message for users we must not coach towards contact."""
+    return texts.safety_stop.format(**_placeholders(resource_set, texts))
