@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -404,10 +405,7 @@ def normalise(text: str, normaliser: Normaliser) -> Normalised:
 
 def _word_at(norm: Normalised, char: int) -> int:
     """Index of the word that covers (or follows) a character of the normalised text."""
-    for index, start in enumerate(norm.starts):
-        if start + len(norm.words[index]) > char:
-            return index
-    return len(norm.words) - 1
+    return max(0, min(bisect_right(norm.starts, char) - 1, len(norm.words) - 1))
 
 
 def _quote(norm: Normalised, start: int, end: int) -> str:
