@@ -23,12 +23,20 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("check-flows", help="validate flows/ and print a summary")
     diagram = commands.add_parser("diagram", help="print the flows as a Mermaid state diagram")
     diagram.add_argument("--update", metavar="README", help="rewrite the diagram in this file")
+    for name, text in (
+        ("check-draft", "check a draft from stdin (or --jsonl FILE) and print JSON verdicts"),
+        ("eval-drafts", "precision and recall of the draft check on the labelled set"),
+    ):
+        sub = commands.add_parser(name, help=text, add_help=False)
+        sub.add_argument("rest", nargs=argparse.REMAINDER)
     args = parser.parse_args(argv)
     handlers = {
         "run": cmd_run,
         "chat": cmd_chat,
         "check-flows": cmd_check_flows,
         "diagram": cmd_diagram,
+        "check-draft": cmd_check_draft,
+        "eval-drafts": cmd_eval_drafts,
     }
     return handlers[args.command](args)
 
@@ -110,6 +118,20 @@ def cmd_diagram(args: argparse.Namespace) -> int:
         return 0
     print(mermaid(flows))
     return 0
+
+
+def cmd_check_draft(args: argparse.Namespace) -> int:
+    """Check drafts for coaches and tests; see bot/draft_cli.py."""
+    from bot.draft_cli import run_check_draft
+
+    return run_check_draft(args.rest, sys.stdin, sys.stdout)
+
+
+def cmd_eval_drafts(args: argparse.Namespace) -> int:
+    """Report the draft check's precision and recall."""
+    from bot.draft_cli import run_eval_drafts
+
+    return run_eval_drafts(args.rest, sys.stdout)
 
 
 if __name__ == "__main__":

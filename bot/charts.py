@@ -29,7 +29,10 @@ MINE_COLOUR = "#3b6ea5"
 THEIRS_COLOUR = "#e08a3c"
 DOSE_COLOUR = "#555555"
 OUTCOME_COLOURS = {
-    "warm": "#5a9e4b", "neutral": "#b9b2a6", "cold": "#6f8fb3", "no_answer": "#e6d28a",
+    "warm": "#5a9e4b",
+    "neutral": "#b9b2a6",
+    "cold": "#6f8fb3",
+    "no_answer": "#e6d28a",
 }
 BAR_SHARE = 0.62  # bars use the lower part of the top panel; the legend sits above them
 LEGEND_WRAP = 48  # characters per line in the dose legend entry
@@ -77,14 +80,23 @@ def _week_labels(weeks: Sequence[Week], tz: str, texts: NudgeTexts) -> list[str]
 def _draw_counts(axes, weeks: Sequence[Week], plan: Plan, texts: NudgeTexts):
     """Top panel: bars of mine and theirs per week, and the dose as a dashed line."""
     positions = range(len(weeks))
-    axes.bar([x - 0.2 for x in positions], [w.mine for w in weeks], width=0.38,
-             color=MINE_COLOUR, label=texts.chart["mine"])
-    axes.bar([x + 0.2 for x in positions], [w.theirs for w in weeks], width=0.38,
-             color=THEIRS_COLOUR, label=texts.chart["theirs"])
+    axes.bar(
+        [x - 0.2 for x in positions],
+        [w.mine for w in weeks],
+        width=0.38,
+        color=MINE_COLOUR,
+        label=texts.chart["mine"],
+    )
+    axes.bar(
+        [x + 0.2 for x in positions],
+        [w.theirs for w in weeks],
+        width=0.38,
+        color=THEIRS_COLOUR,
+        label=texts.chart["theirs"],
+    )
     dose_per_week = plan.max_contacts * 7 / plan.per_days
     dose_label = textwrap.fill(texts.chart["dose"].format(dose=plan.dose_text), LEGEND_WRAP)
-    axes.axhline(dose_per_week, color=DOSE_COLOUR, linestyle="--", linewidth=1.5,
-                 label=dose_label)
+    axes.axhline(dose_per_week, color=DOSE_COLOUR, linestyle="--", linewidth=1.5, label=dose_label)
     highest = max([dose_per_week, *(max(w.mine, w.theirs) for w in weeks)])
     axes.set_ylim(0, (highest + 0.5) / BAR_SHARE)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True))
@@ -99,15 +111,27 @@ def _draw_outcomes(axes, weeks: Sequence[Week], labels: Sequence[str], texts: Nu
     bottoms = [0] * len(weeks)
     for outcome in OUTCOMES:
         heights = [w.outcomes[outcome] for w in weeks]
-        axes.bar(positions, heights, bottom=bottoms, width=0.6,
-                 color=OUTCOME_COLOURS[outcome], label=texts.outcome_names[outcome])
+        axes.bar(
+            positions,
+            heights,
+            bottom=bottoms,
+            width=0.6,
+            color=OUTCOME_COLOURS[outcome],
+            label=texts.outcome_names[outcome],
+        )
         bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
     axes.set_ylim(0, max(bottoms) + 1)
     axes.yaxis.set_major_locator(MaxNLocator(integer=True, nbins=3))
     axes.set_ylabel(texts.chart["outcomes_axis"])
     axes.set_xticks(positions, labels)
-    axes.legend(loc="lower left", bbox_to_anchor=(0, 1), ncols=len(OUTCOMES), fontsize=8,
-                frameon=False, borderaxespad=0.2)
+    axes.legend(
+        loc="lower left",
+        bbox_to_anchor=(0, 1),
+        ncols=len(OUTCOMES),
+        fontsize=8,
+        frameon=False,
+        borderaxespad=0.2,
+    )
     axes.spines[["top", "right"]].set_visible(False)
 
 
@@ -115,8 +139,9 @@ def _draw_empty(figure: Figure, plan: Plan, texts: NudgeTexts) -> None:
     """A friendly placeholder when nothing has been logged yet, with the plan for reference."""
     axes = figure.add_subplot()
     axes.set_axis_off()
-    axes.text(0.5, 0.55, texts.chart["empty"], ha="center", va="center", fontsize=15,
-              color=DOSE_COLOUR)
+    axes.text(
+        0.5, 0.55, texts.chart["empty"], ha="center", va="center", fontsize=15, color=DOSE_COLOUR
+    )
     dose = textwrap.fill(texts.chart["dose"].format(dose=plan.dose_text), 2 * LEGEND_WRAP)
     axes.text(0.5, 0.35, dose, ha="center", va="center", fontsize=11, color=MINE_COLOUR)
 

@@ -130,9 +130,14 @@ class Evaluation:
         """Machine-readable summary."""
         per_draft_ms = 1000 * self.seconds / self.total if self.total else 0.0
         return {
-            "examples": self.total, "precision": round(self.precision, 4),
-            "recall": round(self.recall, 4), "tp": self.tp, "fp": self.fp, "fn": self.fn,
-            "tn": self.tn, "ms_per_draft": round(per_draft_ms, 3),
+            "examples": self.total,
+            "precision": round(self.precision, 4),
+            "recall": round(self.recall, 4),
+            "tp": self.tp,
+            "fp": self.fp,
+            "fn": self.fn,
+            "tn": self.tn,
+            "ms_per_draft": round(per_draft_ms, 3),
             "misclassified": self.misclassified,
         }
 
@@ -155,8 +160,9 @@ def evaluate(rows: list[dict[str, Any]], rules: DraftRules) -> Evaluation:
     result = Evaluation()
     started = time.perf_counter()
     for row in rows:
-        checked = check_draft(row["text"], rules,
-                              recent_unanswered=int(row.get("recent_unanswered", 0)))
+        checked = check_draft(
+            row["text"], rules, recent_unanswered=int(row.get("recent_unanswered", 0))
+        )
         predicted, wanted = checked.verdict != "ok", row["label"] == "flag"
         if predicted and wanted:
             result.tp += 1
@@ -167,10 +173,15 @@ def evaluate(rows: list[dict[str, Any]], rules: DraftRules) -> Evaluation:
         else:
             result.tn += 1
         if predicted != wanted:
-            result.misclassified.append({
-                "text": row["text"], "label": row["label"], "verdict": checked.verdict,
-                "rules": [flag.rule for flag in checked.flags], "note": row.get("note", ""),
-            })
+            result.misclassified.append(
+                {
+                    "text": row["text"],
+                    "label": row["label"],
+                    "verdict": checked.verdict,
+                    "rules": [flag.rule for flag in checked.flags],
+                    "note": row.get("note", ""),
+                }
+            )
     result.seconds = time.perf_counter() - started
     return result
 

@@ -25,3 +25,77 @@ def bot_token() -> str:
 def tmp_db_path(tmp_path: Path) -> Path:
     """Where a test's SQLite database lives."""
     return tmp_path / "bot.db"
+
+
+class RunningBot:
+    """The real PTB Application, polling the fake Bot API, on a real database."""
+
+    def __init__(self, fake_api: FakeBotApi, token: str, db_path: Path, clock):
+        from bot.config import Settings
+        from bot.service import Service, build_engine
+        from bot.store import Store
+
+        self.store = Store(db_path)
+        self.service = Service(self.store, build_engine(), clock=clock)
+        settings = Settings(
+            token=token, api_url=fake_api.base_url, db_path=db_path, log_level="INFO"
+        )
+        from bot.telegram import build_application
+
+        self.application = build_application(settings, self.service)
+
+    async def start(self) -> "RunningBot":
+        from bot.telegram import ALLOWED_UPDATES, on_startup
+
+        await self.application.initialize()
+        await on_startup(self.application)  # post_init runs only under run_polling
+        await self.application.start()
+        await self.application.updater.start_polling(
+            poll_interval=0.0, timeout=1, allowed_updates=ALLOWED_UPDATES
+        )
+        return self
+
+    async def stop(self) -> None:
+        await self.application.updater.stop()
+        await self.application.stop()
+        await self.application.shutdown()
+        self.store.close()
+
+
+class Clock:
+    """A clock tests move by hand."""
+
+    def __init__(self):
+        from datetime import UTC, datetime
+
+        self.now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+
+    def __call__(self):
+        return self.now
+
+    def advance(self, **delta) -> None:
+        from datetime import timedelta
+
+        self.now += timedelta(**delta)
+
+
+@pytest.fixture
+def clock() -> Clock:
+    """An injected clock, starting at 2026-11-26 12:00 UTC."""
+    return Clock()
+
+
+@pytest.fixture
+async def start_bot(fake_api, bot_token, tmp_db_path, clock):
+    """Start (and at the end stop) bots on the same database; call it again to 'restart'."""
+    running: list[RunningBot] = []
+
+    async def start() -> RunningBot:
+        bot = await RunningBot(fake_api, bot_token, tmp_db_path, clock).start()
+        running.append(bot)
+        return bot
+
+    yield start
+    for bot in running:
+        if bot.application.running:
+            await bot.stop()

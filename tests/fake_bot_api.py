@@ -47,9 +47,7 @@ NOT_MODIFIED = (
     "Bad Request: message is not modified: specified new message content and reply markup "
     "are exactly the same as a current content and reply markup of the message"
 )
-QUERY_TOO_OLD = (
-    "Bad Request: query is too old and response timeout expired or query ID is invalid"
-)
+QUERY_TOO_OLD = "Bad Request: query is too old and response timeout expired or query ID is invalid"
 
 
 class ApiError(Exception):
@@ -374,9 +372,7 @@ class FakeBotApi:
         if len(window) >= self._rate.per_second:
             self._rate.rejected += 1
             retry = self._rate.retry_after
-            raise ApiError(
-                429, f"Too Many Requests: retry after {retry}", {"retry_after": retry}
-            )
+            raise ApiError(429, f"Too Many Requests: retry after {retry}", {"retry_after": retry})
         window.append(now)
         self._rate.accepted += 1
 

@@ -55,8 +55,9 @@ def test_empty_and_busy_charts_differ():
 def test_chart_renders_for_every_plan_level_and_zone():
     table = load_dose_table()
     for level in (1, 2, 3, 4):
-        data = render_progress_png(busy_history(), plan_for_level(level, table), NOW, weeks=4,
-                                   tz="Asia/Kathmandu")
+        data = render_progress_png(
+            busy_history(), plan_for_level(level, table), NOW, weeks=4, tz="Asia/Kathmandu"
+        )
         assert png_size(data) == (800, 500)
 
 

@@ -156,8 +156,19 @@ def test_nudges_vary_between_contacts():
 
 # --- the texts file ---------------------------------------------------------------------
 
-SHAMING = ("fail", "should have", "guilt", "shame", "miss out", "too late", "last chance",
-           "must", "broke", "mistake", "weak")
+SHAMING = (
+    "fail",
+    "should have",
+    "guilt",
+    "shame",
+    "miss out",
+    "too late",
+    "last chance",
+    "must",
+    "broke",
+    "mistake",
+    "weak",
+)
 
 
 def all_texts(node):

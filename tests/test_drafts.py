@@ -154,8 +154,9 @@ def words(count: int) -> str:
     return " ".join(["fine"] * count)
 
 
-@pytest.mark.parametrize(("count", "expected"), [(80, "ok"), (81, "soften"), (200, "soften"),
-                                                 (201, "wait")])
+@pytest.mark.parametrize(
+    ("count", "expected"), [(80, "ok"), (81, "soften"), (200, "soften"), (201, "wait")]
+)
 def test_length_softens_past_80_words_and_waits_past_200(count, expected):
     assert verdict(words(count)) == expected
 
@@ -165,20 +166,26 @@ def test_length_quote_names_the_word_count():
     assert (flag.rule, flag.quote) == ("long_message", "90 words")
 
 
-@pytest.mark.parametrize(("text", "flagged"), [
-    ("How are you? And the kids? Work okay?", True),
-    ("How are you? And the kids?", False),
-])
+@pytest.mark.parametrize(
+    ("text", "flagged"),
+    [
+        ("How are you? And the kids? Work okay?", True),
+        ("How are you? And the kids?", False),
+    ],
+)
 def test_three_question_marks_make_a_stack(text, flagged):
     assert ("question_stack" in rule_ids(text)) is flagged
 
 
-@pytest.mark.parametrize(("text", "flagged"), [
-    ("WHERE ARE YOU", True),
-    ("I MISS YOU SO MUCH", True),
-    ("THANK YOU for the lift", False),
-    ("Saw the BBC piece on the NHS today", False),
-])
+@pytest.mark.parametrize(
+    ("text", "flagged"),
+    [
+        ("WHERE ARE YOU", True),
+        ("I MISS YOU SO MUCH", True),
+        ("THANK YOU for the lift", False),
+        ("Saw the BBC piece on the NHS today", False),
+    ],
+)
 def test_all_caps_reads_as_shouting(text, flagged):
     assert ("shouting" in rule_ids(text)) is flagged
 
@@ -192,8 +199,10 @@ def test_three_exclamation_marks_are_too_many(text, flagged):
     assert ("exclamations" in rule_ids(text)) is flagged
 
 
-@pytest.mark.parametrize(("recent", "expected"), [(0, "ok"), (1, "ok"), (2, "soften"),
-                                                  (3, "soften"), (4, "wait"), (9, "wait")])
+@pytest.mark.parametrize(
+    ("recent", "expected"),
+    [(0, "ok"), (1, "ok"), (2, "soften"), (3, "soften"), (4, "wait"), (9, "wait")],
+)
 def test_several_unanswered_messages_count_as_pressure(recent, expected):
     assert verdict("Hope your day went well.", recent) == expected
 
@@ -217,8 +226,9 @@ def test_one_easy_question_counts_as_good():
 
 
 def test_any_wait_flag_wins_over_soften_flags():
-    result = check_draft("You always do this. If you don't call me tonight I will come over.",
-                         RULES)
+    result = check_draft(
+        "You always do this. If you don't call me tonight I will come over.", RULES
+    )
     assert {flag.severity for flag in result.flags} == {"soften", "wait"}
     assert result.verdict == "wait"
 
@@ -289,26 +299,46 @@ def rule(raw, rule_id):
 @pytest.mark.parametrize(
     ("change", "message"),
     [
-        (lambda raw: rule(raw, "criticism").update(patterns=["(unclosed"]),
-         "rule 'criticism': pattern '(unclosed' does not compile"),
-        (lambda raw: rule(raw, "pleading").pop("must_flag"),
-         "rule 'pleading': 'must_flag' must list at least one example"),
-        (lambda raw: rule(raw, "pleading").update(must_not_flag=[]),
-         "rule 'pleading': 'must_not_flag' must list at least one example"),
-        (lambda raw: rule(raw, "ultimatum").update(severity="block"),
-         "rule 'ultimatum': 'severity' must be soften or wait"),
-        (lambda raw: rule(raw, "work_on_it").update(points=["R99"]),
-         "rule 'work_on_it': 'R99' is not a reasoning point"),
-        (lambda raw: rule(raw, "demands").update(why=""),
-         "rule 'demands': 'why' must be a non-empty text"),
-        (lambda raw: rule(raw, "demands").update(colour="red"),
-         "rule 'demands': unknown keys ['colour']"),
-        (lambda raw: raw["rules"].append(dict(rule(raw, "demands"))),
-         "rules: duplicate ids ['demands']"),
-        (lambda raw: raw["form_checks"]["long_message"].pop("wait_over_words"),
-         "form check 'long_message': 'wait_over_words' is missing"),
-        (lambda raw: raw["texts"]["headlines"].pop("wait"),
-         "texts.headlines: missing for ['wait']"),
+        (
+            lambda raw: rule(raw, "criticism").update(patterns=["(unclosed"]),
+            "rule 'criticism': pattern '(unclosed' does not compile",
+        ),
+        (
+            lambda raw: rule(raw, "pleading").pop("must_flag"),
+            "rule 'pleading': 'must_flag' must list at least one example",
+        ),
+        (
+            lambda raw: rule(raw, "pleading").update(must_not_flag=[]),
+            "rule 'pleading': 'must_not_flag' must list at least one example",
+        ),
+        (
+            lambda raw: rule(raw, "ultimatum").update(severity="block"),
+            "rule 'ultimatum': 'severity' must be soften or wait",
+        ),
+        (
+            lambda raw: rule(raw, "work_on_it").update(points=["R99"]),
+            "rule 'work_on_it': 'R99' is not a reasoning point",
+        ),
+        (
+            lambda raw: rule(raw, "demands").update(why=""),
+            "rule 'demands': 'why' must be a non-empty text",
+        ),
+        (
+            lambda raw: rule(raw, "demands").update(colour="red"),
+            "rule 'demands': unknown keys ['colour']",
+        ),
+        (
+            lambda raw: raw["rules"].append(dict(rule(raw, "demands"))),
+            "rules: duplicate ids ['demands']",
+        ),
+        (
+            lambda raw: raw["form_checks"]["long_message"].pop("wait_over_words"),
+            "form check 'long_message': 'wait_over_words' is missing",
+        ),
+        (
+            lambda raw: raw["texts"]["headlines"].pop("wait"),
+            "texts.headlines: missing for ['wait']",
+        ),
         (lambda raw: raw.pop("good_signs"), "missing sections ['good_signs']"),
     ],
 )
@@ -330,8 +360,10 @@ def test_unreadable_and_invalid_yaml_files_are_refused(tmp_path):
 
 
 def test_example_failures_reports_an_example_the_rule_misses(tmp_path):
-    path = write_rules(tmp_path, lambda raw: rule(raw, "religious_duty")["must_flag"].append(
-        "Lovely weather today."))
+    path = write_rules(
+        tmp_path,
+        lambda raw: rule(raw, "religious_duty")["must_flag"].append("Lovely weather today."),
+    )
     failures = example_failures(load_rules(path))
     assert failures == ["religious_duty should flag: 'Lovely weather today.'"]
 

@@ -387,8 +387,7 @@ async def test_application_polls_and_replies(fake_api: FakeBotApi, bot_token: st
         fake_api.press(USER, "Go on")
         welcome = fake_api.sent_messages(USER)[0]
         await fake_api.wait_for(
-            lambda: (fake_api.message(USER, welcome["message_id"]) or {}).get("text")
-            == "Step two"
+            lambda: (fake_api.message(USER, welcome["message_id"]) or {}).get("text") == "Step two"
         )
 
         started = time.monotonic()

@@ -131,8 +131,15 @@ def test_settings_reject_impossible_values(bad):
 
 @pytest.mark.parametrize(
     ("local", "quiet"),
-    [(time(22), True), (time(23, 30), True), (time(3), True), (time(7, 59), True),
-     (time(8), False), (time(12), False), (time(21, 59), False)],
+    [
+        (time(22), True),
+        (time(23, 30), True),
+        (time(3), True),
+        (time(7, 59), True),
+        (time(8), False),
+        (time(12), False),
+        (time(21, 59), False),
+    ],
 )
 def test_default_quiet_hours_wrap_midnight(local, quiet):
     settings = NudgeSettings(tz="Asia/Tokyo")

@@ -99,15 +99,23 @@ _SUMMARY_FIELDS: dict[str, set[str]] = {
     "ago_days": {"days"},
 }
 _KEYED_SECTIONS: dict[str, dict[str, set[str]]] = {
-    "fit": {key: {"ordinal", "window", "dose"} for key in
-            ("them", "practical", "within", "over", "closed")},
+    "fit": {
+        key: {"ordinal", "window", "dose"}
+        for key in ("them", "practical", "within", "over", "closed")
+    },
     "gap": {"hours": {"n"}, "day": set(), "days": {"n"}},
     "adjustment": {"warmer": {"n", "matching"}, "cooler": {"n", "matching"}},
     "outcome_names": {outcome: set() for outcome in OUTCOMES},
     "summary": _SUMMARY_FIELDS,
     "chart": {
-        "title": set(), "mine": set(), "theirs": set(), "dose": {"dose"},
-        "contacts_axis": set(), "outcomes_axis": set(), "this_week": set(), "empty": set(),
+        "title": set(),
+        "mine": set(),
+        "theirs": set(),
+        "dose": {"dose"},
+        "contacts_axis": set(),
+        "outcomes_axis": set(),
+        "this_week": set(),
+        "empty": set(),
     },
 }
 _NUDGE_FIELDS: dict[str, set[str]] = {

@@ -19,8 +19,16 @@ Severity = Literal["soften", "wait"]
 SEVERITIES: tuple[str, ...] = ("soften", "wait")
 VERDICT_RANK: dict[str, int] = {"ok": 0, "soften": 1, "wait": 2}
 POINT_ID = re.compile(r"^R([1-9]|1[0-9]|2[01])$")
-RULE_KEYS = {"id", "points", "severity", "patterns", "why", "suggestion", "must_flag",
-             "must_not_flag"}
+RULE_KEYS = {
+    "id",
+    "points",
+    "severity",
+    "patterns",
+    "why",
+    "suggestion",
+    "must_flag",
+    "must_not_flag",
+}
 FORM_CHECK_PARAMS: dict[str, tuple[str, ...]] = {
     "long_message": ("soften_over_words", "wait_over_words", "quote"),
     "question_stack": ("min_questions", "severity"),
@@ -140,8 +148,13 @@ class Flag:
 
     def as_json(self) -> dict[str, Any]:
         """Return the flag in the public JSON shape."""
-        return {"rule": self.rule, "points": list(self.points), "quote": self.quote,
-                "why": self.why, "suggestion": self.suggestion}
+        return {
+            "rule": self.rule,
+            "points": list(self.points),
+            "quote": self.quote,
+            "why": self.why,
+            "suggestion": self.suggestion,
+        }
 
 
 @dataclass(frozen=True)
@@ -399,8 +412,9 @@ def normalise(text: str, normaliser: Normaliser) -> Normalised:
     for word in words:
         starts.append(position)
         position += len(word) + 1
-    return Normalised(text, " ".join(words), tuple(words), tuple(starts), tuple(spans),
-                      tuple(word_tokens))
+    return Normalised(
+        text, " ".join(words), tuple(words), tuple(starts), tuple(spans), tuple(word_tokens)
+    )
 
 
 def _word_at(norm: Normalised, char: int) -> int:
@@ -468,8 +482,9 @@ def _content_flags(norm: Normalised, rules: DraftRules) -> list[Flag]:
         match = _first_match(norm, rule, rules.guards)
         if match is not None:
             quote = _quote(norm, match.start(), match.end())
-            flags.append(Flag(rule.id, list(rule.points), quote, rule.why, rule.suggestion,
-                              rule.severity))
+            flags.append(
+                Flag(rule.id, list(rule.points), quote, rule.why, rule.suggestion, rule.severity)
+            )
     return flags
 
 
@@ -554,8 +569,11 @@ def _form_flags(text: str, rules: DraftRules, recent_unanswered: int) -> list[Fl
 
 def _good(norm: Normalised, rules: DraftRules, flags: list[Flag]) -> list[str]:
     """Phrases naming what is good in the draft."""
-    good = [sign.phrase for sign in rules.good_signs
-            if any(pattern.search(norm.text) for pattern in sign.patterns)]
+    good = [
+        sign.phrase
+        for sign in rules.good_signs
+        if any(pattern.search(norm.text) for pattern in sign.patterns)
+    ]
     brief = rules.good_form.get("brief")
     if brief and 0 < len(WORD.findall(norm.original)) <= brief["max_words"]:
         good.append(brief["phrase"])

@@ -157,9 +157,7 @@ def next_checkin(
     return None
 
 
-def later_today(
-    settings: NudgeSettings, now: datetime, after_hours: float = 3
-) -> datetime | None:
+def later_today(settings: NudgeSettings, now: datetime, after_hours: float = 3) -> datetime | None:
     """Return a follow-up time `after_hours` from now, if it is still today and not quiet."""
     tz = zone(settings.tz)
     follow_up = (now + timedelta(hours=after_hours)).astimezone(UTC)
@@ -170,9 +168,7 @@ def later_today(
     return follow_up
 
 
-def pick_checkin_text(
-    variants: Sequence[str], user_id: int, now: datetime, tz: str = "UTC"
-) -> str:
+def pick_checkin_text(variants: Sequence[str], user_id: int, now: datetime, tz: str = "UTC") -> str:
     """Pick a check-in text: fixed for a user and local day, different from the day before."""
     if not variants:
         raise ValueError("no check-in texts to choose from")

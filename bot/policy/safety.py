@@ -295,9 +295,7 @@ def _expand_terms(pattern: str, terms: Mapping[str, str], where: str) -> str:
     raise SafetyDataError(f"{where}: terms nest too deeply (a term refers to itself?)")
 
 
-def _compile_patterns(
-    raw: Any, terms: Mapping[str, str], where: str
-) -> re.Pattern[str] | None:
+def _compile_patterns(raw: Any, terms: Mapping[str, str], where: str) -> re.Pattern[str] | None:
     """Compile a list of patterns, each as whole words, into one alternation."""
     if raw is None:
         return None
@@ -336,9 +334,7 @@ def _load_examples(
     return tuple(examples)
 
 
-def _load_category(
-    name: str, raw: Any, terms: Mapping[str, str], where: str
-) -> CategoryRules:
+def _load_category(name: str, raw: Any, terms: Mapping[str, str], where: str) -> CategoryRules:
     """Load one category: compiled patterns and examples."""
     if name not in CATEGORIES:
         raise SafetyDataError(f"{where}: unknown category (expected one of {list(CATEGORIES)})")

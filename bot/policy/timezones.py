@@ -10,8 +10,17 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 # Zones under these areas are real places; other names are legacy aliases ("US/Eastern").
 PLACE_AREAS = frozenset(
-    {"Africa", "America", "Antarctica", "Asia", "Atlantic", "Australia", "Europe", "Indian",
-     "Pacific"}
+    {
+        "Africa",
+        "America",
+        "Antarctica",
+        "Asia",
+        "Atlantic",
+        "Australia",
+        "Europe",
+        "Indian",
+        "Pacific",
+    }
 )
 # Entries some systems list that are not usable zones for a person.
 NOT_ZONES = frozenset({"localtime", "Factory", "posixrules"})
@@ -39,8 +48,11 @@ def _preference(name: str) -> tuple[bool, str]:
 def _zone_names() -> tuple[dict[str, str], dict[str, str]]:
     """Return lookups from a simplified full name, and from a simplified city, to a zone."""
     names = sorted(
-        (name for name in available_timezones()
-         if name not in NOT_ZONES and not name.startswith(("posix/", "right/"))),
+        (
+            name
+            for name in available_timezones()
+            if name not in NOT_ZONES and not name.startswith(("posix/", "right/"))
+        ),
         key=_preference,
     )
     by_full: dict[str, str] = {}
