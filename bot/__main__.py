@@ -8,8 +8,7 @@ import sys
 from pathlib import Path
 
 from bot.config import SettingsError, configure_logging, load_settings
-from bot.flows import POINT_IDS, FlowError, load_flows, load_messages
-from bot.policy.plan import DoseTableError, load_dose_table
+from bot.flows import POINT_IDS, FlowError, load_flows
 
 log = logging.getLogger("bot")
 
@@ -48,14 +47,15 @@ def cmd_run(args: argparse.Namespace) -> int:
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, settings.token)
     from bot.service import Service, build_engine
     from bot.store import Store
     from bot.telegram import ALLOWED_UPDATES, build_application
 
     store = Store(settings.db_path)
     try:
-        application = build_application(settings, Service(store, build_engine()))
+        service = Service(store, build_engine(), admin_ids=settings.admin_user_ids)
+        application = build_application(settings, service)
         application.run_polling(allowed_updates=ALLOWED_UPDATES)
     finally:
         store.close()
@@ -84,13 +84,14 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 def cmd_check_flows(args: argparse.Namespace) -> int:
     """Validate all content and print what it covers."""
+    from bot.service import build_engine
+
     try:
-        flows = load_flows()
-        messages = load_messages()
-        load_dose_table()
-    except (FlowError, DoseTableError) as error:
+        engine = build_engine()  # loads and cross-checks flows, messages and policy data
+    except (FlowError, ValueError) as error:
         print(error, file=sys.stderr)
         return 1
+    flows, messages = engine.flows, engine.messages
     covered = flows.covered_points()
     print(f"flows: {', '.join(sorted(flows.flows))}")
     print(f"steps: {len(flows.steps)}; messages: {len(messages.texts)}")

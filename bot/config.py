@@ -28,6 +28,7 @@ class Settings:
     api_url: str | None
     db_path: Path
     log_level: str
+    admin_user_ids: frozenset[int] = frozenset()
 
     def __repr__(self) -> str:  # never print the token, even by accident
         return f"Settings(api_url={self.api_url!r}, db_path={self.db_path!r}, ...)"
@@ -54,13 +55,45 @@ def load_settings(*, require_token: bool, env_file: Path | None = Path(".env")) 
     if level not in LOG_LEVELS:
         raise SettingsError(f"LOG_LEVEL must be one of {', '.join(LOG_LEVELS)}, got {level!r}")
     db_path = Path(os.environ.get("BOT_DB_PATH", "").strip() or DEFAULT_DB_PATH)
-    return Settings(token=token, api_url=api_url, db_path=db_path, log_level=level)
+    admins = os.environ.get("ADMIN_USER_IDS", "").replace(",", " ").split()
+    if not all(a.isdigit() for a in admins):
+        raise SettingsError("ADMIN_USER_IDS must be Telegram user ids (numbers), comma-separated")
+    return Settings(
+        token=token,
+        api_url=api_url,
+        db_path=db_path,
+        log_level=level,
+        admin_user_ids=frozenset(int(a) for a in admins),
+    )
 
 
-def configure_logging(level: str) -> None:
-    """Log to stderr; keep HTTP libraries quiet, since their URLs contain the bot token."""
+class RedactSecrets(logging.Filter):
+    """Replace secrets (the bot token) in every log line, whoever logged it."""
+
+    def __init__(self, secrets: list[str]):
+        super().__init__()
+        self.secrets = [s for s in secrets if s]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        message = record.getMessage()
+        if any(secret in message for secret in self.secrets):
+            for secret in self.secrets:
+                message = message.replace(secret, "[redacted]")
+            record.msg, record.args = message, None
+        return True
+
+
+def configure_logging(level: str, token: str | None = None) -> None:
+    """Log to stderr without message text, answers or the token, even at DEBUG."""
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
+    secrets = [token, token.split(":", 1)[-1]] if token else []
+    for handler in logging.getLogger().handlers:
+        handler.addFilter(RedactSecrets(secrets))
+    # httpx logs URLs (which contain the token); python-telegram-bot logs every API call's
+    # parameters and results at DEBUG (which contain what users wrote and what we sent).
     for noisy in ("httpx", "httpcore", "apscheduler"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    for chatty in ("telegram", "telegram.ext"):
+        logging.getLogger(chatty).setLevel(max(logging.INFO, logging.getLevelName(level)))

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import Callable
+from pathlib import Path
 
-from bot.engine import Button, Command, Event, Press, Reply, Text
+from bot.model import Button, Command, Event, Press, Reply, Text
 from bot.service import Service
 
 LOCAL_USER_ID = 0  # Telegram user ids are positive, so 0 never clashes with a real user
@@ -37,6 +39,15 @@ def run_console(
         buttons = show(result.replies, write) or buttons
 
 
+def save_attachment(reply: Reply) -> Path:
+    """Write a reply's file (a chart, an export) to a private temporary folder."""
+    folder = Path(tempfile.mkdtemp(prefix="reconnect-"))
+    path = folder / reply.attachment.filename
+    path.write_bytes(reply.attachment.render())
+    path.chmod(0o600)
+    return path
+
+
 def to_event(line: str, buttons: list[Button]) -> Event | None:
     """Turn a typed line into an input: a number picks a button, /x is a command."""
     if line.isdigit() and 1 <= int(line) <= len(buttons):
@@ -54,6 +65,8 @@ def show(replies: list[Reply], write: Callable[[str], None]) -> list[Button]:
     for reply in replies:
         write("")
         write(reply.text)
+        if reply.attachment is not None:
+            write(f"  (file saved to {save_attachment(reply)})")
         if reply.buttons:
             buttons = list(reply.buttons)
             for number, button in enumerate(buttons, start=1):

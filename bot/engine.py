@@ -10,96 +10,37 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
-from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
 from transitions import Machine, MachineError
 
-from bot.flows import ENTRY, PLACEHOLDER, FlowSet, Messages, Step
-from bot.policy.plan import DoseTable, damage_level, plan_from_answers
+from bot.actions import ACTIONS, PLACEHOLDERS, Context
+from bot.flows import ENTRY, PLACEHOLDER, FlowError, FlowSet, Messages, Step
+from bot.model import (
+    Button,
+    Command,
+    Event,
+    Media,
+    Outcome,
+    Press,
+    Reply,
+    Session,
+    Text,
+    UserData,
+)
+from bot.policy import Policy
+from bot.policy.plan import damage_level
+from bot.policy.safety import CrisisSignal, crisis_reply, is_https_url, resources_for
+
+__all__ = ["Button", "Command", "Engine", "Media", "Press", "Reply", "Session", "Text"]
 
 MENU = "hub:menu"
 PLAN_VIEW = "hub:plan"
 SAFETY_MENU = "hub:safety_menu"
 MAX_TYPED_CHARS = 1000  # past this a typed message is only acknowledged, never echoed
 TOKEN_CHARS = 6
-
-
-# --- inputs ---------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Command:
-    """A slash command, lower-cased, without the slash or a @botname suffix."""
-
-    name: str
-    args: str = ""
-
-
-@dataclass(frozen=True)
-class Press:
-    """A button press, carrying the button's callback data."""
-
-    data: str
-
-
-@dataclass(frozen=True)
-class Text:
-    """Typed text."""
-
-    text: str
-
-
-@dataclass(frozen=True)
-class Media:
-    """Something the bot cannot read: a sticker, photo, voice note, file..."""
-
-    kind: str
-
-
-Event = Command | Press | Text | Media
-
-
-# --- outputs --------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Button:
-    """A reply button: callback `data` for the engine, or a `url` to open."""
-
-    label: str
-    data: str | None = None
-    url: str | None = None
-
-
-@dataclass(frozen=True)
-class Reply:
-    """One message to send: text and buttons, one button per row."""
-
-    text: str
-    buttons: tuple[Button, ...] = ()
-
-
-@dataclass
-class Session:
-    """A user's place in the conversation: everything the engine needs, nothing more."""
-
-    state: str = ENTRY
-    answers: dict[str, Any] = field(default_factory=dict)
-    plan: dict[str, Any] | None = None
-    pending: str | None = None  # a question awaiting a yes/no, such as "reset"
-    completed_at: datetime | None = None
-
-
-@dataclass
-class Outcome:
-    """What handling one input produced."""
-
-    session: Session | None
-    replies: list[Reply]
-    changed: bool
-    notice: str | None = None  # a short pop-up for the button press, where the transport has one
+BUILT_IN_COMMANDS = frozenset({"start", "help", "about", "reset", "menu", "plan"})
 
 
 class _Conversation:
@@ -114,13 +55,20 @@ def step_token(name: str) -> str:
     return hashlib.blake2s(name.encode(), digest_size=8).hexdigest()[:TOKEN_CHARS]
 
 
+def coaching_off(session: Session) -> bool:
+    """True when the safety screen showed a reason not to coach contact at all."""
+    return session.answers.get("safety") == "concern"
+
+
 class Engine:
     """Turns flows into a state machine and inputs into replies."""
 
-    def __init__(self, flows: FlowSet, messages: Messages, dose_table: DoseTable):
+    def __init__(self, flows: FlowSet, messages: Messages, policy: Policy):
         self.flows = flows
         self.messages = messages
-        self.dose_table = dose_table
+        self.policy = policy
+        self.commands = {c.command: c for c in messages.commands}
+        self._check_commands()
         self._by_token = {step_token(name): name for name in flows.steps}
         if len(self._by_token) != len(flows.steps):
             raise ValueError("two steps share a callback token; rename one of them")
@@ -133,6 +81,24 @@ class Engine:
         )
         for step in flows.steps.values():
             self._add_transitions(step)
+
+    def _check_commands(self) -> None:
+        """Every command a button runs or a command opens must exist."""
+        problems = []
+        for step in self.flows.steps.values():
+            for button in step.buttons:
+                if button.command and button.command not in self.commands:
+                    problems.append(
+                        f"{step.flow}.yaml: step '{step.id}': button '{button.label}' runs "
+                        f"unknown command '{button.command}'"
+                    )
+        for command in self.commands.values():
+            if command.to and command.to not in self.flows.steps:
+                problems.append(f"messages.yaml: command '{command.command}' opens unknown step")
+            if not command.to and command.command not in BUILT_IN_COMMANDS | HANDLERS.keys():
+                problems.append(f"messages.yaml: command '{command.command}' has no 'to'")
+        if problems:
+            raise FlowError(problems)
 
     def _add_transitions(self, step: Step) -> None:
         """Add one trigger per button (`choose_<i>`) and `submit` for typed answers."""
@@ -157,128 +123,152 @@ class Engine:
 
     # --- the one entry point ------------------------------------------------------------------
 
-    def handle(self, session: Session | None, event: Event, now: datetime) -> Outcome:
-        """Apply one input to a user's session and return the new session and replies."""
+    def handle(
+        self, session: Session | None, event: Event, now: datetime, data: UserData | None = None
+    ) -> Outcome:
+        """Apply one input to a user's session and return the new session, replies and writes."""
+        data = data or UserData()
+        if isinstance(event, Text) and (signal := self._crisis(event.text)):
+            # Someone may be in danger: stop the flow at once, change nothing, store nothing.
+            return Outcome(session, [self.crisis_reply(signal, session, data)], changed=False)
         if session is None:
             if isinstance(event, Command) and event.name in ("help", "about"):
                 return Outcome(None, [self._info(event.name)], changed=False)
-            fresh = Session()
-            self._enter(fresh, ENTRY, now)
-            return Outcome(fresh, [self.render(fresh)], changed=True)
+            ctx = Context(Session(), data, self.policy, now)
+            self._enter(ctx, ENTRY)
+            return Outcome(ctx.session, [*ctx.replies, self.render(ctx)], True, None, ctx.effects)
         before = copy.deepcopy(session)
-        work = copy.deepcopy(session)
-        self._recover(work)
-        pending, work.pending = work.pending, None  # any input answers or drops the question
+        ctx = Context(copy.deepcopy(session), data, self.policy, now)
+        self._recover(ctx.session)
+        pending, ctx.session.pending = ctx.session.pending, None  # any input ends the question
+        notice = None
         if isinstance(event, Press):
-            replies, notice = self._press(work, event.data, pending, now)
+            replies, notice = self._press(ctx, event.data, pending)
         elif isinstance(event, Command):
-            replies, notice = self._command(work, event.name, now), None
+            replies = self._command(ctx, event.name, event.args)
         elif isinstance(event, Text):
-            replies, notice = self._text(work, event.text, now), None
+            replies = self._text(ctx, event.text)
         else:
-            replies, notice = [self._note("media", work)], None
-        return Outcome(work, replies, changed=work != before, notice=notice)
+            replies = [self._note("media", ctx)]
+        changed = ctx.session != before or bool(ctx.effects)
+        return Outcome(ctx.session, [*ctx.replies, *replies], changed, notice, ctx.effects)
 
     # --- inputs -------------------------------------------------------------------------------
 
     def _press(
-        self, session: Session, data: str, pending: str | None, now: datetime
+        self, ctx: Context, data: str, pending: str | None
     ) -> tuple[list[Reply], str | None]:
         if data.startswith("x."):
-            return self._system_press(session, data[2:], pending, now)
+            return self._system_press(ctx, data[2:], pending)
         match = re.fullmatch(r"s\.([0-9a-f]{6})\.(\d{1,2})", data)
-        step = self.flows.step(session.state)
-        if not match or self._by_token.get(match[1]) != session.state:
-            return self._stale(session)
+        step = self.flows.step(ctx.session.state)
+        if not match or self._by_token.get(match[1]) != ctx.session.state:
+            return self._stale(ctx)
         index = int(match[2])
         if index >= len(step.buttons):
-            return self._stale(session)
+            return self._stale(ctx)
         button = step.buttons[index]
         if button.command:
-            return self._command(session, button.command, now), None
+            return self._command(ctx, button.command, ""), None
         if step.answer and button.value is not None:
-            session.answers[step.answer] = button.value
-        self._fire(session, f"choose_{index}", now)
-        return [self.render(session)], None
+            ctx.session.answers[step.answer] = button.value
+        self._fire(ctx, f"choose_{index}")
+        return [self.render(ctx)], None
 
     def _system_press(
-        self, session: Session, action: str, pending: str | None, now: datetime
+        self, ctx: Context, action: str, pending: str | None
     ) -> tuple[list[Reply], str | None]:
-        if action == "resume":
-            return [self.render(session)], None
-        if action == "reset_yes" and pending == "reset":
-            session.answers, session.plan, session.completed_at = {}, None, None
-            self._enter(session, ENTRY, now)
-            return [Reply(self.messages["reset_done"]), self.render(session)], None
-        if action == "reset_no" and pending == "reset":
-            return [self._note("reset_cancelled", session)], None
-        return self._stale(session)
+        name, _, argument = action.partition(".")
+        if name == "resume":
+            return [self.render(ctx)], None
+        if name == "reset_yes" and pending == "reset":
+            ctx.session.answers, ctx.session.plan, ctx.session.completed_at = {}, None, None
+            self._enter(ctx, ENTRY)
+            return [Reply(self.messages["reset_done"]), self.render(ctx)], None
+        if name == "reset_no" and pending == "reset":
+            return [self._note("reset_cancelled", ctx)], None
+        if name == "crisis_help":
+            signal = CrisisSignal("alarm", argument if argument in CATEGORIES else "distress")
+            return [self.crisis_reply(signal, ctx.session, ctx.data)], None
+        if name == "crisis_later":
+            return [Reply(self.messages["crisis_later"])], None
+        if name == "crisis_ok":
+            return [self._note("crisis_ok", ctx)], None
+        if name in HANDLERS and pending == name.removesuffix("_yes").removesuffix("_no"):
+            return HANDLERS[name](self, ctx), None
+        return self._stale(ctx)
 
-    def _stale(self, session: Session) -> tuple[list[Reply], str]:
-        return [self._note("stale", session)], self.messages["stale"].split(".")[0] + "."
+    def _stale(self, ctx: Context) -> tuple[list[Reply], str]:
+        return [self._note("stale", ctx)], self.messages["stale"].split(".")[0] + "."
 
-    def _command(self, session: Session, name: str, now: datetime) -> list[Reply]:
+    def _command(self, ctx: Context, name: str, args: str) -> list[Reply]:
+        session = ctx.session
+        command = self.commands.get(name)
+        if command is None or (command.hidden and not ctx.data.is_admin):
+            return [self._note("unknown_command", ctx)]
         if name == "start":
-            return [self._note("resume", session)]
+            return [self._note("resume", ctx)]
         if name in ("help", "about"):
             return [self._info(name)]
         if name == "reset":
             session.pending = "reset"
-            return [
-                Reply(
-                    self.messages["reset_confirm"],
-                    (
-                        Button(self.messages["reset_yes"], data="x.reset_yes"),
-                        Button(self.messages["reset_no"], data="x.reset_no"),
-                    ),
-                )
-            ]
+            return [self._confirm("reset_confirm", "reset_yes", "reset_no")]
+        if name in HANDLERS:
+            return HANDLERS[name](self, ctx)
         if name == "menu":
-            if session.completed_at is None:
-                return [self._note("no_menu_yet", session)]
-            self._enter(session, MENU, now)
-            return [self.render(session)]
-        if name == "plan":
-            if session.plan is None:
-                return [self._note("no_plan_yet", session)]
-            self._enter(session, PLAN_VIEW, now)
-            return [self.render(session)]
-        return [self._note("unknown_command", session)]
+            if session.completed_at is None and not coaching_off(session):
+                return [self._note("no_menu_yet", ctx)]
+            self._enter(ctx, SAFETY_MENU if coaching_off(session) else MENU)
+            return [self.render(ctx)]
+        if name == "plan" or command.needs == "plan":
+            if coaching_off(session):
+                return [self._note("coaching_off", ctx)]
+            if session.plan is None or (command.needs and session.completed_at is None):
+                return [self._note("no_plan_yet", ctx)]
+        self._enter(ctx, command.to or PLAN_VIEW)
+        return [self.render(ctx)]
 
-    def _text(self, session: Session, text: str, now: datetime) -> list[Reply]:
-        step = self.flows.step(session.state)
+    def _text(self, ctx: Context, text: str) -> list[Reply]:
+        step = self.flows.step(ctx.session.state)
         if step.text_input is None:
             name = "too_long" if len(text) > MAX_TYPED_CHARS else "not_understood"
-            return [self._note(name, session)]
+            return [self._note(name, ctx)]
         text = text.strip()
         if not text or len(text) > step.text_input.max_chars:
-            return [self._note("too_long", session)]
-        session.answers[step.text_input.answer] = text
-        self._fire(session, "submit", now)
-        return [self.render(session)]
+            return [self._note("too_long", ctx)]
+        if step.text_input.answer.startswith("_"):
+            ctx.typed = text  # used by the next step's actions, never stored
+        else:
+            ctx.session.answers[step.text_input.answer] = text
+        self._fire(ctx, "submit")
+        return [self.render(ctx)]
 
     # --- state changes ------------------------------------------------------------------------
 
-    def _fire(self, session: Session, trigger: str, now: datetime) -> None:
+    def _fire(self, ctx: Context, trigger: str) -> None:
         """Fire `trigger` on a model attached at the session's step, then run entry actions."""
-        model = _Conversation(self.facts(session))
-        self.machine.add_model(model, initial=session.state)
+        model = _Conversation(self.facts(ctx.session))
+        self.machine.add_model(model, initial=ctx.session.state)
         try:
             if not model.trigger(trigger):
-                raise MachineError(f"no route from {session.state} for {trigger}")
+                raise MachineError(f"no route from {ctx.session.state} for {trigger}")
             target = model.state
         finally:
             self.machine.remove_model(model)
-        self._enter(session, target, now)
+        self._enter(ctx, target)
 
-    def _enter(self, session: Session, state: str, now: datetime) -> None:
+    def _enter(self, ctx: Context, state: str) -> None:
         """Move the session to `state` and run that step's entry actions."""
-        session.state = state
-        step = self.flows.step(state)
-        if "save_plan" in step.actions:
-            session.plan = plan_from_answers(session.answers, self.dose_table).as_dict()
-        if state == MENU and session.completed_at is None:
-            session.completed_at = now
+        ctx.session.state = state
+        for name in self.flows.step(state).actions:
+            ACTIONS[name](ctx)
+        if state == MENU and ctx.session.completed_at is None:
+            ctx.session.completed_at = ctx.now
+
+    def enter(self, ctx: Context, state: str) -> Reply:
+        """Move to `state` (running its actions) and return it rendered; for command handlers."""
+        self._enter(ctx, state)
+        return self.render(ctx)
 
     def _recover(self, session: Session) -> None:
         """Put a session whose step no longer exists (flows were edited) somewhere sensible."""
@@ -287,34 +277,81 @@ class Engine:
 
     def facts(self, session: Session) -> dict[str, Any]:
         """Return what conditions may test: the stored answers and the computed level."""
-        return {**session.answers, "level": str(damage_level(session.answers, self.dose_table))}
+        level = (session.plan or {}).get("level") or damage_level(
+            session.answers, self.policy.dose_table
+        )
+        return {**session.answers, "level": str(level)}
+
+    # --- safety -------------------------------------------------------------------------------
+
+    def _crisis(self, text: str) -> CrisisSignal | None:
+        from bot.policy.safety import detect_crisis
+
+        return detect_crisis(text[: MAX_TYPED_CHARS * 4], self.policy.crisis)
+
+    def crisis_reply(self, signal: CrisisSignal, session: Session | None, data: UserData) -> Reply:
+        """The caring reply to a crisis signal, with help links and a way to go on later."""
+        country = (session.answers.get("country") if session else None) or None
+        resources = resources_for(
+            self.policy.resources, language_code=data.language, country=country
+        )
+        reply = crisis_reply(signal, resources, self.policy.crisis.texts)
+        buttons = tuple(
+            Button(label, url=target)
+            if is_https_url(target)
+            else Button(label, data=f"x.{target}.{signal.category}")
+            for label, target in reply.buttons
+        )
+        return Reply(reply.text, buttons)
 
     # --- rendering ----------------------------------------------------------------------------
 
-    def render(self, session: Session) -> Reply:
+    def render(self, ctx: Context) -> Reply:
         """Return the current step as a reply with its buttons."""
-        step = self.flows.step(session.state)
+        step = self.flows.step(ctx.session.state)
         token = step_token(step.name)
         buttons = tuple(
             Button(button.label, data=f"s.{token}.{index}")
             for index, button in enumerate(step.buttons)
         )
-        return Reply(self._fill(step.text, session), buttons)
+        return Reply(self.fill(step.text, ctx), buttons)
 
-    def _fill(self, text: str, session: Session) -> str:
+    def view(self, session: Session, now: datetime, data: UserData | None = None) -> Reply:
+        """Render a session's current step without changing anything."""
+        return self.render(Context(session, data or UserData(), self.policy, now))
+
+    def fill(self, text: str, ctx: Context) -> str:
+        """Fill a text's placeholders from the user's data."""
         if "{" not in text:
             return text
-        plan = session.plan or plan_from_answers(session.answers, self.dose_table).as_dict()
-        return PLACEHOLDER.sub(lambda m: str(plan.get(m[1].split(".", 1)[1], "")), text)
+        return PLACEHOLDER.sub(lambda m: PLACEHOLDERS[m[1]](ctx), text)
 
-    def _note(self, message: str, session: Session) -> Reply:
+    def _note(self, message: str, ctx: Context) -> Reply:
         """Return a short note followed by the current step, in one message."""
-        current = self.render(session)
+        current = self.render(ctx)
         return Reply(f"{self.messages[message]}\n\n{current.text}", current.buttons)
+
+    def _confirm(self, question: str, yes: str, no: str) -> Reply:
+        """A yes/no question whose answer is only valid while it is the pending one."""
+        return Reply(
+            self.messages[question],
+            (
+                Button(self.messages[yes], data=f"x.{yes}"),
+                Button(self.messages[no], data=f"x.{no}"),
+            ),
+        )
 
     def _info(self, name: str) -> Reply:
         text = self.messages[name]
         if "{commands}" in text:
-            listing = "\n".join(f"/{c.command} - {c.description}" for c in self.messages.commands)
+            listing = "\n".join(
+                f"/{c.command} - {c.description}" for c in self.messages.commands if not c.hidden
+            )
             text = text.replace("{commands}", listing)
         return Reply(text, (Button(self.messages["continue"], data="x.resume"),))
+
+
+CATEGORIES = frozenset({"self_harm", "harm_others", "danger_now", "distress"})
+# Commands handled in code beyond the built-ins (privacy, export, delete...), by name; a
+# handler for "<name>" may also answer the system buttons "x.<name>_yes" / "x.<name>_no".
+HANDLERS: dict[str, Any] = {}

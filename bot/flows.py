@@ -20,10 +20,6 @@ import yaml
 FLOWS_DIR = Path(__file__).resolve().parent.parent / "flows"
 ENTRY = "walkthrough:welcome"
 POINT_IDS = tuple(f"R{i}" for i in range(1, 22))
-KNOWN_ACTIONS = frozenset({"save_plan"})
-# Commands a button may run instead of leading to a step (the engine handles each).
-BUTTON_COMMANDS = frozenset({"start", "menu", "plan", "help", "about", "reset"})
-PLACEHOLDERS = frozenset({"plan.level", "plan.name", "plan.dose_text", "plan.style"})
 MAX_WORDS = 80
 MAX_TEXT_CHARS = 4096
 MAX_LABEL_CHARS = 40
@@ -232,10 +228,12 @@ def _parse_step(where: str, flow: str, step_id: str, body: Any, problems: list[s
     answer = body.get("answer")
     buttons = tuple(_parse_buttons(here, flow, body.get("buttons") or [], answer, problems))
     routes = tuple(_parse_routes(here, flow, body.get("next") or [], problems))
+    from bot.actions import ACTIONS
+
     actions = tuple(body.get("actions") or ())
     for action in actions:
-        if action not in KNOWN_ACTIONS:
-            problems.append(f"{here}: unknown action '{action}' (known: {sorted(KNOWN_ACTIONS)})")
+        if action not in ACTIONS:
+            problems.append(f"{here}: unknown action '{action}' (known: {sorted(ACTIONS)})")
     text_input = None
     if "input" in body:
         raw_input = body["input"]
@@ -276,6 +274,8 @@ def check_text(text: str) -> list[str]:
         problems.append(f"text has {words} words (at most {MAX_WORDS})")
     if len(text) > MAX_TEXT_CHARS:
         problems.append(f"text has {len(text)} characters (at most {MAX_TEXT_CHARS})")
+    from bot.actions import PLACEHOLDERS  # registered next to the code that fills them
+
     for placeholder in PLACEHOLDER.findall(text):
         if placeholder not in PLACEHOLDERS:
             problems.append(f"unknown placeholder '{{{placeholder}}}'")
@@ -304,9 +304,7 @@ def _parse_buttons(
                 f"{here}: button '{label}' needs a 'value' (the step stores '{answer}')"
             )
         to = item.get("to")
-        command = item.get("command")
-        if command is not None and command not in BUTTON_COMMANDS:
-            problems.append(f"{here}: button '{label}' runs unknown command '{command}'")
+        command = item.get("command")  # checked against the command list by the engine
         if command is not None and to:
             problems.append(f"{here}: button '{label}' has both 'to' and 'command'")
         yield Button(
@@ -397,10 +395,13 @@ def _check_graph(flow_set: FlowSet) -> list[str]:
 
 @dataclass(frozen=True)
 class BotCommand:
-    """A command in the bot's menu."""
+    """A command: its menu entry, and the step it opens if it is not built in."""
 
     command: str
     description: str
+    to: str | None = None  # qualified step the command opens
+    needs: str | None = None  # "plan": only once the user has a plan and coaching is on
+    hidden: bool = False  # left out of the menu and /help (operator commands)
 
 
 @dataclass(frozen=True)
@@ -419,6 +420,7 @@ REQUIRED_MESSAGES = frozenset(
         "help", "about", "resume", "stale", "not_understood", "too_long", "media",
         "unknown_command", "group_only", "reset_confirm", "reset_yes", "reset_no",
         "reset_cancelled", "reset_done", "continue", "try_again", "no_plan_yet", "no_menu_yet",
+        "coaching_off", "crisis_later", "crisis_ok",
     }
 )  # fmt: skip
 
@@ -443,7 +445,18 @@ def load_messages(directory: Path = FLOWS_DIR) -> Messages:
         command, description = str(item.get("command", "")), str(item.get("description", ""))
         if not re.fullmatch(r"[a-z0-9_]{1,32}", command) or not 3 <= len(description) <= 256:
             problems.append(f"{path.name}: command '{command}' needs a valid name and description")
-        commands.append(BotCommand(command, description))
+        if item.get("needs") not in (None, "plan"):
+            problems.append(f"{path.name}: command '{command}': 'needs' can only be 'plan'")
+        to = item.get("to")
+        commands.append(
+            BotCommand(
+                command,
+                description,
+                to=_qualify("hub", to) if to else None,
+                needs=item.get("needs"),
+                hidden=bool(item.get("hidden", False)),
+            )
+        )
     if problems:
         raise FlowError(problems)
     return Messages(texts=texts, commands=tuple(commands))

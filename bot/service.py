@@ -9,13 +9,14 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
-from bot.engine import Engine, Event, Reply
+from bot.engine import Engine
 from bot.flows import FLOWS_DIR, load_flows, load_messages
-from bot.policy.plan import load_dose_table
+from bot.model import Event, Reply
+from bot.policy import Policy
 from bot.store import Store
 
 log = logging.getLogger(__name__)
@@ -37,25 +38,35 @@ class Result:
 
 def build_engine(flows_dir: Path = FLOWS_DIR) -> Engine:
     """Load and validate all content and build the engine."""
-    return Engine(load_flows(flows_dir), load_messages(flows_dir), load_dose_table())
+    return Engine(load_flows(flows_dir), load_messages(flows_dir), Policy.load())
 
 
 class Service:
     """One user's update: load, decide, commit, then hand back the replies."""
 
-    def __init__(self, store: Store, engine: Engine, clock: Clock = utc_now):
+    def __init__(
+        self,
+        store: Store,
+        engine: Engine,
+        clock: Clock = utc_now,
+        admin_ids: frozenset[int] = frozenset(),
+    ):
         self.store = store
         self.engine = engine
         self.clock = clock
+        self.admin_ids = admin_ids
 
     def handle(self, user_id: int, event: Event, language: str | None = None) -> Result:
         """Handle one input from `user_id` and return what to send."""
         now = self.clock()
         try:
             session = self.store.load_session(user_id)
-            outcome = self.engine.handle(session, event, now)
-            if outcome.changed and outcome.session is not None:
-                self.store.save_session(user_id, outcome.session, now, language)
+            data = self.store.load_user_data(user_id, now, is_admin=user_id in self.admin_ids)
+            if language and data.language != language:
+                data = replace(data, language=language)
+            outcome = self.engine.handle(session, event, now, data)
+            if outcome.changed:
+                self.store.commit(user_id, outcome.session, outcome.effects, now, language)
         except sqlite3.Error as error:
             # Nothing was committed: say so kindly and let the user try again.
             log.error("storage error for an update (%s): %s", type(error).__name__, error)

@@ -10,15 +10,27 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlite_utils import Database, Migrations
 
-from bot.engine import Session
+from bot.model import (
+    AddContact,
+    Effect,
+    EraseUser,
+    RecordDraftCheck,
+    SaveNudges,
+    Session,
+    UserData,
+)
+from bot.policy.contacts import Contact
 
 BUSY_TIMEOUT_MS = 5000
+# How far back a user's contacts are loaded with each update: enough for the chart (six
+# weeks) and the plan adjustment (four), and bounded so one update reads a bounded amount.
+CONTACT_HISTORY = timedelta(days=56)
 
 migrations = Migrations("reconnect")
 
@@ -53,6 +65,48 @@ def m001_users_and_sessions(db: Database) -> None:
         foreign_keys=[("user_id", "users", "id")],
         not_null={"state", "answers", "updated_at", "revision"},
     )
+
+
+@migrations()
+def m002_contacts_nudges_checks(db: Database) -> None:
+    """The contact log, nudge settings with an indexed due time, draft verdicts, counters."""
+    db["contacts"].create(
+        {
+            "id": int,
+            "user_id": int,
+            "at": str,
+            "initiator": str,
+            "kind": str,
+            "outcome": str,
+            "note": str,
+        },
+        pk="id",
+        foreign_keys=[("user_id", "users", "id")],
+        not_null={"user_id", "at", "initiator", "kind", "outcome"},
+    )
+    db["contacts"].create_index(["user_id", "at"])
+    db["nudges"].create(
+        {
+            "user_id": int,
+            "settings": str,
+            "due_at": str,
+            "due_kind": str,
+            "last_sent_at": str,
+            "claimed_at": str,
+        },
+        pk="user_id",
+        foreign_keys=[("user_id", "users", "id")],
+    )
+    db["nudges"].create_index(["due_at"])
+    db["draft_checks"].create(
+        {"id": int, "user_id": int, "at": str, "verdict": str},
+        pk="id",
+        foreign_keys=[("user_id", "users", "id")],
+        not_null={"user_id", "at", "verdict"},
+    )
+    db["draft_checks"].create_index(["user_id"])
+    # Operator counts that must not name anyone (for example nudges sent, all time).
+    db["counters"].create({"name": str, "value": int}, pk="name", not_null={"value"})
 
 
 def connect(path: Path | str) -> Database:
@@ -107,6 +161,99 @@ class Store:
             pending=row["pending"],
             completed_at=_parse(row["completed_at"]),
         )
+
+    def load_user_data(self, user_id: int, now: datetime, is_admin: bool = False) -> UserData:
+        """Return the rest of one user's rows: recent contacts, nudge settings, language."""
+        user = self.user_row(user_id)
+        contacts = tuple(
+            Contact(
+                at=datetime.fromisoformat(row["at"]),
+                initiator=row["initiator"],
+                kind=row["kind"],
+                outcome=row["outcome"],
+            )
+            for row in self.db.query(
+                "SELECT at, initiator, kind, outcome FROM contacts"
+                " WHERE user_id = ? AND at >= ? ORDER BY at",
+                [user_id, _iso(now - CONTACT_HISTORY)],
+            )
+        )
+        nudge_rows = list(
+            self.db.query("SELECT settings, last_sent_at FROM nudges WHERE user_id = ?", [user_id])
+        )
+        nudges = nudge_rows[0] if nudge_rows else {}
+        return UserData(
+            user_id=user_id,
+            language=user["language"] if user else None,
+            contacts=contacts,
+            nudges=json.loads(nudges["settings"]) if nudges.get("settings") else None,
+            last_nudge_at=_parse(nudges.get("last_sent_at")),
+            is_admin=is_admin,
+        )
+
+    def commit(
+        self,
+        user_id: int,
+        session: Session | None,
+        effects: list[Effect],
+        now: datetime,
+        language: str | None = None,
+    ) -> None:
+        """Write a user's new session and every effect of one update in one transaction."""
+        with self.db.atomic():
+            if any(isinstance(effect, EraseUser) for effect in effects):
+                self.erase_user(user_id)
+                return
+            if session is not None:
+                self.save_session(user_id, session, now, language)
+            for effect in effects:
+                self._apply(user_id, effect, now)
+
+    def _apply(self, user_id: int, effect: Effect, now: datetime) -> None:
+        if isinstance(effect, AddContact):
+            contact = effect.contact
+            self.db.execute(
+                "INSERT INTO contacts (user_id, at, initiator, kind, outcome, note)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [user_id, _iso(contact.at), contact.initiator, contact.kind, contact.outcome,
+                 effect.note],
+            )  # fmt: skip
+        elif isinstance(effect, SaveNudges):
+            self.db.execute(
+                """
+                INSERT INTO nudges (user_id, settings, due_at, due_kind)
+                VALUES (:user_id, :settings, :due_at, :due_kind)
+                ON CONFLICT(user_id) DO UPDATE SET settings = excluded.settings,
+                    due_at = excluded.due_at, due_kind = excluded.due_kind
+                """,
+                {
+                    "user_id": user_id,
+                    "settings": json.dumps(effect.settings) if effect.settings else None,
+                    "due_at": _iso(effect.due_at),
+                    "due_kind": effect.due_kind,
+                },
+            )
+        elif isinstance(effect, RecordDraftCheck):
+            self.db.execute(
+                "INSERT INTO draft_checks (user_id, at, verdict) VALUES (?, ?, ?)",
+                [user_id, _iso(now), effect.verdict],
+            )
+
+    def user_tables(self) -> list[str]:
+        """Every table that holds rows about a user (all but migrations and counters)."""
+        return [t for t in self.db.table_names() if t not in ("_sqlite_migrations", "counters")]
+
+    def erase_user(self, user_id: int) -> None:
+        """Delete every row about the user, in every table (children before the user row)."""
+        with self.db.atomic():
+            for table in self.user_tables():
+                if table == "users":
+                    continue
+                column = "user_id" if "user_id" in self.db[table].columns_dict else None
+                if column is None:
+                    raise RuntimeError(f"table {table} has no user_id: erase cannot cover it")
+                self.db.execute(f"DELETE FROM [{table}] WHERE user_id = ?", [user_id])
+            self.db.execute("DELETE FROM users WHERE id = ?", [user_id])
 
     def save_session(
         self, user_id: int, session: Session, now: datetime, language: str | None = None

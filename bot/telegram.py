@@ -6,6 +6,7 @@ state) and only then talks to Telegram, so a failed send never loses an answer.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 from telegram import (
@@ -15,6 +16,7 @@ from telegram import (
     ChatMemberUpdated,
     InlineKeyboardButton,
     InlineKeyboardMarkup,
+    InputFile,
     Update,
 )
 from telegram.constants import ChatMemberStatus, ChatType, MessageLimit
@@ -31,7 +33,7 @@ from telegram.ext import (
 )
 
 from bot.config import Settings
-from bot.engine import Command, Event, Media, Press, Reply, Text
+from bot.model import Command, Event, Media, Press, Reply, Text
 from bot.service import Result, Service
 
 log = logging.getLogger(__name__)
@@ -157,12 +159,29 @@ async def _handle(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Eve
 async def send_replies(context: ContextTypes.DEFAULT_TYPE, chat_id: int, result: Result) -> None:
     """Send each reply, splitting any text longer than Telegram allows."""
     for reply in result.replies:
+        if reply.attachment is not None:
+            await send_attachment(context, chat_id, reply)
+            continue
         chunks = split_text(reply.text)
         for index, chunk in enumerate(chunks):
             last = index == len(chunks) - 1
             await context.bot.send_message(
                 chat_id, chunk, reply_markup=keyboard(reply) if last else None
             )
+
+
+async def send_attachment(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply) -> None:
+    """Render the file off the event loop (charts take a while), then send it with a caption."""
+    attachment = reply.attachment
+    data = await asyncio.to_thread(attachment.render)
+    file = InputFile(data, filename=attachment.filename)
+    caption = reply.text[: MessageLimit.CAPTION_LENGTH]
+    if attachment.kind == "photo":
+        await context.bot.send_photo(chat_id, file, caption=caption, reply_markup=keyboard(reply))
+    else:
+        await context.bot.send_document(
+            chat_id, file, caption=caption, reply_markup=keyboard(reply)
+        )
 
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:

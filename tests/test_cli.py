@@ -68,3 +68,19 @@ def test_chat_runs_the_conversation_in_a_terminal(tmp_path):
     assert result.returncode == 0, result.stderr
     assert "[1]" in result.stdout and "/reset" in result.stdout
     assert (tmp_path / "c.db").exists()
+
+
+def test_log_lines_never_carry_the_token(capsys):
+    import logging
+
+    from bot.config import configure_logging
+
+    token = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11x"
+    configure_logging("DEBUG", token)
+    logging.getLogger("telegram.ext.ExtBot").info("url http://x/bot%s/getMe", token)
+    logging.getLogger("telegram.ext.ExtBot").debug("parameters {'text': 'private words'}")
+    logging.getLogger("bot").debug("a debug line of our own")
+    err = capsys.readouterr().err
+    assert "[redacted]" in err and token not in err and "zyx57W2v1u123ew11x" not in err
+    assert "private words" not in err and "a debug line of our own" in err
+    configure_logging("WARNING")

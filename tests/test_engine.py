@@ -7,15 +7,15 @@ import pytest
 
 from bot.engine import MENU, Command, Engine, Media, Press, Session, Text, step_token
 from bot.flows import ENTRY, load_flows, load_messages
-from bot.policy.plan import load_dose_table
+from bot.policy import Policy
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-ENGINE = Engine(load_flows(), load_messages(), load_dose_table())
+ENGINE = Engine(load_flows(), load_messages(), Policy.load())
 
 
 def press(session, label_part):
     """Press the current step's button whose label contains `label_part`."""
-    reply = ENGINE.render(session)
+    reply = ENGINE.view(session, NOW)
     matches = [b for b in reply.buttons if label_part.lower() in b.label.lower()]
     assert matches, f"no button like {label_part!r} at {session.state}: {reply.buttons}"
     return ENGINE.handle(session, Press(matches[0].data), NOW)
@@ -33,7 +33,7 @@ def walk(answers: dict[str, str]) -> Session:
         if step.answer in answers:
             values = [b.value for b in step.buttons]
             index = values.index(answers[step.answer])
-        outcome = ENGINE.handle(session, Press(ENGINE.render(session).buttons[index].data), NOW)
+        outcome = ENGINE.handle(session, Press(ENGINE.view(session, NOW).buttons[index].data), NOW)
         assert outcome.changed
         session = outcome.session
     raise AssertionError(f"stuck at {session.state}")
@@ -68,7 +68,7 @@ def test_branches_cover_their_cases():
             values = [b.value for b in step.buttons]
             index = values.index(answers[step.answer]) if step.answer in answers else 0
             session = ENGINE.handle(
-                session, Press(ENGINE.render(session).buttons[index].data), NOW
+                session, Press(ENGINE.view(session, NOW).buttons[index].data), NOW
             ).session
         return {p for s in seen for p in ENGINE.flows.step(s).covers}
 
@@ -91,10 +91,12 @@ def test_safety_concern_stops_contact_coaching():
     texts = []
     session = outcome.session
     for _ in range(5):
-        texts.append(ENGINE.render(session).text)
+        texts.append(ENGINE.view(session, NOW).text)
         if session.state == "hub:safety_menu":
             break
-        session = ENGINE.handle(session, Press(ENGINE.render(session).buttons[0].data), NOW).session
+        session = ENGINE.handle(
+            session, Press(ENGINE.view(session, NOW).buttons[0].data), NOW
+        ).session
     assert session.state == "hub:safety_menu"
     assert session.plan is None
     assert any("emergency" in t.lower() for t in texts)
@@ -105,7 +107,7 @@ def test_start_resumes_at_the_same_step():
     outcome = ENGINE.handle(session, Command("start"), NOW)
     assert outcome.session.state == session.state
     assert "/reset" in outcome.replies[0].text
-    assert ENGINE.render(session).text in outcome.replies[0].text
+    assert ENGINE.view(session, NOW).text in outcome.replies[0].text
     assert not outcome.changed
 
 
@@ -118,7 +120,7 @@ def test_reset_yes_clears_answers_and_shows_welcome():
     assert done.session.state == ENTRY
     assert done.session.answers == {} and done.session.plan is None
     assert done.session.completed_at is None
-    assert done.replies[-1].text == ENGINE.render(Session()).text
+    assert done.replies[-1].text == ENGINE.view(Session(), NOW).text
 
 
 def test_reset_cancel_changes_nothing():
@@ -139,12 +141,12 @@ def test_old_reset_confirmation_cannot_wipe_later():
 
 def test_stale_button_gets_the_current_step():
     session = ENGINE.handle(None, Command("start"), NOW).session
-    old_data = ENGINE.render(session).buttons[0].data
+    old_data = ENGINE.view(session, NOW).buttons[0].data
     session = press(session, "begin").session
     outcome = ENGINE.handle(session, Press(old_data), NOW)
     assert outcome.session.state == session.state
     assert "passed" in outcome.replies[0].text
-    assert ENGINE.render(session).text in outcome.replies[0].text
+    assert ENGINE.view(session, NOW).text in outcome.replies[0].text
 
 
 @pytest.mark.parametrize(
@@ -169,7 +171,7 @@ def test_bad_input_gets_a_kind_reply_and_the_current_step(event, phrase):
     session = press(ENGINE.handle(None, Command("start"), NOW).session, "begin").session
     outcome = ENGINE.handle(session, event, NOW)
     assert phrase in outcome.replies[0].text
-    assert outcome.replies[0].buttons == ENGINE.render(session).buttons
+    assert outcome.replies[0].buttons == ENGINE.view(session, NOW).buttons
     assert outcome.session == session and not outcome.changed
     assert "x" * 50 not in outcome.replies[0].text  # never echoed back
 
@@ -181,7 +183,7 @@ def test_help_and_about_do_not_move_the_user():
     about = ENGINE.handle(session, Command("about"), NOW)
     assert "Jack Ito" in about.replies[0].text and "Reconciling Marriages" in about.replies[0].text
     back = ENGINE.handle(session, Press(about.replies[0].buttons[0].data), NOW)
-    assert back.replies[0].text == ENGINE.render(session).text
+    assert back.replies[0].text == ENGINE.view(session, NOW).text
 
 
 def test_menu_and_plan_wait_for_the_end_of_the_walkthrough():
@@ -195,7 +197,7 @@ def test_menu_and_plan_wait_for_the_end_of_the_walkthrough():
 
 def test_hub_offers_review_plan_and_start_over():
     session = walk({"safety": "clear"})
-    labels = [b.label for b in ENGINE.render(session).buttons]
+    labels = [b.label for b in ENGINE.view(session, NOW).buttons]
     assert any("plan" in label.lower() for label in labels)
     assert any("revisit" in label.lower() for label in labels)
     start_over = press(session, "start over")
@@ -212,7 +214,7 @@ def test_step_removed_from_the_flows_recovers():
 
 def test_every_text_and_button_fits_telegram():
     for name in ENGINE.flows.steps:
-        reply = ENGINE.render(Session(state=name, answers={"response": "cold"}))
+        reply = ENGINE.view(Session(state=name, answers={"response": "cold"}), NOW)
         assert len(reply.text) <= 4096 and "{" not in reply.text
         for button in reply.buttons:
             assert len(button.data.encode()) <= 64
@@ -223,3 +225,21 @@ def test_input_is_not_mutated():
     before = Session(**vars(session))
     press(session, "begin")
     assert session == before
+
+
+def test_crisis_message_stops_the_flow_and_stores_nothing():
+    session = press(ENGINE.handle(None, Command("start"), NOW).session, "begin").session
+    outcome = ENGINE.handle(session, Text("i dont want to live anymore"), NOW)
+    assert not outcome.changed and outcome.session == session
+    reply = outcome.replies[0]
+    assert "emergency" in reply.text.lower()
+    assert any(b.url and b.url.startswith("https://") for b in reply.buttons)
+    later = next(b for b in reply.buttons if b.data and b.data.startswith("x.crisis_later"))
+    after = ENGINE.handle(session, Press(later.data), NOW)
+    assert "/start" in after.replies[0].text and after.session.state == session.state
+
+
+def test_a_figure_of_speech_is_not_an_alarm():
+    session = press(ENGINE.handle(None, Command("start"), NOW).session, "begin").session
+    outcome = ENGINE.handle(session, Text("I'd kill for a coffee right now"), NOW)
+    assert "buttons" in outcome.replies[0].text  # the ordinary "I follow buttons here" reply

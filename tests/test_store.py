@@ -84,3 +84,23 @@ def test_storage_failure_gets_a_kind_retry_message(tmp_path):
     result = service.handle(5, Command("start"))
     assert "try again" in result.replies[0].text
     assert store.load_session(5) is None
+
+
+def test_erase_user_leaves_nothing_in_any_table(tmp_path):
+    from bot.model import AddContact, RecordDraftCheck, SaveNudges
+    from bot.policy.contacts import Contact
+
+    store = Store(tmp_path / "bot.db")
+    effects = [
+        AddContact(Contact(NOW, "me", "message", "warm"), note="short"),
+        SaveNudges({"frequency": "daily"}, NOW, "checkin"),
+        RecordDraftCheck("ok"),
+    ]
+    for user in (1, 2):
+        store.commit(user, Session(), effects, NOW)
+    store.erase_user(1)
+    for table in store.user_tables():
+        column = "id" if table == "users" else "user_id"
+        rows = list(store.db.query(f"SELECT {column} AS who FROM [{table}]"))
+        assert all(row["who"] != 1 for row in rows), table
+        assert any(row["who"] == 2 for row in rows), table  # the other user is untouched

@@ -1,0 +1,146 @@
+"""Plain data passed between the adapters, the engine, the actions and the store."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+from bot.policy.contacts import Contact
+
+# --- inputs -----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Command:
+    """A slash command, lower-cased, without the slash or a @botname suffix."""
+
+    name: str
+    args: str = ""
+
+
+@dataclass(frozen=True)
+class Press:
+    """A button press, carrying the button's callback data."""
+
+    data: str
+
+
+@dataclass(frozen=True)
+class Text:
+    """Typed text."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class Media:
+    """Something the bot cannot read: a sticker, photo, voice note, file..."""
+
+    kind: str
+
+
+Event = Command | Press | Text | Media
+
+
+# --- outputs ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Button:
+    """A reply button: callback `data` for the engine, or a `url` to open."""
+
+    label: str
+    data: str | None = None
+    url: str | None = None
+
+
+@dataclass(frozen=True)
+class Attachment:
+    """A file to send with a reply; `render` is called by the adapter, off the event loop."""
+
+    kind: Literal["photo", "document"]
+    filename: str
+    render: Callable[[], bytes] = field(compare=False)
+
+
+@dataclass(frozen=True)
+class Reply:
+    """One message to send: text (or a caption), buttons one per row, maybe a file."""
+
+    text: str
+    buttons: tuple[Button, ...] = ()
+    attachment: Attachment | None = None
+
+
+# --- state ------------------------------------------------------------------------------------
+
+
+@dataclass
+class Session:
+    """A user's place in the conversation: everything the engine needs, nothing more."""
+
+    state: str = "walkthrough:welcome"
+    answers: dict[str, Any] = field(default_factory=dict)
+    plan: dict[str, Any] | None = None
+    pending: str | None = None  # a question awaiting a yes/no, such as "reset"
+    completed_at: datetime | None = None
+
+
+@dataclass(frozen=True)
+class UserData:
+    """The rest of what is stored about one user, loaded with their session."""
+
+    user_id: int = 0
+    language: str | None = None
+    contacts: tuple[Contact, ...] = ()  # recent ones, oldest first
+    nudges: dict[str, Any] | None = None  # NudgeSettings.as_dict(), or None if never set
+    last_nudge_at: datetime | None = None
+    is_admin: bool = False
+
+
+# --- effects: writes besides the session, applied in the same transaction ---------------------
+
+
+@dataclass(frozen=True)
+class AddContact:
+    """Log one contact."""
+
+    contact: Contact
+    note: str | None = None
+
+
+@dataclass(frozen=True)
+class SaveNudges:
+    """Store nudge settings and the next due nudge (None: nothing due)."""
+
+    settings: dict[str, Any] | None
+    due_at: datetime | None
+    due_kind: str | None = None
+
+
+@dataclass(frozen=True)
+class RecordDraftCheck:
+    """Remember that a draft was checked and its verdict; never the draft itself."""
+
+    verdict: str
+
+
+@dataclass(frozen=True)
+class EraseUser:
+    """Delete every row about the user, in every table."""
+
+
+Effect = AddContact | SaveNudges | RecordDraftCheck | EraseUser
+
+
+@dataclass
+class Outcome:
+    """What handling one input produced."""
+
+    session: Session | None
+    replies: list[Reply]
+    changed: bool
+    notice: str | None = None  # a short pop-up for the button press, where the transport has one
+    effects: list[Effect] = field(default_factory=list)
