@@ -214,6 +214,7 @@ class Engine:
             session.pending = "reset"
             return [self._confirm("reset_confirm", "reset_yes", "reset_no")]
         if name in HANDLERS:
+            ctx.typed = args or None  # a handler may read the command's arguments; never stored
             return HANDLERS[name](self, ctx)
         if name == "menu":
             if session.completed_at is None and not coaching_off(session):
@@ -355,3 +356,4 @@ CATEGORIES = frozenset({"self_harm", "harm_others", "danger_now", "distress"})
 # Commands handled in code beyond the built-ins (privacy, export, delete...), by name; a
 # handler for "<name>" may also answer the system buttons "x.<name>_yes" / "x.<name>_no".
 HANDLERS: dict[str, Any] = {}
+import bot.features.privacy  # noqa: E402,F401  (privacy, export, delete, country, stats)

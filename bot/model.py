@@ -98,6 +98,14 @@ class UserData:
     nudges: dict[str, Any] | None = None  # NudgeSettings.as_dict(), or None if never set
     last_nudge_at: datetime | None = None
     is_admin: bool = False
+    # Reads beyond this user's working set, given by the service for the commands that need
+    # them: every stored row about this user (/export), and operator counts (/stats, admins).
+    read_all: Callable[[], dict[str, list[dict[str, Any]]]] | None = field(
+        default=None, compare=False, repr=False
+    )
+    read_stats: Callable[[], dict[str, int]] | None = field(
+        default=None, compare=False, repr=False
+    )
 
 
 # --- effects: writes besides the session, applied in the same transaction ---------------------

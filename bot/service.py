@@ -11,11 +11,12 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 
 from bot.engine import Engine
 from bot.flows import FLOWS_DIR, load_flows, load_messages
-from bot.model import Event, Reply
+from bot.model import Event, Reply, UserData
 from bot.policy import Policy
 from bot.store import Store
 
@@ -64,6 +65,7 @@ class Service:
             data = self.store.load_user_data(user_id, now, is_admin=user_id in self.admin_ids)
             if language and data.language != language:
                 data = replace(data, language=language)
+            data = self._with_reads(user_id, data, now)
             outcome = self.engine.handle(session, event, now, data)
             if outcome.changed:
                 self.store.commit(user_id, outcome.session, outcome.effects, now, language)
@@ -72,3 +74,8 @@ class Service:
             log.error("storage error for an update (%s): %s", type(error).__name__, error)
             return Result([Reply(self.engine.messages["try_again"])])
         return Result(outcome.replies, outcome.notice)
+
+    def _with_reads(self, user_id: int, data: UserData, now: datetime) -> UserData:
+        """Give the engine read access for /export (own rows) and /stats (admins only)."""
+        stats = partial(self.store.operator_stats, now) if data.is_admin else None
+        return replace(data, read_all=partial(self.store.export_user, user_id), read_stats=stats)

@@ -299,3 +299,45 @@ class Store:
         """Return the user's row, or None."""
         rows = list(self.db.query("SELECT * FROM users WHERE id = ?", [user_id]))
         return rows[0] if rows else None
+
+    def export_user(self, user_id: int) -> dict[str, list[dict[str, Any]]]:
+        """Return every stored row about the user, table by table (JSON columns decoded)."""
+        export: dict[str, list[dict[str, Any]]] = {}
+        for table in self.user_tables():
+            column = "id" if table == "users" else "user_id"
+            rows = self.db.query(f"SELECT * FROM [{table}] WHERE [{column}] = ?", [user_id])
+            export[table] = [{k: _decoded(v) for k, v in row.items()} for row in rows]
+        return export
+
+    def operator_stats(self, now: datetime) -> dict[str, int]:
+        """Aggregate counts for the operator; nobody's content, nobody named."""
+
+        def count(sql: str, params: list[Any] | None = None) -> int:
+            return next(iter(self.db.query(sql, params or [])))["n"]
+
+        counted = list(self.db.query("SELECT value FROM counters WHERE name = 'nudges_sent'"))
+        nudges_sent = (
+            counted[0]["value"]
+            if counted
+            else count("SELECT count(*) AS n FROM nudges WHERE last_sent_at IS NOT NULL")
+        )
+        return {
+            "users": count("SELECT count(*) AS n FROM users"),
+            "active_week": count(
+                "SELECT count(*) AS n FROM users WHERE last_seen_at >= ?",
+                [_iso(now - timedelta(days=7))],
+            ),
+            "completed": count("SELECT count(*) AS n FROM sessions WHERE completed_at IS NOT NULL"),
+            "nudges_sent": nudges_sent,
+            "blocked": count("SELECT count(*) AS n FROM users WHERE active = 0"),
+        }
+
+
+def _decoded(value: Any) -> Any:
+    """Return a JSON column's value as data, anything else unchanged."""
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value

@@ -77,7 +77,11 @@ def add_handlers(application: Application) -> None:
 async def on_startup(application: Application) -> None:
     """Publish the command menu for private chats and say that we are up."""
     service: Service = application.bot_data["service"]
-    commands = [BotCommand(c.command, c.description) for c in service.engine.messages.commands]
+    commands = [
+        BotCommand(c.command, c.description)
+        for c in service.engine.messages.commands
+        if not c.hidden  # operator commands stay out of everyone's menu
+    ]
     await application.bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats())
     log.info("Reconnect is running as @%s", application.bot.username)
 

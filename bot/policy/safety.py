@@ -613,3 +613,8 @@ def crisis_reply(
 def safety_stop_text(resource_set: ResourceSet, texts: CrisisTexts) -> str:
     """Return the safety screen's message for users we must not coach towards contact."""
     return texts.safety_stop.format(**_placeholders(resource_set, texts))
+
+
+def resource_lines(resource_set: ResourceSet, texts: CrisisTexts) -> dict[str, str]:
+    """Return the ready-made help lines (emergency advice, crisis line, DV and legal help)."""
+    return _placeholders(resource_set, texts)

@@ -1,0 +1,152 @@
+"""The user's rights over their data, and operator counts: /privacy /export /delete /country /stats.
+
+Registered as engine command handlers (`HANDLERS[name] = fn(engine, ctx) -> list[Reply]`).
+Reads beyond the user's working set come from the service through `ctx.data.read_all` and
+`ctx.data.read_stats` (the latter only for admins); the erasure is the EraseUser effect,
+applied in the update's one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.actions import Context
+from bot.engine import HANDLERS, Button, Engine, Reply
+from bot.model import Attachment, EraseUser
+from bot.policy.safety import Resources
+
+COUNTRIES_PATH = Path(__file__).resolve().parents[2] / "flows" / "policy" / "countries.yaml"
+EXPORT_FILENAME = "reconnect-data.json"
+PRIVACY_PARTS = ("privacy_stored", "privacy_not_stored")
+
+
+@dataclass(frozen=True)
+class Countries:
+    """Typed country names and codes users may give, and how to show a code back."""
+
+    names: dict[str, str]
+    display: dict[str, str]
+    clear_words: frozenset[str]
+
+
+@cache
+def load_countries(path: Path = COUNTRIES_PATH) -> Countries:
+    """Load and check countries.yaml (codes are two upper-case letters)."""
+    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    names = {str(name).lower(): str(code) for name, code in raw["names"].items()}
+    display = {str(code): str(name) for code, name in (raw.get("display") or {}).items()}
+    for code in [*names.values(), *display]:
+        if not re.fullmatch(r"[A-Z]{2}", code):
+            raise ValueError(f"{path.name}: {code!r} is not a two-letter upper-case code")
+    clear = frozenset(str(word).lower() for word in raw.get("clear_words") or ())
+    return Countries(names=names, display=display, clear_words=clear)
+
+
+def parse_country(typed: str, countries: Countries, resources: Resources) -> str | None:
+    """Return the ISO code for a typed country name or code, or None if unknown."""
+    words = re.sub(r"[^\w\s]", " ", typed).lower().split()
+    if words[:1] == ["the"]:
+        words = words[1:]
+    text = " ".join(words)
+    if text in countries.names:
+        return countries.names[text]
+    code = text.upper()
+    known = {*countries.names.values(), *resources.by_country}
+    code = resources.aliases.get(code, code)
+    return code if len(code) == 2 and code in known else None
+
+
+def country_label(code: str, countries: Countries) -> str:
+    """Show a country code as a name ("IE" -> "Ireland (IE)")."""
+    name = countries.display.get(code) or next(
+        (n.title() for n, c in countries.names.items() if c == code), None
+    )
+    return f"{name} ({code})" if name else code
+
+
+def privacy(engine: Engine, ctx: Context) -> list[Reply]:
+    """What is stored, why, for how long, who can see it, and the user's rights."""
+    parts = [Reply(engine.messages[name]) for name in PRIVACY_PARTS]
+    return [*parts, engine._note("privacy_who", ctx)]
+
+
+def export(engine: Engine, ctx: Context) -> list[Reply]:
+    """Send every stored row about the user as a JSON file."""
+    if ctx.data.read_all is None:
+        return [engine._note("export_unavailable", ctx)]
+    document = {
+        "exported_at": ctx.now.isoformat(),
+        "user_id": ctx.data.user_id,
+        "tables": ctx.data.read_all(),  # read now: the file shows what is stored right now
+    }
+    payload = json.dumps(document, indent=2, ensure_ascii=False, default=str).encode()
+    attachment = Attachment("document", EXPORT_FILENAME, render=lambda: payload)
+    resume = (Button(engine.messages["continue"], data="x.resume"),)
+    return [Reply(engine.messages["export_ready"], resume, attachment)]
+
+
+def delete(engine: Engine, ctx: Context) -> list[Reply]:
+    """Ask before erasing everything."""
+    ctx.session.pending = "delete"
+    return [engine._confirm("delete_confirm", "delete_yes", "delete_no")]
+
+
+def delete_yes(engine: Engine, ctx: Context) -> list[Reply]:
+    """Erase every row about the user (nudges included) in this update's transaction."""
+    ctx.effects.append(EraseUser())
+    return [Reply(engine.messages["delete_done"])]
+
+
+def delete_no(engine: Engine, ctx: Context) -> list[Reply]:
+    """Keep everything."""
+    return [engine._note("delete_cancelled", ctx)]
+
+
+def country(engine: Engine, ctx: Context) -> list[Reply]:
+    """Show, or set from the command's arguments, the country used for help resources."""
+    countries = load_countries()
+    typed = (ctx.typed or "").strip()
+    if not typed:
+        current = ctx.session.answers.get("country")
+        label = country_label(current, countries) if current else engine.messages["country_none"]
+        return [_filled_note(engine, ctx, "country_help", label)]
+    if typed.lower() in countries.clear_words:
+        ctx.session.answers.pop("country", None)
+        return [engine._note("country_cleared", ctx)]
+    code = parse_country(typed, countries, ctx.policy.resources)
+    if code is None:
+        return [engine._note("country_unknown", ctx)]
+    ctx.session.answers["country"] = code
+    return [_filled_note(engine, ctx, "country_set", country_label(code, countries))]
+
+
+def _filled_note(engine: Engine, ctx: Context, message: str, country_text: str) -> Reply:
+    """A note whose {country} is filled in, followed by the current step."""
+    note = engine._note(message, ctx)
+    return Reply(note.text.replace("{country}", country_text, 1), note.buttons)
+
+
+def stats(engine: Engine, ctx: Context) -> list[Reply]:
+    """Aggregate counts for admins; anyone else gets the ordinary unknown-command reply."""
+    if not ctx.data.is_admin or ctx.data.read_stats is None:
+        return [engine._note("unknown_command", ctx)]
+    counts: dict[str, Any] = ctx.data.read_stats()
+    return [Reply(engine.messages["stats"].format(**counts))]
+
+
+HANDLERS.update(
+    privacy=privacy,
+    export=export,
+    delete=delete,
+    delete_yes=delete_yes,
+    delete_no=delete_no,
+    country=country,
+    stats=stats,
+)

@@ -1,0 +1,41 @@
+"""The safety screen's actions and placeholders: the user's own help resources, coaching paused.
+
+When the safety screen shows a reason not to coach contact (answers.safety == "concern"), the
+engine refuses the plan commands (`coaching_off`); this module stops any due nudge at once and
+fills the safety texts with the resources for the user's country or language.
+"""
+
+from __future__ import annotations
+
+from bot.actions import Context, action, placeholder
+from bot.model import SaveNudges
+from bot.policy.safety import ResourceSet, resource_lines, resources_for, safety_stop_text
+
+HELP_LINES = ("emergency_advice", "crisis_line", "dv_help", "legal_help")
+
+
+def user_resources(ctx: Context) -> ResourceSet:
+    """The help resources for this user: their /country setting, else their language."""
+    return resources_for(
+        ctx.policy.resources,
+        language_code=ctx.data.language,
+        country=ctx.session.answers.get("country"),
+    )
+
+
+@placeholder("safety.stop_text")
+def stop_text(ctx: Context) -> str:
+    """Why we stop coaching contact, with emergency, domestic-violence and legal help."""
+    return safety_stop_text(user_resources(ctx), ctx.policy.crisis.texts)
+
+
+for _name in HELP_LINES:
+    placeholder(f"safety.{_name}")(
+        lambda ctx, _name=_name: resource_lines(user_resources(ctx), ctx.policy.crisis.texts)[_name]
+    )
+
+
+@action("pause_coaching")
+def pause_coaching(ctx: Context) -> None:
+    """Stop contact nudges at once: nothing stays due (settings are kept for later)."""
+    ctx.effects.append(SaveNudges(ctx.data.nudges, None, None))
