@@ -188,3 +188,12 @@ def test_crisis_in_a_free_text_step_stops_before_the_answer_is_taken(tmp_path):
     assert "pausing our coaching" in outcome.replies[0].text
     fine = engine.handle(session, Text("I'd kill for a coffee"), NOW)
     assert fine.session.state == "notes:done" and fine.session.answers["note"]
+
+
+def test_not_sure_keeps_coaching_off_until_none_applies():
+    answers = {"safety": "concern", "frequency": "weekly"}
+    session = Session(state=SAFETY_MENU, answers=answers, plan={"level": 2}, completed_at=NOW)
+    session = press(session, "safety questions again").session
+    session = press(session, "not sure").session
+    assert session.state == "walkthrough:safety_unsure"
+    assert "safety comes first" in ENGINE.handle(session, Command("plan"), NOW).replies[0].text
