@@ -70,3 +70,5 @@ def save_plan(ctx: Context) -> None:
 
 for _field in ("level", "name", "dose_text", "style"):
     placeholder(f"plan.{_field}")(lambda ctx, _field=_field: str(getattr(ctx.plan(), _field)))
+
+import bot.features.urge  # noqa: E402,F401  (registers the urge and draft actions)
