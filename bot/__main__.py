@@ -28,7 +28,12 @@ def main(argv: list[str] | None = None) -> int:
     ):
         sub = commands.add_parser(name, help=text, add_help=False)
         sub.add_argument("rest", nargs=argparse.REMAINDER)
-    args = parser.parse_args(argv)
+    argv = sys.argv[1:] if argv is None else argv
+    if argv and argv[0] in ("check-draft", "eval-drafts"):
+        # argparse's REMAINDER drops a leading "--option", so these take their own arguments.
+        args = argparse.Namespace(command=argv[0], rest=argv[1:])
+    else:
+        args = parser.parse_args(argv)
     handlers = {
         "run": cmd_run,
         "chat": cmd_chat,

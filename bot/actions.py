@@ -70,4 +70,7 @@ def save_plan(ctx: Context) -> None:
 
 for _field in ("level", "name", "dose_text", "style"):
     placeholder(f"plan.{_field}")(lambda ctx, _field=_field: str(getattr(ctx.plan(), _field)))
-import bot.features.safety  # noqa: E402,F401  (safety screen actions and placeholders)
+
+# Feature modules register their actions and placeholders when imported.
+import bot.features.safety  # noqa: E402,F401
+import bot.features.urge  # noqa: E402,F401

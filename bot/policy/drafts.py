@@ -118,6 +118,7 @@ class Guards:
     negation_window: int
     negations: frozenset[str]
     question_pronouns: frozenset[str]
+    scope_breaks: frozenset[str]
     validation_window: int
     validations: re.Pattern[str]
 
@@ -322,6 +323,7 @@ def _guards(path: Path, raw: Any) -> Guards:
             negation_window=int(raw["negation_window"]),
             negations=frozenset(raw["negations"]),
             question_pronouns=frozenset(raw.get("question_pronouns") or ()),
+            scope_breaks=frozenset(raw.get("scope_breaks") or ()),
             validation_window=int(raw["validation_window"]),
             validations=_compile(path, "guards", validations),
         )
@@ -439,9 +441,17 @@ def _clause_before(norm: Normalised, index: int, guards: Guards) -> list[str]:
     return list(reversed(words))
 
 
+def _after_scope_break(words: list[str], guards: Guards) -> list[str]:
+    """The words after the last scope break: in "I don't see why you ...", only "you ..."."""
+    for index in range(len(words) - 1, -1, -1):
+        if words[index] in guards.scope_breaks:
+            return words[index + 1 :]
+    return words
+
+
 def _negates(before: list[str], next_word: str, guards: Guards) -> bool:
     """True when a negation sits in the last few words (not a question like "can't we")."""
-    window = before[-guards.negation_window :]
+    window = _after_scope_break([*before[-guards.negation_window :], next_word], guards)[:-1]
     following = [*window, next_word][1:]
     return any(
         word in guards.negations and after not in guards.question_pronouns

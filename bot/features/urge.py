@@ -1,0 +1,57 @@
+"""The urge pause and the draft check: entry actions and the placeholder their flows use.
+
+A draft arrives only as `ctx.typed` (its input key starts with "_", so the engine never stores
+it). The verdict goes out as an extra reply and is never put in the session; the only write
+is RecordDraftCheck(verdict).
+"""
+
+from __future__ import annotations
+
+from bot.actions import Context, action, placeholder
+from bot.model import RecordDraftCheck, Reply, SaveNudges
+from bot.policy.drafts import check_draft, format_result
+from bot.policy.nudges import NudgeSettings, later_today
+from bot.policy.timezones import zone
+from bot.policy.urge import fit_line, unanswered_in_a_row, urge_texts
+
+FOLLOWUP_AFTER_HOURS = 3
+FOLLOWUP_KIND = "followup"
+
+
+def _settings(ctx: Context) -> NudgeSettings:
+    """The user's nudge settings, or the defaults (UTC, usual quiet hours) if never set."""
+    return NudgeSettings.from_dict(ctx.data.nudges or {})
+
+
+@placeholder("urge.fit_line")
+def urge_fit_line(ctx: Context) -> str:
+    """When a contact the user starts next fits their plan."""
+    return fit_line(ctx.plan(), ctx.data.contacts, ctx.now, _settings(ctx).tz, urge_texts())
+
+
+@action("check_draft")
+def check_typed_draft(ctx: Context) -> None:
+    """Check the draft just typed; reply with the verdict and record only the verdict."""
+    if ctx.typed is None:
+        return  # entered without a draft (nothing to check)
+    result = check_draft(
+        ctx.typed,
+        ctx.policy.draft_rules,
+        recent_unanswered=unanswered_in_a_row(ctx.data.contacts, ctx.now),
+    )
+    ctx.replies.append(Reply(format_result(result, ctx.policy.draft_rules.texts)))
+    ctx.effects.append(RecordDraftCheck(result.verdict))
+
+
+@action("schedule_followup")
+def schedule_followup(ctx: Context) -> None:
+    """Schedule a check-in later today, outside quiet hours, keeping the user's settings."""
+    settings = _settings(ctx)
+    due = later_today(settings, ctx.now, after_hours=FOLLOWUP_AFTER_HOURS)
+    texts = urge_texts()
+    if due is None:
+        ctx.replies.append(Reply(texts.followup["too_late"]))
+        return
+    ctx.effects.append(SaveNudges(settings=ctx.data.nudges, due_at=due, due_kind=FOLLOWUP_KIND))
+    local = due.astimezone(zone(settings.tz)).strftime("%H:%M")
+    ctx.replies.append(Reply(texts.followup["scheduled"].format(time=local)))
