@@ -70,3 +70,4 @@ def save_plan(ctx: Context) -> None:
 
 for _field in ("level", "name", "dose_text", "style"):
     placeholder(f"plan.{_field}")(lambda ctx, _field=_field: str(getattr(ctx.plan(), _field)))
+from bot.features import contacts as _contacts  # noqa: E402,F401  (registers its actions)
