@@ -10,14 +10,16 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.engine import Engine
+from bot.features.checkins import command_from_press, decide_due_nudge, nudge_reply, settings_from
+from bot.features.texts import feature_texts
 from bot.flows import FLOWS_DIR, load_flows, load_messages
-from bot.model import Event, Reply
+from bot.model import Event, Press, Reply
 from bot.policy import Policy
-from bot.store import Store
+from bot.store import ClaimedNudge, DueNudge, Store
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -59,6 +61,8 @@ class Service:
     def handle(self, user_id: int, event: Event, language: str | None = None) -> Result:
         """Handle one input from `user_id` and return what to send."""
         now = self.clock()
+        if isinstance(event, Press) and (command := command_from_press(event.data)):
+            event = command  # a button under a nudge runs a command, whatever the step
         try:
             session = self.store.load_session(user_id)
             data = self.store.load_user_data(user_id, now, is_admin=user_id in self.admin_ids)
@@ -72,3 +76,40 @@ class Service:
             log.error("storage error for an update (%s): %s", type(error).__name__, error)
             return Result([Reply(self.engine.messages["try_again"])])
         return Result(outcome.replies, outcome.notice)
+
+    # --- the nudge sweep (the Telegram job sends what this returns) ---------------------------
+
+    def claim_due_nudges(self, limit: int = 200) -> list[DueMessage]:
+        """Claim due nudges (marked sent in the same transaction) and build their messages."""
+        now = self.clock()
+
+        def decide(due: DueNudge):
+            settings = settings_from(due.settings)
+            return decide_due_nudge(settings, due.due_at, due.last_sent_at, now, due.eligible)
+
+        claims = self.store.claim_due_nudges(now, limit, decide)
+        policy, texts = self.engine.policy.nudge_texts, feature_texts()
+        messages = []
+        for claim in claims:
+            tz = settings_from(claim.due.settings).tz
+            reply = nudge_reply(claim.due.due_kind, claim.due.user_id, tz, now, policy, texts)
+            messages.append(DueMessage(claim.due.user_id, reply, claim))
+        return messages
+
+    def release_nudge(self, message: DueMessage, after_seconds: float = 0) -> None:
+        """Delivery failed for a passing reason: make the nudge due again, not lost."""
+        retry_at = self.clock() + timedelta(seconds=after_seconds)
+        self.store.release_nudge(message.claim, retry_at)
+
+    def nudge_blocked(self, user_id: int) -> None:
+        """The user blocked the bot: no more nudges for them."""
+        self.store.mark_inactive(user_id)
+
+
+@dataclass(frozen=True)
+class DueMessage:
+    """A claimed nudge and the message to send for it."""
+
+    user_id: int
+    reply: Reply
+    claim: ClaimedNudge
