@@ -72,5 +72,6 @@ for _field in ("level", "name", "dose_text", "style"):
     placeholder(f"plan.{_field}")(lambda ctx, _field=_field: str(getattr(ctx.plan(), _field)))
 
 # Feature modules register their actions and placeholders when imported.
+import bot.features.contacts  # noqa: E402,F401
 import bot.features.safety  # noqa: E402,F401
 import bot.features.urge  # noqa: E402,F401

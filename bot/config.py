@@ -29,6 +29,7 @@ class Settings:
     db_path: Path
     log_level: str
     admin_user_ids: frozenset[int] = frozenset()
+    nudge_sweep_seconds: int = 60  # how often due check-ins are looked for
 
     def __repr__(self) -> str:  # never print the token, even by accident
         return f"Settings(api_url={self.api_url!r}, db_path={self.db_path!r}, ...)"
@@ -58,12 +59,16 @@ def load_settings(*, require_token: bool, env_file: Path | None = Path(".env")) 
     admins = os.environ.get("ADMIN_USER_IDS", "").replace(",", " ").split()
     if not all(a.isdigit() for a in admins):
         raise SettingsError("ADMIN_USER_IDS must be Telegram user ids (numbers), comma-separated")
+    sweep = os.environ.get("NUDGE_SWEEP_SECONDS", "").strip() or "60"
+    if not sweep.isdigit() or not 5 <= int(sweep) <= 3600:
+        raise SettingsError(f"NUDGE_SWEEP_SECONDS must be a whole number 5..3600, got {sweep!r}")
     return Settings(
         token=token,
         api_url=api_url,
         db_path=db_path,
         log_level=level,
         admin_user_ids=frozenset(int(a) for a in admins),
+        nudge_sweep_seconds=int(sweep),
     )
 
 

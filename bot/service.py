@@ -10,15 +10,17 @@ import logging
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
 from bot.engine import Engine
+from bot.features.checkins import command_from_press, decide_due_nudge, nudge_reply, settings_from
+from bot.features.texts import feature_texts
 from bot.flows import FLOWS_DIR, load_flows, load_messages
-from bot.model import Event, Reply, UserData
+from bot.model import Event, Press, Reply, UserData
 from bot.policy import Policy
-from bot.store import Store
+from bot.store import ClaimedNudge, DueNudge, Store
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -60,6 +62,8 @@ class Service:
     def handle(self, user_id: int, event: Event, language: str | None = None) -> Result:
         """Handle one input from `user_id` and return what to send."""
         now = self.clock()
+        if isinstance(event, Press) and (command := command_from_press(event.data)):
+            event = command  # a button under a nudge runs a command, whatever the step
         try:
             session = self.store.load_session(user_id)
             data = self.store.load_user_data(user_id, now, is_admin=user_id in self.admin_ids)
@@ -79,3 +83,42 @@ class Service:
         """Give the engine read access for /export (own rows) and /stats (admins only)."""
         stats = partial(self.store.operator_stats, now) if data.is_admin else None
         return replace(data, read_all=partial(self.store.export_user, user_id), read_stats=stats)
+
+    # --- the nudge sweep (the Telegram job sends what this returns) ---------------------------
+
+    def claim_due_nudges(self, limit: int = 200) -> list[DueMessage]:
+        """Claim due nudges (marked sent in the same transaction) and build their messages."""
+        now = self.clock()
+
+        def decide(due: DueNudge):
+            settings = settings_from(due.settings)
+            return decide_due_nudge(
+                settings, due.due_at, due.last_sent_at, now, due.eligible, due.due_kind
+            )
+
+        claims = self.store.claim_due_nudges(now, limit, decide)
+        policy, texts = self.engine.policy.nudge_texts, feature_texts()
+        messages = []
+        for claim in claims:
+            tz = settings_from(claim.due.settings).tz
+            reply = nudge_reply(claim.due.due_kind, claim.due.user_id, tz, now, policy, texts)
+            messages.append(DueMessage(claim.due.user_id, reply, claim))
+        return messages
+
+    def release_nudge(self, message: DueMessage, after_seconds: float = 0) -> None:
+        """Delivery failed for a passing reason: make the nudge due again, not lost."""
+        retry_at = self.clock() + timedelta(seconds=after_seconds)
+        self.store.release_nudge(message.claim, retry_at)
+
+    def nudge_blocked(self, user_id: int) -> None:
+        """The user blocked the bot: no more nudges for them."""
+        self.store.mark_inactive(user_id)
+
+
+@dataclass(frozen=True)
+class DueMessage:
+    """A claimed nudge and the message to send for it."""
+
+    user_id: int
+    reply: Reply
+    claim: ClaimedNudge

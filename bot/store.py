@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import os
 import sqlite3
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from sqlite_utils import Database, Migrations
 
@@ -332,6 +334,102 @@ class Store:
             "blocked": count("SELECT count(*) AS n FROM users WHERE active = 0"),
         }
 
+    # --- the nudge sweep ----------------------------------------------------------------------
+
+    def claim_due_nudges(
+        self, now: datetime, limit: int, decide: Callable[[DueNudge], NudgeDecisionLike]
+    ) -> list[ClaimedNudge]:
+        """Claim nudges due by `now` and, in the same transaction, mark them sent and plan the next.
+
+        `decide` (pure) says whether to send each one and when the next is due. A row is only
+        updated if it is still as read, so a second sweeper can never send the same nudge.
+        """
+        claimed = []
+        with self.db.atomic():
+            rows = list(
+                self.db.query(
+                    """
+                    SELECT n.user_id, n.settings, n.due_at, n.due_kind, n.last_sent_at,
+                        s.completed_at, json_extract(s.answers, '$.safety') AS safety
+                    FROM nudges n
+                    JOIN users u ON u.id = n.user_id
+                    LEFT JOIN sessions s ON s.user_id = n.user_id
+                    WHERE n.due_at IS NOT NULL AND n.due_at <= ? AND u.active = 1
+                    ORDER BY n.due_at LIMIT ?
+                    """,
+                    [_iso(now), limit],
+                )
+            )
+            for row in rows:
+                due = DueNudge(
+                    user_id=row["user_id"],
+                    settings=json.loads(row["settings"]) if row["settings"] else None,
+                    due_at=datetime.fromisoformat(row["due_at"]),
+                    due_kind=row["due_kind"] or "checkin",
+                    last_sent_at=_parse(row["last_sent_at"]),
+                    eligible=bool(row["completed_at"]) and row["safety"] != "concern",
+                )
+                decision = decide(due)
+                sent_at = now if decision.send else due.last_sent_at
+                updated = self.db.execute(
+                    """
+                    UPDATE nudges SET due_at = ?, due_kind = ?, last_sent_at = ?, claimed_at = ?
+                    WHERE user_id = ? AND due_at = ?
+                    """,
+                    [_iso(decision.next_due), decision.next_kind, _iso(sent_at),
+                     _iso(now) if decision.send else None, due.user_id, row["due_at"]],
+                )  # fmt: skip
+                if decision.send and updated.rowcount == 1:
+                    self._count("nudges_sent", 1)
+                    claimed.append(ClaimedNudge(due, now, decision.next_due, decision.next_kind))
+        return claimed
+
+    def release_nudge(self, claim: ClaimedNudge, retry_at: datetime) -> None:
+        """Put a claimed nudge that could not be delivered back as due at `retry_at`."""
+        with self.db.atomic():
+            updated = self.db.execute(
+                """
+                UPDATE nudges SET due_at = ?, due_kind = ?, last_sent_at = ?, claimed_at = NULL
+                WHERE user_id = ? AND claimed_at = ? AND due_at IS ? AND due_kind IS ?
+                """,
+                [_iso(retry_at), claim.due.due_kind, _iso(claim.due.last_sent_at),
+                 claim.due.user_id, _iso(claim.claimed_at), _iso(claim.next_due),
+                 claim.next_kind],
+            )  # fmt: skip
+            if updated.rowcount == 1:  # else the user changed their settings meanwhile
+                self._count("nudges_sent", -1)
+
+    def mark_inactive(self, user_id: int) -> None:
+        """The user blocked the bot: mark them inactive and stop their check-ins."""
+        with self.db.atomic():
+            self.db.execute("UPDATE users SET active = 0 WHERE id = ?", [user_id])
+            self.db.execute(
+                """
+                UPDATE nudges SET due_at = NULL, due_kind = NULL, claimed_at = NULL,
+                    settings = CASE WHEN settings IS NULL THEN NULL
+                        ELSE json_set(settings, '$.frequency', 'off') END
+                WHERE user_id = ?
+                """,
+                [user_id],
+            )
+
+    def nudge_row(self, user_id: int) -> dict[str, Any] | None:
+        """Return the user's nudges row, or None."""
+        rows = list(self.db.query("SELECT * FROM nudges WHERE user_id = ?", [user_id]))
+        return rows[0] if rows else None
+
+    def counter(self, name: str) -> int:
+        """Return an operator counter's value (0 if never counted)."""
+        rows = list(self.db.query("SELECT value FROM counters WHERE name = ?", [name]))
+        return rows[0]["value"] if rows else 0
+
+    def _count(self, name: str, delta: int) -> None:
+        self.db.execute(
+            "INSERT INTO counters (name, value) VALUES (?, ?)"
+            " ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
+            [name, delta],
+        )
+
 
 def _decoded(value: Any) -> Any:
     """Return a JSON column's value as data, anything else unchanged."""
@@ -341,3 +439,33 @@ def _decoded(value: Any) -> Any:
         except ValueError:
             return value
     return value
+
+
+@dataclass(frozen=True)
+class DueNudge:
+    """A nudges row whose time has come, as the sweep's decision needs it."""
+
+    user_id: int
+    settings: dict[str, Any] | None
+    due_at: datetime
+    due_kind: str
+    last_sent_at: datetime | None
+    eligible: bool  # walk-through finished and coaching on
+
+
+class NudgeDecisionLike(Protocol):
+    """What the sweep's decision gives back (bot.features.checkins.NudgeDecision)."""
+
+    send: bool
+    next_due: datetime | None
+    next_kind: str | None
+
+
+@dataclass(frozen=True)
+class ClaimedNudge:
+    """A nudge claimed and marked sent; enough to put it back if delivery fails."""
+
+    due: DueNudge
+    claimed_at: datetime
+    next_due: datetime | None
+    next_kind: str | None

@@ -20,7 +20,7 @@ from telegram import (
     Update,
 )
 from telegram.constants import ChatMemberStatus, ChatType, MessageLimit
-from telegram.error import BadRequest, Forbidden
+from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter
 from telegram.ext import (
     AIORateLimiter,
     Application,
@@ -34,7 +34,7 @@ from telegram.ext import (
 
 from bot.config import Settings
 from bot.model import Command, Event, Media, Press, Reply, Text
-from bot.service import Result, Service
+from bot.service import DueMessage, Result, Service
 
 log = logging.getLogger(__name__)
 PRIVATE = filters.ChatType.PRIVATE
@@ -55,6 +55,7 @@ def build_application(settings: Settings, service: Service) -> Application:
     application = builder.build()
     application.bot_data["service"] = service
     add_handlers(application)
+    schedule_nudge_sweep(application, settings.nudge_sweep_seconds)
     return application
 
 
@@ -237,3 +238,52 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the failure without any message content."""
     error = context.error
     log.error("error while handling an update: %s", type(error).__name__, exc_info=error)
+
+
+# --- the nudge sweep: due check-ins live in SQLite; one repeating job sends them -------------
+
+NUDGE_JOB = "nudge_sweep"
+
+
+def schedule_nudge_sweep(application: Application, interval_seconds: int) -> None:
+    """Run the sweep every `interval_seconds`; a restart loses nothing (the schedule is stored)."""
+    if application.job_queue is None:
+        raise RuntimeError("the job queue is missing: install python-telegram-bot[job-queue]")
+    application.job_queue.run_repeating(
+        nudge_sweep, interval=interval_seconds, first=interval_seconds, name=NUDGE_JOB
+    )
+
+
+async def nudge_sweep(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Send every due nudge; a failed delivery is put back as due or stops the user's nudges."""
+    service: Service = context.bot_data["service"]
+    due = service.claim_due_nudges()
+    sent = 0
+    for index, message in enumerate(due):
+        try:
+            await send_replies(context, message.user_id, Result([message.reply]))
+            sent += 1
+        except Forbidden:
+            service.nudge_blocked(message.user_id)  # they blocked the bot: respect it
+        except RetryAfter as error:  # still flooded after the rate limiter's own retries
+            _release_all(service, due[index:], _seconds(error.retry_after))
+            break
+        except BadRequest as error:  # e.g. chat not found: retrying would not help
+            log.warning("a nudge was not accepted: %s", error.message)
+        except NetworkError as error:  # Telegram unreachable: try again on a later sweep
+            log.warning("nudges postponed after a network error: %s", type(error).__name__)
+            _release_all(service, due[index:], 0)
+            break
+    if due:
+        log.info("nudge sweep: %d due, %d sent", len(due), sent)
+
+
+def _release_all(service: Service, messages: list[DueMessage], after_seconds: float) -> None:
+    for message in messages:
+        service.release_nudge(message, after_seconds)
+
+
+def _seconds(retry_after: object) -> float:
+    """RetryAfter.retry_after is seconds, or a timedelta in newer releases."""
+    total = getattr(retry_after, "total_seconds", None)
+    return float(total() if callable(total) else retry_after)

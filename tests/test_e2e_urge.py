@@ -29,6 +29,9 @@ def dump(store) -> str:
 async def test_urge_pause_from_the_hub_schedules_a_followup(fake_api, start_bot, clock):
     bot = await start_bot()
     await walk_to_hub(fake_api, CHOICES)
+    await say(fake_api, "/timezone")
+    assert "Your time zone is UTC" in await say(fake_api, "UTC")
+    await say(fake_api, "/menu")
     assert "I want to contact them now" in labels(fake_api)
     assert "What do you hope" in await tap(fake_api, "I want to contact them now")
     await tap(fake_api, "I just miss them")
@@ -36,7 +39,7 @@ async def test_urge_pause_from_the_hub_schedules_a_followup(fake_api, start_bot,
     assert "about one contact a week" in reminder and "fits your plan right now" in reminder
     assert "later today" in await tap(fake_api, "I'll wait")
     note, _ = await tap_for_two(fake_api, "Yes, check in later")
-    assert "15:00 today" in note  # clock 12:00 UTC, user on default UTC settings
+    assert "15:00 today" in note  # clock 12:00 UTC, the user said they are on UTC
     row = next(bot.store.db["nudges"].rows_where("user_id = ?", [USER]))
     due = datetime.fromisoformat(row["due_at"])
     assert row["due_kind"] == "followup" and due == clock.now.replace(hour=15)
@@ -46,6 +49,8 @@ async def test_urge_pause_from_the_hub_schedules_a_followup(fake_api, start_bot,
 async def test_no_followup_is_scheduled_late_in_the_evening(fake_api, start_bot, clock):
     bot = await start_bot()
     await walk_to_hub(fake_api, CHOICES)
+    await say(fake_api, "/timezone")
+    await say(fake_api, "UTC")
     clock.advance(hours=8)  # 20:00 UTC: three hours on would be quiet time
     assert "What do you hope" in await say(fake_api, "/urge")
     await tap(fake_api, "Make them understand me")
@@ -53,7 +58,7 @@ async def test_no_followup_is_scheduled_late_in_the_evening(fake_api, start_bot,
     await tap(fake_api, "I'll wait")
     note, _ = await tap_for_two(fake_api, "Yes, check in later")
     assert "won't message you tonight" in note
-    assert bot.store.db["nudges"].count == 0
+    assert not list(bot.store.db["nudges"].rows_where("due_kind = 'followup'"))
 
 
 async def test_a_draft_is_checked_and_nothing_of_it_is_kept(fake_api, start_bot, caplog):
@@ -104,3 +109,15 @@ async def test_a_kind_draft_from_the_urge_pause_passes(fake_api, start_bot):
     assert fake_api.sent_texts(USER)[before].startswith("This looks relaxed and kind")
     assert [row["verdict"] for row in bot.store.db["draft_checks"].rows] == ["ok"]
     assert "Thanks for taking Max" not in dump(bot.store)
+
+
+async def test_no_followup_before_the_time_zone_is_known(fake_api, start_bot):
+    bot = await start_bot()
+    await walk_to_hub(fake_api, CHOICES)
+    await say(fake_api, "/urge")
+    await tap(fake_api, "I just miss them")
+    await tap(fake_api, "Go on")
+    await tap(fake_api, "I'll wait")
+    note, _ = await tap_for_two(fake_api, "Yes, check in later")
+    assert "/timezone" in note
+    assert not list(bot.store.db["nudges"].rows_where("due_kind = 'followup'"))

@@ -22,7 +22,7 @@ def utc(*args: int) -> datetime:
 
 
 def daily(tz: str, hour: int = 19, **extra) -> NudgeSettings:
-    return NudgeSettings(tz=tz, frequency="daily", hour=hour, **extra)
+    return NudgeSettings(tz=tz, frequency="daily", hour=hour, tz_set=True, **extra)
 
 
 # --- parsing time zones ------------------------------------------------------------------
@@ -345,3 +345,15 @@ def test_pick_checkin_text_needs_variants():
 
 def test_fixed_offset_zone_has_no_daylight_saving():
     assert zone("UTC+02:00") == timezone(timedelta(hours=2))
+
+
+def test_no_checkin_until_the_user_names_their_time_zone():
+    guessed = NudgeSettings(frequency="daily", hour=9)  # UTC only as a default
+    assert guessed.tz_set is False
+    assert next_checkin(guessed, NOW, None) is None
+    assert later_today(guessed, NOW) is None
+    named = NudgeSettings(tz="UTC", frequency="daily", hour=9, tz_set=True)
+    assert next_checkin(named, NOW, None) is not None
+    assert NudgeSettings.from_dict(named.as_dict()).tz_set is True
+    assert NudgeSettings.from_dict({"tz": "Europe/Berlin"}).tz_set is True
+    assert NudgeSettings.from_dict({"frequency": "daily"}).tz_set is False

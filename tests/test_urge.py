@@ -150,11 +150,18 @@ def test_waiting_schedules_a_followup_and_keeps_nudge_settings():
 @pytest.mark.parametrize("hour", [19, 20, 23])
 def test_no_followup_lands_in_quiet_hours_or_tomorrow(hour):
     late = NOW.replace(hour=hour)
-    outcome = press(hub_session("urge:wait"), "Yes, check in later", now=late)
+    on_utc = UserData(user_id=1, nudges=NudgeSettings(tz="UTC", tz_set=True).as_dict())
+    outcome = press(hub_session("urge:wait"), "Yes, check in later", now=late, data=on_utc)
     for effect in outcome.effects:
         assert not is_quiet(NudgeSettings(), effect.due_at)
     assert outcome.effects == []
     assert outcome.replies[0].text == urge_texts().followup["too_late"]
+
+
+def test_no_followup_while_the_time_zone_is_unknown():
+    outcome = press(hub_session("urge:wait"), "Yes, check in later", now=NOW.replace(hour=10))
+    assert outcome.effects == []
+    assert outcome.replies[0].text == urge_texts().followup["no_tz"]
 
 
 def test_urge_command_needs_a_plan():

@@ -50,7 +50,8 @@ def schedule_followup(ctx: Context) -> None:
     due = later_today(settings, ctx.now, after_hours=FOLLOWUP_AFTER_HOURS)
     texts = urge_texts()
     if due is None:
-        ctx.replies.append(Reply(texts.followup["too_late"]))
+        reason = "too_late" if settings.tz_set else "no_tz"
+        ctx.replies.append(Reply(texts.followup[reason]))
         return
     ctx.effects.append(SaveNudges(settings=ctx.data.nudges, due_at=due, due_kind=FOLLOWUP_KIND))
     local = due.astimezone(zone(settings.tz)).strftime("%H:%M")

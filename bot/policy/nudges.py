@@ -27,9 +27,15 @@ class NudgeSettings:
     quiet_start: time = time(22)
     quiet_end: time = time(8)
     paused_until: datetime | None = None
+    # Telegram does not tell bots a user's zone; until the user names it, "UTC" is only a
+    # guess, and a guessed zone could put a check-in in the middle of their night.
+    # None means "set if it is anything but the UTC default".
+    tz_set: bool | None = None
 
     def __post_init__(self) -> None:
         """Reject settings that could never produce a sensible time."""
+        if self.tz_set is None:
+            object.__setattr__(self, "tz_set", self.tz != "UTC")
         zone(self.tz)  # raises ValueError for an unknown zone
         if self.frequency not in FREQUENCIES:
             raise ValueError(f"unknown frequency: {self.frequency!r}")
@@ -52,6 +58,7 @@ class NudgeSettings:
             "paused_until": (
                 self.paused_until.astimezone(UTC).isoformat() if self.paused_until else None
             ),
+            "tz_set": self.tz_set,
         }
 
     @classmethod
@@ -67,6 +74,7 @@ class NudgeSettings:
             quiet_start=_time_from(data.get("quiet_start"), defaults.quiet_start),
             quiet_end=_time_from(data.get("quiet_end"), defaults.quiet_end),
             paused_until=datetime.fromisoformat(paused) if paused else None,
+            tz_set=data.get("tz_set"),
         )
 
 
@@ -139,8 +147,8 @@ def _slot_on(settings: NudgeSettings, day: date, tz: tzinfo) -> datetime | None:
 def next_checkin(
     settings: NudgeSettings, now: datetime, last_sent_at: datetime | None
 ) -> datetime | None:
-    """Return the next check-in time (UTC) strictly after `now`, or None when nudges are off."""
-    if settings.frequency == "off":
+    """Return the next check-in time (UTC) strictly after `now`; None when off or zone unknown."""
+    if settings.frequency == "off" or not settings.tz_set:
         return None
     tz = zone(settings.tz)
     earliest = max(now, settings.paused_until) if settings.paused_until else now
@@ -159,6 +167,8 @@ def next_checkin(
 
 def later_today(settings: NudgeSettings, now: datetime, after_hours: float = 3) -> datetime | None:
     """Return a follow-up time `after_hours` from now, if it is still today and not quiet."""
+    if not settings.tz_set:
+        return None  # without their zone, "later today" could be the middle of their night
     tz = zone(settings.tz)
     follow_up = (now + timedelta(hours=after_hours)).astimezone(UTC)
     if follow_up.astimezone(tz).date() != now.astimezone(tz).date():

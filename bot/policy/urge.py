@@ -19,7 +19,7 @@ TEXTS_PATH = Path(__file__).resolve().parents[2] / "flows" / "policy" / "urge_te
 # Unanswered messages older than this no longer make the next one "one more in a row".
 IN_A_ROW_WINDOW = timedelta(days=14)
 FIT_KEYS = ("now", "today", "tomorrow", "weekday", "days", "closed")
-FOLLOWUP_KEYS = ("scheduled", "too_late")
+FOLLOWUP_KEYS = ("scheduled", "too_late", "no_tz")
 
 
 class UrgeTextsError(ValueError):

@@ -1,0 +1,221 @@
+"""Actions and placeholders for the contact log, the plan, progress and check-in settings.
+
+Imported at the end of bot/actions.py, so the flow loader knows every name registered here.
+Actions only read the context and write to it: the session, effects (applied in the update's
+one transaction) and extra replies. After an effect, `ctx.data` is replaced by what the store
+will hold, so the step rendered in the same update already shows the change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from datetime import UTC, datetime, time, timedelta
+
+from bot.actions import Context, action, placeholder
+from bot.charts import render_progress_png
+from bot.features.checkins import CHECKIN, describe_settings, settings_from
+from bot.features.texts import feature_texts
+from bot.model import AddContact, Attachment, Reply, SaveNudges
+from bot.policy.contacts import (
+    Contact,
+    assess_contact,
+    progress_summary,
+    suggest_adjustment,
+)
+from bot.policy.nudges import NudgeSettings, next_checkin
+from bot.policy.plan import Plan, plan_for_level
+from bot.policy.timezones import parse_timezone, zone
+
+LOG_ANSWERS = ("log_initiator", "log_kind", "log_outcome")
+NUDGE_ANSWERS = ("nudge_frequency", "nudge_weekday", "nudge_hour", "nudge_quiet", "nudge_pause")
+PLAN_CHANGED_AT = "plan_changed_at"  # plan suggestions only look at contacts after a change
+PLAN_CHANGE = "plan_change"  # how the last level change went, for re-rendering its result
+CHART_WEEKS = 6
+
+
+# --- the contact log --------------------------------------------------------------------------
+
+
+@action("log_contact")
+def log_contact(ctx: Context) -> None:
+    """Store the contact the user just described (and its optional typed note)."""
+    answers = ctx.session.answers
+    values = [answers.pop(key, None) for key in LOG_ANSWERS]
+    if None in values:
+        return  # reached without the three answers: nothing to log
+    initiator, kind, outcome = values
+    contact = Contact(at=ctx.now, initiator=initiator, kind=kind, outcome=outcome)
+    ctx.effects.append(AddContact(contact, note=ctx.typed))
+    ctx.data = replace(ctx.data, contacts=(*ctx.data.contacts, contact))
+
+
+def _since_plan_change(ctx: Context) -> tuple[Contact, ...]:
+    """Logged contacts since the user last changed their level (all, if never)."""
+    changed = ctx.session.answers.get(PLAN_CHANGED_AT)
+    if not changed:
+        return ctx.data.contacts
+    since = datetime.fromisoformat(changed)
+    return tuple(c for c in ctx.data.contacts if c.at > since)
+
+
+@placeholder("contact.result")
+def contact_result(ctx: Context) -> str:
+    """How the latest logged contact fits the plan, with a gentle nudge when over it."""
+    if not ctx.data.contacts:
+        return ""
+    history, latest, plan = ctx.data.contacts, ctx.data.contacts[-1], ctx.plan()
+    assessment = assess_contact(plan, history, latest, latest.at, ctx.policy.nudge_texts)
+    parts = [assessment.fit_line]
+    if assessment.nudge:
+        parts.append(assessment.nudge)
+    recent = _since_plan_change(ctx)
+    if (
+        latest in recent
+        and suggest_adjustment(plan, recent, latest.at, texts=ctx.policy.nudge_texts)
+        and not suggest_adjustment(plan, recent[:-1], latest.at, texts=ctx.policy.nudge_texts)
+    ):
+        parts.append(feature_texts().log["suggestion_hint"])  # only when this one tipped it
+    return "\n\n".join(parts)
+
+
+# --- the plan ---------------------------------------------------------------------------------
+
+
+@placeholder("plan.suggestion")
+def plan_suggestion(ctx: Context) -> str:
+    """A suggested level change when recent outcomes are consistent, else nothing."""
+    if ctx.session.plan is None:
+        return ""
+    adjustment = suggest_adjustment(
+        ctx.plan(), _since_plan_change(ctx), ctx.now, texts=ctx.policy.nudge_texts
+    )
+    if adjustment is None:
+        return ""
+    return "\n\n" + feature_texts().plan_suggestion.format(reason=adjustment.reason)
+
+
+@action("change_level")
+def change_level(ctx: Context) -> None:
+    """Move the plan one level warmer or cooler, as the user chose (never past the ends)."""
+    answers = ctx.session.answers
+    direction = answers.get("plan_direction")
+    current = ctx.plan()
+    step = -1 if direction == "warmer" else 1
+    levels = [row.level for row in ctx.policy.dose_table.levels]
+    target = current.level + step
+    if target not in levels:
+        answers[PLAN_CHANGE] = "warmest" if step < 0 else "coolest"
+        return
+    ctx.session.plan = plan_for_level(target, ctx.policy.dose_table).as_dict()
+    answers[PLAN_CHANGE] = "warmer" if step < 0 else "cooler"
+    answers[PLAN_CHANGED_AT] = ctx.now.astimezone(UTC).isoformat()
+
+
+@placeholder("plan.change_result")
+def change_result(ctx: Context) -> str:
+    """What the last level change did."""
+    plan: Plan = ctx.plan()
+    key = ctx.session.answers.get(PLAN_CHANGE, "cooler")
+    return (
+        feature_texts()
+        .plan_change[key]
+        .format(level=plan.level, name=plan.name, dose=plan.dose_text)
+    )
+
+
+# --- progress ---------------------------------------------------------------------------------
+
+
+@action("show_progress")
+def show_progress(ctx: Context) -> None:
+    """Send the chart of the last weeks as a photo, with the two-line summary as caption."""
+    plan, history, now = ctx.plan(), ctx.data.contacts, ctx.now
+    tz = settings_from(ctx.data.nudges).tz
+    texts = ctx.policy.nudge_texts
+    summary = "\n".join(progress_summary(history, plan, now, texts))
+
+    def render() -> bytes:
+        return render_progress_png(history, plan, now, CHART_WEEKS, tz=tz, texts=texts)
+
+    ctx.replies.append(Reply(summary, attachment=Attachment("photo", "progress.png", render)))
+
+
+# --- check-in settings ------------------------------------------------------------------------
+
+
+def _settings_with_answers(ctx: Context) -> NudgeSettings:
+    """The stored settings with the choices just made in the check-in steps applied."""
+    settings = settings_from(ctx.data.nudges)
+    answers = ctx.session.answers
+    chosen = {key: answers.pop(key) for key in NUDGE_ANSWERS if key in answers}
+    changes: dict = {}
+    if "nudge_frequency" in chosen:
+        changes["frequency"] = chosen["nudge_frequency"]
+    if "nudge_weekday" in chosen:
+        changes["weekday"] = int(chosen["nudge_weekday"])
+    if "nudge_hour" in chosen:
+        changes["hour"] = int(chosen["nudge_hour"])
+    if "nudge_quiet" in chosen:
+        start, end = chosen["nudge_quiet"].split("-")
+        changes["quiet_start"], changes["quiet_end"] = time(int(start)), time(int(end))
+    if "nudge_pause" in chosen:
+        days = int(chosen["nudge_pause"])
+        changes["paused_until"] = ctx.now + timedelta(days=days) if days else None
+    return replace(settings, **changes)
+
+
+def save_settings(ctx: Context, settings: NudgeSettings) -> None:
+    """Store the settings and the next check-in they lead to, in this update's transaction."""
+    due = next_checkin(settings, ctx.now, ctx.data.last_nudge_at)
+    ctx.effects.append(SaveNudges(settings.as_dict(), due, CHECKIN if due else None))
+    ctx.data = replace(ctx.data, nudges=settings.as_dict())
+
+
+@action("save_nudges")
+def save_nudges(ctx: Context) -> None:
+    """Apply the check-in choices made in the steps before, and plan the next check-in."""
+    save_settings(ctx, _settings_with_answers(ctx))
+
+
+@action("stop_nudges")
+def stop_nudges(ctx: Context) -> None:
+    """Turn check-ins off; nothing more is sent until the user turns them on again."""
+    save_settings(ctx, replace(settings_from(ctx.data.nudges), frequency="off"))
+
+
+@action("set_timezone")
+def set_timezone(ctx: Context) -> None:
+    """Store the time zone the user typed, if it names one (the step's text says if not)."""
+    found = parse_timezone(ctx.typed or "")
+    if found is not None:
+        save_settings(ctx, replace(settings_from(ctx.data.nudges), tz=found, tz_set=True))
+
+
+@placeholder("nudges.summary")
+def nudges_summary(ctx: Context) -> str:
+    """The user's check-in settings in words."""
+    return describe_settings(settings_from(ctx.data.nudges), ctx.now, feature_texts())
+
+
+@placeholder("nudges.tz")
+def nudges_tz(ctx: Context) -> str:
+    """The user's time zone as stored (UTC until they set one)."""
+    return settings_from(ctx.data.nudges).tz
+
+
+@placeholder("nudges.tz_question")
+def nudges_tz_question(ctx: Context) -> str:
+    """Ask for the time zone; say why, and what happens until it is known."""
+    settings, texts = settings_from(ctx.data.nudges), feature_texts().timezone
+    return texts["ask_again"].format(zone=settings.tz) if settings.tz_set else texts["ask"]
+
+
+@placeholder("nudges.tz_check")
+def nudges_tz_check(ctx: Context) -> str:
+    """After a typed time zone: the zone and its local time, or a kind request to retry."""
+    texts = feature_texts().timezone
+    if ctx.typed is not None and parse_timezone(ctx.typed) is None:
+        return texts["unknown"]
+    tz = settings_from(ctx.data.nudges).tz
+    local = ctx.now.astimezone(zone(tz))
+    return texts["current"].format(zone=tz, local_time=f"{local:%H:%M}")

@@ -1,0 +1,90 @@
+"""The feature texts kept in nudge_texts.yaml beside the policy's own sections."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from bot.policy.contacts import TEXTS_PATH, TextsError, _template
+
+_KEYED: dict[str, dict[str, set[str]]] = {
+    "nudge_buttons": {key: set() for key in ("log", "menu", "change", "stop")},
+    "log": {"suggestion_hint": set()},
+    "plan_change": {
+        "warmer": {"level", "name", "dose"},
+        "cooler": {"level", "name", "dose"},
+        "warmest": set(),
+        "coolest": set(),
+    },
+    "nudge_summary": {
+        "daily": {"hour", "zone"},
+        "weekly": {"weekday", "hour", "zone"},
+        "off": set(),
+        "paused": {"until"},
+        "quiet": {"start", "end"},
+        "needs_tz": set(),
+    },
+    "timezone": {
+        "current": {"zone", "local_time"},
+        "unknown": set(),
+        "ask": set(),
+        "ask_again": {"zone"},
+    },
+}
+
+
+@dataclass(frozen=True)
+class FeatureTexts:
+    """Validated texts for logging, plan changes, check-in settings and nudge messages."""
+
+    followups: tuple[str, ...]
+    weekdays: tuple[str, ...]
+    plan_suggestion: str
+    nudge_buttons: dict[str, str]
+    log: dict[str, str]
+    plan_change: dict[str, str]
+    nudge_summary: dict[str, str]
+    timezone: dict[str, str]
+
+
+def _list(raw: dict[str, Any], key: str, length: int | None = None) -> tuple[str, ...]:
+    """A non-empty list of plain texts (of exactly `length` entries when given)."""
+    items = raw.get(key)
+    if not isinstance(items, list) or not items or (length and len(items) != length):
+        raise TextsError(f"{key}: expected a list of {length or 'some'} texts")
+    return tuple(_template(f"{key}[{i}]", text, set()) for i, text in enumerate(items))
+
+
+def _section(raw: dict[str, Any], key: str) -> dict[str, str]:
+    """A mapping of named templates with the placeholders each may use."""
+    entries = raw.get(key)
+    fields = _KEYED[key]
+    if not isinstance(entries, dict) or set(fields) - set(entries):
+        raise TextsError(f"{key}: expected the entries {sorted(fields)}")
+    return {name: _template(f"{key}.{name}", entries[name], fields[name]) for name in fields}
+
+
+def load_feature_texts(path: Path = TEXTS_PATH) -> FeatureTexts:
+    """Load and validate the feature sections of nudge_texts.yaml."""
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except (OSError, yaml.YAMLError) as error:
+        raise TextsError(f"{path.name}: {error!r}") from error
+    if not isinstance(raw, dict):
+        raise TextsError(f"{path.name}: expected a mapping at the top")
+    return FeatureTexts(
+        followups=_list(raw, "followups"),
+        weekdays=_list(raw, "weekdays", 7),
+        plan_suggestion=_template("plan_suggestion", raw.get("plan_suggestion"), {"reason"}),
+        **{key: _section(raw, key) for key in _KEYED},
+    )
+
+
+@cache
+def feature_texts() -> FeatureTexts:
+    """The project's feature texts, loaded once."""
+    return load_feature_texts()

@@ -1,0 +1,295 @@
+"""Check-ins and the contact features without Telegram: sweep decisions, storage, flows."""
+
+from dataclasses import replace
+from datetime import UTC, datetime, time, timedelta
+
+import pytest
+
+from bot.engine import Command, Engine, Press, Text
+from bot.features.checkins import (
+    MAX_LATENESS,
+    command_from_press,
+    decide_due_nudge,
+    describe_settings,
+    nudge_reply,
+)
+from bot.features.texts import feature_texts
+from bot.flows import load_flows, load_messages
+from bot.model import AddContact, SaveNudges, Session, UserData
+from bot.policy import Policy
+from bot.policy.contacts import Contact
+from bot.policy.nudges import NudgeSettings
+from bot.service import Service
+from bot.store import Store
+
+NOW = datetime(2026, 3, 10, 18, 0, tzinfo=UTC)  # 19:00 in Berlin
+BERLIN = NudgeSettings(tz="Europe/Berlin", frequency="daily", hour=19)
+ENGINE = Engine(load_flows(), load_messages(), Policy.load())
+NO_DATA = UserData()
+DONE = {"safety": "clear", "response": "brief", "living": "moved_out", "feelings": "not_sure"}
+
+
+# --- the sweep's decision -----------------------------------------------------------------
+
+
+def test_a_due_check_in_is_sent_and_the_next_is_tomorrow():
+    decision = decide_due_nudge(BERLIN, NOW, None, NOW)
+    assert decision.send and decision.next_kind == "checkin"
+    assert decision.next_due == NOW + timedelta(days=1)
+
+
+def test_at_most_one_nudge_a_local_day():
+    decision = decide_due_nudge(BERLIN, NOW, NOW - timedelta(hours=3), NOW)
+    assert not decision.send and decision.next_due == NOW + timedelta(days=1)
+
+
+def test_a_follow_up_counts_as_the_days_nudge():
+    follow_up_at = NOW - timedelta(hours=4)  # 15:00 Berlin
+    decision = decide_due_nudge(BERLIN, follow_up_at, None, follow_up_at)
+    assert decision.send and decision.next_due == NOW + timedelta(days=1)  # not today at 19:00
+
+
+def test_an_asked_for_follow_up_is_kept_even_with_check_ins_off_or_paused():
+    off = replace(BERLIN, frequency="off")
+    paused = replace(BERLIN, paused_until=NOW + timedelta(days=3))
+    for settings in (off, paused):
+        decision = decide_due_nudge(settings, NOW, None, NOW, kind="followup")
+        assert decision.send
+    late = NOW + timedelta(hours=3, minutes=30)  # 22:30 in Berlin: quiet, so not even then
+    assert not decide_due_nudge(BERLIN, late, None, late, kind="followup").send
+
+
+def test_nothing_is_sent_in_quiet_hours():
+    late = NOW + timedelta(hours=3, minutes=30)  # 22:30 in Berlin
+    decision = decide_due_nudge(BERLIN, late - timedelta(minutes=1), None, late)
+    assert not decision.send and decision.next_due == NOW + timedelta(days=1)
+
+
+def test_a_long_overdue_check_in_is_skipped_not_sent_at_an_odd_hour():
+    settings = replace(BERLIN, hour=9)
+    decision = decide_due_nudge(settings, NOW - MAX_LATENESS - timedelta(hours=1), None, NOW)
+    assert not decision.send and decision.next_due > NOW
+
+
+def test_pause_and_off_are_respected():
+    paused = replace(BERLIN, paused_until=NOW + timedelta(days=3))
+    decision = decide_due_nudge(paused, NOW, None, NOW)
+    assert not decision.send and decision.next_due == NOW + timedelta(days=3)
+    off = decide_due_nudge(replace(BERLIN, frequency="off"), NOW, None, NOW)
+    assert not off.send and off.next_due is None and off.next_kind is None
+
+
+def test_a_user_without_a_finished_walkthrough_gets_nothing():
+    decision = decide_due_nudge(BERLIN, NOW, None, NOW, eligible=False)
+    assert not decision.send and decision.next_due is None
+
+
+def test_nudge_texts_vary_by_day_and_every_nudge_has_one_tap_buttons():
+    texts, policy = feature_texts(), ENGINE.policy.nudge_texts
+    days = {nudge_reply("checkin", 7, "UTC", NOW + timedelta(days=d), policy, texts).text
+            for d in range(6)}  # fmt: skip
+    assert len(days) > 1
+    follow_up = nudge_reply("followup", 7, "UTC", NOW, policy, texts)
+    assert follow_up.text in texts.followups
+    commands = {command_from_press(b.data).name for b in follow_up.buttons}
+    assert commands == {"log", "menu", "nudges", "stopnudges"}
+
+
+@pytest.mark.parametrize("data", ["x.reset_yes", "s.abcdef.1", "c.", "c.Bad Name", "c." + "a" * 40])
+def test_only_command_buttons_become_commands(data):
+    assert command_from_press(data) is None
+
+
+def test_settings_in_words():
+    words = describe_settings(replace(BERLIN, frequency="weekly", weekday=0), NOW, feature_texts())
+    assert "every Monday at 19:00, Europe/Berlin" in words and "22:00 to 08:00" in words
+    paused = replace(BERLIN, paused_until=NOW + timedelta(days=2))
+    assert "paused until Thursday 12 Mar" in describe_settings(paused, NOW, feature_texts())
+    assert "off" in describe_settings(NudgeSettings(), NOW, feature_texts())
+
+
+# --- storage --------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def service(tmp_path):
+    store = Store(tmp_path / "bot.db")
+    clock = {"now": NOW}
+    yield Service(store, ENGINE, clock=lambda: clock["now"]), clock
+    store.close()
+
+
+def finished(store: Store, user: int, settings: NudgeSettings, due: datetime, kind="checkin"):
+    session = Session(state="hub:menu", answers=dict(DONE), plan=None, completed_at=NOW)
+    store.commit(
+        user, session, [SaveNudges(settings.as_dict(), due, kind)], NOW - timedelta(days=1)
+    )
+
+
+def test_a_claimed_nudge_is_marked_sent_in_the_same_transaction(service):
+    svc, _ = service
+    finished(svc.store, 1, BERLIN, NOW)
+    (message,) = svc.claim_due_nudges()
+    assert message.user_id == 1 and message.reply.buttons
+    row = svc.store.nudge_row(1)
+    assert row["last_sent_at"] == NOW.isoformat() and row["due_at"] > NOW.isoformat()
+    assert svc.claim_due_nudges() == []  # a second sweep finds nothing
+    assert svc.store.counter("nudges_sent") == 1
+
+
+def test_a_follow_up_is_sent_then_the_regular_schedule_returns(service):
+    svc, clock = service
+    follow_up_at = NOW - timedelta(hours=3)
+    finished(svc.store, 2, BERLIN, follow_up_at, kind="followup")
+    clock["now"] = follow_up_at
+    (message,) = svc.claim_due_nudges()
+    assert message.reply.text in feature_texts().followups
+    row = svc.store.nudge_row(2)
+    assert row["due_kind"] == "checkin" and row["due_at"] == (NOW + timedelta(days=1)).isoformat()
+
+
+def test_release_puts_it_back_unless_the_user_changed_settings_meanwhile(service):
+    svc, clock = service
+    finished(svc.store, 3, BERLIN, NOW)
+    (message,) = svc.claim_due_nudges()
+    svc.release_nudge(message, after_seconds=60)
+    row = svc.store.nudge_row(3)
+    assert row["due_at"] == (NOW + timedelta(seconds=60)).isoformat()
+    assert row["last_sent_at"] is None and svc.store.counter("nudges_sent") == 0
+    clock["now"] = NOW + timedelta(seconds=60)
+    (again,) = svc.claim_due_nudges()
+    svc.store.commit(3, None, [SaveNudges(NudgeSettings().as_dict(), None)], NOW)  # turned off
+    svc.release_nudge(again)
+    assert svc.store.nudge_row(3)["due_at"] is None
+
+
+def test_blocked_user_is_inactive_with_check_ins_off(service):
+    svc, _ = service
+    finished(svc.store, 4, BERLIN, NOW)
+    svc.nudge_blocked(4)
+    assert svc.store.user_row(4)["active"] == 0
+    data = svc.store.load_user_data(4, NOW)
+    assert data.nudges["frequency"] == "off" and svc.store.nudge_row(4)["due_at"] is None
+    assert svc.claim_due_nudges() == []
+
+
+def test_reset_or_safety_concern_clears_the_due_nudge(service):
+    svc, _ = service
+    finished(svc.store, 5, BERLIN, NOW)
+    svc.store.save_session(5, Session(answers={"safety": "concern"}), NOW)
+    assert svc.claim_due_nudges() == []
+    assert svc.store.nudge_row(5)["due_at"] is None
+
+
+# --- the flows through the engine -----------------------------------------------------------
+
+
+def at_menu(plan_level: int = 2) -> Session:
+    from bot.policy.plan import plan_for_level
+
+    plan = plan_for_level(plan_level, ENGINE.policy.dose_table).as_dict()
+    return Session(state="hub:menu", answers=dict(DONE), plan=plan, completed_at=NOW)
+
+
+def tap(outcome_or_session, label, data=NO_DATA, now=NOW):
+    session = getattr(outcome_or_session, "session", outcome_or_session)
+    reply = ENGINE.view(session, now, data)
+    (button,) = [b for b in reply.buttons if b.label == label]
+    return ENGINE.handle(session, Press(button.data), now, data)
+
+
+def test_logging_stores_a_contact_and_leaves_no_answers_behind():
+    session = ENGINE.handle(at_menu(), Command("log"), NOW).session
+    for label in ("I did", "A call", "Cold"):
+        session = tap(session, label).session
+    outcome = ENGINE.handle(session, Text("  short and tense  "), NOW)
+    (effect,) = outcome.effects
+    assert isinstance(effect, AddContact) and effect.note == "short and tense"
+    assert effect.contact == Contact(NOW, "me", "call", "cold")
+    assert not any(k.startswith("log_") for k in outcome.session.answers)
+    assert "first" in outcome.replies[-1].text
+
+
+def test_a_contact_that_tips_outcomes_warm_points_to_the_plan_suggestion():
+    warm = tuple(Contact(NOW - timedelta(days=d), "them", "message", "warm") for d in (9, 6, 3))
+    data = UserData(contacts=warm)
+    session = ENGINE.handle(at_menu(), Command("log"), NOW, data).session
+    for label in ("They did", "A message", "Warm", "Skip"):
+        outcome = tap(session, label, data)
+        session = outcome.session
+    assert "suggestion about your plan" in outcome.replies[-1].text
+    plan_view = tap(
+        session, "See my plan", replace(data, contacts=(*warm, outcome.effects[0].contact))
+    )
+    assert "slightly warmer plan" in plan_view.replies[-1].text
+
+
+@pytest.mark.parametrize(
+    ("level", "direction", "expected", "says"),
+    [(2, "Warmer: a little more contact", 1, "now on level 1"),
+     (2, "Cooler: more room for them", 3, "not a step back"),
+     (1, "Warmer: a little more contact", 1, "already on the warmest"),
+     (4, "Cooler: more room for them", 4, "already on the level with the most room")],
+)  # fmt: skip
+def test_changing_the_level_with_a_reason(level, direction, expected, says):
+    session = ENGINE.handle(at_menu(level), Command("plan"), NOW).session
+    session = tap(tap(session, "Change my level"), direction).session
+    outcome = tap(session, "It feels right for me")
+    assert outcome.session.plan["level"] == expected
+    assert outcome.session.answers["plan_reason"] == "own_sense"
+    assert says in outcome.replies[-1].text
+
+
+def test_an_unknown_time_zone_gets_a_kind_retry_and_a_city_works():
+    session = ENGINE.handle(at_menu(), Command("timezone"), NOW).session
+    unknown = ENGINE.handle(session, Text("Atlantis"), NOW)
+    assert "couldn't match" in unknown.replies[-1].text and not unknown.effects
+    found = ENGINE.handle(unknown.session, Text("Tokyo"), NOW)
+    (effect,) = found.effects
+    assert effect.settings["tz"] == "Asia/Tokyo" and "03:00" in found.replies[-1].text
+
+
+def test_weekly_check_ins_with_pause_and_quiet_hours():
+    data = UserData()
+    outcome = ENGINE.handle(at_menu(), Command("nudges"), NOW, data)
+    for label in ("How often and when", "Once a week", "Friday", "Morning, 9:00",
+                  "Skip for now"):  # fmt: skip
+        outcome = tap(outcome, label, data)
+    (saved,) = outcome.effects
+    assert saved.settings["frequency"] == "weekly" and saved.settings["weekday"] == 4
+    assert saved.due_at is None  # no check-in before the user names their time zone
+    assert "/timezone" in outcome.replies[-1].text
+    data = UserData(nudges=saved.settings)
+    outcome = ENGINE.handle(at_menu(), Command("timezone"), NOW, data)
+    outcome = ENGINE.handle(outcome.session, Text("UTC"), NOW, data)
+    (saved,) = outcome.effects
+    assert saved.due_at == datetime(2026, 3, 13, 9, tzinfo=UTC) and saved.due_kind == "checkin"
+    data = UserData(nudges=saved.settings)
+    outcome = tap(outcome, "Go on", data)
+    outcome = tap(tap(outcome, "Change something", data), "Pause for a while", data)
+    (paused,) = tap(outcome, "Two weeks", data).effects
+    assert paused.due_at == datetime(2026, 3, 27, 9, tzinfo=UTC)
+    outcome = tap(tap(ENGINE.handle(at_menu(), Command("nudges"), NOW, data), "Quiet hours", data),
+                  "20:00 to 10:00", data)  # fmt: skip
+    (quiet,) = outcome.effects
+    assert NudgeSettings.from_dict(quiet.settings).quiet_end == time(10)
+    assert quiet.due_at == datetime(2026, 3, 13, 10, tzinfo=UTC)  # moved out of quiet hours
+
+
+def test_stop_turns_check_ins_off():
+    data = UserData(nudges=BERLIN.as_dict())
+    outcome = ENGINE.handle(at_menu(), Command("stopnudges"), NOW, data)
+    (effect,) = outcome.effects
+    assert effect.settings["frequency"] == "off" and effect.due_at is None
+
+
+def test_sweep_interval_setting(monkeypatch):
+    from bot.config import SettingsError, load_settings
+
+    monkeypatch.delenv("NUDGE_SWEEP_SECONDS", raising=False)
+    assert load_settings(require_token=False, env_file=None).nudge_sweep_seconds == 60
+    monkeypatch.setenv("NUDGE_SWEEP_SECONDS", "15")
+    assert load_settings(require_token=False, env_file=None).nudge_sweep_seconds == 15
+    monkeypatch.setenv("NUDGE_SWEEP_SECONDS", "0")
+    with pytest.raises(SettingsError, match="NUDGE_SWEEP_SECONDS"):
+        load_settings(require_token=False, env_file=None)

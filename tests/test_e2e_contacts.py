@@ -1,0 +1,219 @@
+"""End to end: logging contacts, progress, and check-ins sent by the sweep job, on real PTB."""
+
+from datetime import datetime, timedelta
+from types import SimpleNamespace
+
+import pytest
+
+from tests.fake_bot_api import FakeBotApi, png_size
+from tests.test_e2e_walkthrough import USER, labels, say, tap, walk_to_hub
+
+NUDGE_BUTTONS = {"Log a contact", "Open the menu", "Change check-ins", "Stop check-ins"}
+
+
+async def sweep(bot) -> None:
+    """Run the repeating nudge job once, now, as the job queue would."""
+    from bot.telegram import NUDGE_JOB
+
+    (job,) = bot.application.job_queue.get_jobs_by_name(NUDGE_JOB)
+    await job.run(bot.application)
+
+
+def nudges_sent(api: FakeBotApi, user: int = USER) -> list[dict]:
+    """Messages to the user that carry the nudge buttons."""
+    return [
+        call.params
+        for call in api.calls("sendMessage", chat_id=user)
+        if call.status == 200 and "c.stopnudges" in str(call.params.get("reply_markup"))
+    ]
+
+
+async def log_contact(api: FakeBotApi, who="I did", kind="A message", how="Warm", note=None):
+    """Log one contact by buttons from anywhere; return the bot's answer."""
+    await say(api, "/log")
+    await tap(api, who)
+    await tap(api, kind)
+    await tap(api, how)
+    return await (say(api, note) if note else tap(api, "Skip"))
+
+
+async def set_up_berlin_evening(api: FakeBotApi) -> None:
+    """Finish the walk-through choosing daily check-ins at 19:00, then set Berlin's time zone."""
+    await walk_to_hub(api, {"often": "Yes, every day", "hour": "Evening, 19:00"})
+    checked = await say(api, "/timezone")
+    assert "UTC" in checked
+    answer = await say(api, "Berlin")
+    assert "Europe/Berlin" in answer and "13:00" in answer  # 12:00 UTC is 13:00 in Berlin
+    saved = await tap(api, "Go on")
+    assert "every day at 19:00, Europe/Berlin" in saved
+
+
+async def test_logging_a_contact_by_buttons_stores_it_and_says_how_it_fits(fake_api, start_bot):
+    bot = await start_bot()
+    await walk_to_hub(fake_api, {"response": "Polite but brief"})
+    answer = await log_contact(fake_api, who="They did", how="Warm")
+    assert "They reached out" in answer and "doesn't count" in answer
+    assert {"Log another", "See my plan", "Back to menu"} <= set(labels(fake_api))
+    rows = list(bot.store.db.query("SELECT initiator, kind, outcome, note FROM contacts"))
+    assert rows == [{"initiator": "them", "kind": "message", "outcome": "warm", "note": None}]
+    assert "log_initiator" not in bot.store.load_session(USER).answers
+
+
+async def test_a_second_contact_too_soon_gets_a_gentle_nudge_and_the_note_is_kept(
+    fake_api, start_bot, clock
+):
+    bot = await start_bot()
+    await walk_to_hub(fake_api, {})
+    first = await log_contact(fake_api, note="Asked about the school trip")
+    assert "first" in first and "relax" not in first
+    clock.advance(hours=2)
+    second = await log_contact(fake_api, kind="A call", how="Cold")
+    assert "second" in second
+    assert "relax" in second or "room" in second or "breathe" in second  # the why, gently
+    for harsh in ("failed", "should not", "shouldn't", "bad", "wrong"):
+        assert harsh not in second.lower()
+    notes = [r["note"] for r in bot.store.db.query("SELECT note FROM contacts ORDER BY id")]
+    assert notes == ["Asked about the school trip", None]
+
+
+async def test_check_in_arrives_at_the_chosen_local_hour_and_once(fake_api, start_bot, clock):
+    bot = await start_bot()
+    await set_up_berlin_evening(fake_api)
+    assert bot.store.nudge_row(USER)["due_at"] == "2026-11-26T18:00:00+00:00"
+    clock.advance(hours=5, minutes=59)  # 17:59 UTC, 18:59 in Berlin
+    await sweep(bot)
+    assert nudges_sent(fake_api) == []
+    clock.advance(minutes=1, seconds=30)
+    await sweep(bot)
+    await sweep(bot)
+    (nudge,) = nudges_sent(fake_api)
+    assert "?" in nudge["text"]
+    assert set(labels(fake_api)) == NUDGE_BUTTONS
+    assert bot.store.nudge_row(USER)["due_at"] == "2026-11-27T18:00:00+00:00"  # tomorrow
+    assert bot.store.counter("nudges_sent") == 1
+
+
+async def test_a_due_check_in_is_not_sent_in_quiet_hours(fake_api, start_bot, clock):
+    bot = await start_bot()
+    await set_up_berlin_evening(fake_api)
+    # The bot was down at 19:00 and comes back at 22:30 Berlin time, inside quiet hours.
+    clock.advance(hours=9, minutes=30)
+    await sweep(bot)
+    assert nudges_sent(fake_api) == []
+    assert bot.store.nudge_row(USER)["due_at"] == "2026-11-27T18:00:00+00:00"
+    clock.now = datetime.fromisoformat("2026-11-27T18:00:05+00:00")
+    await sweep(bot)
+    assert len(nudges_sent(fake_api)) == 1
+
+
+async def test_nudge_buttons_lead_into_logging_and_can_stop_check_ins(fake_api, start_bot, clock):
+    bot = await start_bot()
+    await set_up_berlin_evening(fake_api)
+    clock.advance(hours=6)
+    await sweep(bot)
+    reply = await tap(fake_api, "Log a contact")
+    assert "Who reached out first" in reply
+    clock.advance(days=1)
+    await sweep(bot)
+    stopped = await tap(fake_api, "Stop check-ins")
+    assert "Check-ins are off" in stopped
+    assert bot.store.nudge_row(USER)["due_at"] is None
+    clock.advance(days=3)
+    await sweep(bot)
+    assert len(nudges_sent(fake_api)) == 2
+
+
+async def test_a_user_who_blocked_the_bot_gets_no_more_nudges(fake_api, start_bot, clock):
+    bot = await start_bot()
+    await set_up_berlin_evening(fake_api)
+    fake_api.fail("sendMessage", error_code=403, chat_id=USER, times=None)
+    clock.advance(hours=6)
+    await sweep(bot)
+    assert bot.store.user_row(USER)["active"] == 0
+    assert bot.store.nudge_row(USER)["due_at"] is None
+    attempts = len(fake_api.calls("sendMessage", chat_id=USER))
+    fake_api.clear_faults()
+    for _ in range(3):
+        clock.advance(days=1)
+        await sweep(bot)
+    assert len(fake_api.calls("sendMessage", chat_id=USER)) == attempts
+
+
+async def test_a_restart_between_scheduling_and_sending_delivers_exactly_once(
+    fake_api, start_bot, clock
+):
+    first = await start_bot()
+    await set_up_berlin_evening(fake_api)
+    await first.stop()
+    clock.advance(hours=6)
+    second = await start_bot()
+    await sweep(second)
+    await second.stop()
+    third = await start_bot()
+    await sweep(third)
+    assert len(nudges_sent(fake_api)) == 1
+
+
+async def test_a_network_error_puts_the_nudge_back_and_it_is_sent_later(fake_api, start_bot, clock):
+    bot = await start_bot()
+    await set_up_berlin_evening(fake_api)
+    fake_api.drop_connection("sendMessage", chat_id=USER)
+    clock.advance(hours=6)
+    await sweep(bot)
+    assert nudges_sent(fake_api) == []
+    assert bot.store.nudge_row(USER)["due_at"] == "2026-11-26T18:00:00+00:00"
+    assert bot.store.counter("nudges_sent") == 0
+    clock.advance(minutes=1)
+    await sweep(bot)
+    assert len(nudges_sent(fake_api)) == 1
+
+
+async def test_flood_control_that_outlasts_the_retries_puts_the_nudge_back(
+    fake_api, start_bot, clock
+):
+    from telegram.error import RetryAfter
+
+    from bot.telegram import nudge_sweep
+
+    class FloodedBot:
+        async def send_message(self, *args, **kwargs):
+            raise RetryAfter(30)
+
+    bot = await start_bot()
+    await set_up_berlin_evening(fake_api)
+    clock.advance(hours=6)
+    await nudge_sweep(SimpleNamespace(bot=FloodedBot(), bot_data=bot.application.bot_data))
+    row = bot.store.nudge_row(USER)
+    assert row["due_at"] == (clock.now + timedelta(seconds=30)).isoformat()
+    assert row["due_kind"] == "checkin" and row["last_sent_at"] is None
+    assert bot.store.counter("nudges_sent") == 0
+    await sweep(bot)
+    assert nudges_sent(fake_api) == []  # not yet: Telegram asked us to wait
+    clock.advance(seconds=30)
+    await sweep(bot)
+    assert len(nudges_sent(fake_api)) == 1
+
+
+async def test_progress_sends_a_png_chart_with_a_two_line_summary(fake_api, start_bot, clock):
+    await start_bot()
+    await walk_to_hub(fake_api, {})
+    await log_contact(fake_api)
+    clock.advance(days=3)
+    await log_contact(fake_api, who="They did", how="Neutral")
+    before = len(fake_api.sent_texts(USER))
+    fake_api.command(USER, "/progress")
+    await fake_api.wait_for(lambda: len(fake_api.sent_texts(USER)) >= before + 2)
+    (upload,) = fake_api.calls("sendPhoto", chat_id=USER)
+    photo = upload.params["photo"]
+    assert photo.filename == "progress.png"
+    width, height = png_size(photo.data)
+    assert 600 <= width <= 1600 and 300 <= height <= 1200
+    caption = upload.params["caption"]
+    assert len(caption.splitlines()) == 2 and "1 started by you, 1 by them" in caption
+
+
+@pytest.mark.parametrize("command", ["/log", "/progress", "/nudges", "/timezone"])
+async def test_new_commands_wait_for_the_plan(fake_api, start_bot, command):
+    await start_bot()
+    await say(fake_api, "/start")
+    assert "end of the walk-through" in await say(fake_api, command)
