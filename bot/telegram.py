@@ -31,9 +31,11 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import BaseRequest
 
 from bot.config import Settings
 from bot.model import Command, Event, Media, Press, Reply, Text
+from bot.reliability import PerUserUpdateProcessor, best_effort, call_with_retries
 from bot.service import Result, Service
 
 log = logging.getLogger(__name__)
@@ -41,14 +43,23 @@ PRIVATE = filters.ChatType.PRIVATE
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member", "channel_post"]
 
 
-def build_application(settings: Settings, service: Service) -> Application:
-    """Build the PTB application with all handlers; `on_startup` runs at start."""
+def build_application(
+    settings: Settings, service: Service, request: BaseRequest | None = None
+) -> Application:
+    """Build the PTB application with all handlers; `on_startup` runs at start.
+
+    Updates of different users run concurrently, one user's in order (see bot/reliability.py);
+    `request` replaces the HTTP layer (tests pass an in-process stub).
+    """
     builder = (
         ApplicationBuilder()
         .token(settings.token or "")
         .rate_limiter(AIORateLimiter(max_retries=3))
+        .concurrent_updates(PerUserUpdateProcessor(service.locks))
         .post_init(on_startup)
     )
+    if request is not None:
+        builder = builder.request(request).get_updates_request(request)
     if settings.api_url:
         base = settings.api_url.rstrip("/")
         builder = builder.base_url(base).base_file_url(base.removesuffix("/bot") + "/file/bot")
@@ -61,9 +72,14 @@ def build_application(settings: Settings, service: Service) -> Application:
 def add_handlers(application: Application) -> None:
     """Register the handlers: private chats get the conversation, groups a polite notice."""
     application.add_handler(ChatMemberHandler(on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
-    application.add_handler(MessageHandler(~PRIVATE & filters.COMMAND, on_group_command))
-    application.add_handler(MessageHandler(PRIVATE & filters.COMMAND, on_command))
-    application.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, on_text))
+    # Only new messages are input: an edited message is not a new answer (it is ignored), and
+    # a channel post has no user to talk to.
+    new = filters.UpdateType.MESSAGE
+    application.add_handler(MessageHandler(new & ~PRIVATE & filters.COMMAND, on_group_command))
+    application.add_handler(MessageHandler(new & PRIVATE & filters.COMMAND, on_command))
+    application.add_handler(
+        MessageHandler(new & PRIVATE & filters.TEXT & ~filters.COMMAND, on_text)
+    )
     application.add_handler(
         MessageHandler(
             PRIVATE & filters.UpdateType.MESSAGE & ~filters.TEXT & ~filters.StatusUpdate.ALL,
@@ -122,7 +138,10 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def on_group_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A command in a group: explain once, store nothing."""
     service: Service = context.bot_data["service"]
-    await update.effective_message.reply_text(service.engine.messages["group_only"])
+    message = update.effective_message
+    await best_effort(
+        lambda: message.reply_text(service.engine.messages["group_only"]), "group notice"
+    )
 
 
 async def on_membership(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -149,39 +168,66 @@ async def _handle(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Eve
     if user is None:
         return
     service: Service = context.bot_data["service"]
-    result = service.handle(user.id, event, user.language_code)
+    result = service.handle(user.id, event, user.language_code, update_id=update.update_id)
+    if result.duplicate:
+        return  # redelivered after a restart: it was handled and answered before
     if update.callback_query is not None:
         await _answer_quietly(update.callback_query, result.notice)
-        await _clear_keyboard(update.callback_query)
-    await send_replies(context, update.effective_chat.id, result)
+        await _clear_keyboard(update.callback_query, user.id)
+    # A private chat's id is the user's id; a forged press on someone else's message must
+    # never send this user's conversation into another chat.
+    await send_replies(context, user.id, result)
 
 
-async def send_replies(context: ContextTypes.DEFAULT_TYPE, chat_id: int, result: Result) -> None:
-    """Send each reply, splitting any text longer than Telegram allows."""
-    for reply in result.replies:
-        if reply.attachment is not None:
-            await send_attachment(context, chat_id, reply)
-            continue
-        chunks = split_text(reply.text)
-        for index, chunk in enumerate(chunks):
-            last = index == len(chunks) - 1
-            await context.bot.send_message(
-                chat_id, chunk, reply_markup=keyboard(reply) if last else None
-            )
+async def send_replies(context: ContextTypes.DEFAULT_TYPE, chat_id: int, result: Result) -> bool:
+    """Send each reply in order; False if one could not be delivered (the rest are dropped).
+
+    The state was committed before, so nothing is lost: the user's next /start shows their
+    step. A user who blocked the bot is marked inactive.
+    """
+    try:
+        for reply in result.replies:
+            if not await send_reply(context, chat_id, reply):
+                return False
+    except Forbidden:
+        context.bot_data["service"].user_blocked(chat_id)
+        return False
+    except BadRequest as error:
+        log.error("Telegram refused a reply: %s", error.message)
+        return False
+    return True
 
 
-async def send_attachment(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply) -> None:
+async def send_reply(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply) -> bool:
+    """Send one reply, splitting any text longer than Telegram allows; False if given up."""
+    if reply.attachment is not None:
+        return await send_attachment(context, chat_id, reply)
+    chunks = split_text(reply.text)
+    for index, chunk in enumerate(chunks):
+        markup = keyboard(reply) if index == len(chunks) - 1 else None
+        sent = await call_with_retries(
+            lambda chunk=chunk, markup=markup: context.bot.send_message(
+                chat_id, chunk, reply_markup=markup
+            ),
+            "sendMessage",
+        )
+        if sent is None:
+            return False
+    return True
+
+
+async def send_attachment(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply) -> bool:
     """Render the file off the event loop (charts take a while), then send it with a caption."""
     attachment = reply.attachment
     data = await asyncio.to_thread(attachment.render)
-    file = InputFile(data, filename=attachment.filename)
     caption = reply.text[: MessageLimit.CAPTION_LENGTH]
-    if attachment.kind == "photo":
-        await context.bot.send_photo(chat_id, file, caption=caption, reply_markup=keyboard(reply))
-    else:
-        await context.bot.send_document(
-            chat_id, file, caption=caption, reply_markup=keyboard(reply)
-        )
+    send = context.bot.send_photo if attachment.kind == "photo" else context.bot.send_document
+
+    async def call():  # a fresh InputFile per attempt: a retried upload must not be half-read
+        file = InputFile(data, filename=attachment.filename)
+        return await send(chat_id, file, caption=caption, reply_markup=keyboard(reply))
+
+    return await call_with_retries(call, f"send {attachment.kind}") is not None
 
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
@@ -213,20 +259,19 @@ def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str
 
 async def _answer_quietly(query: CallbackQuery, notice: str | None) -> None:
     """Stop the button's spinner; a query that is too old to answer is not worth a warning."""
-    try:
-        await query.answer(text=notice)
-    except BadRequest as error:
-        log.debug("callback answer skipped: %s", error.message)
+    await best_effort(lambda: query.answer(text=notice), "callback answer")
 
 
-async def _clear_keyboard(query: CallbackQuery) -> None:
+async def _clear_keyboard(query: CallbackQuery, user_id: int) -> None:
     """Remove the buttons from the message that was tapped, so old choices do not linger."""
-    if query.message is None or not getattr(query.message, "reply_markup", None):
+    message = query.message
+    if message is None or not getattr(message, "reply_markup", None):
         return
-    try:
-        await query.edit_message_reply_markup(reply_markup=None)
-    except BadRequest as error:  # "message is not modified", "message to edit not found"
-        log.debug("keyboard not cleared: %s", error.message)
+    if message.chat.id != user_id:
+        return  # not this user's chat: never touch it
+    # "message is not modified" / "message to edit not found" are expected; best_effort
+    # keeps them at DEBUG.
+    await best_effort(lambda: query.edit_message_reply_markup(reply_markup=None), "clear keyboard")
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
