@@ -41,6 +41,7 @@ class Result:
     replies: list[Reply]
     notice: str | None = None
     duplicate: bool = False  # a redelivered update, already handled: send nothing
+    failed: bool = False  # storage failed, nothing saved: the user is asked to try again
 
 
 def build_engine(flows_dir: Path = FLOWS_DIR) -> Engine:
@@ -98,7 +99,7 @@ class Service:
                 describe_storage_error(error),
                 type(error).__name__,
             )
-            return Result([Reply(self.engine.messages["try_again"])])
+            return Result([Reply(self.engine.messages["try_again"])], failed=True)
         if not outcome.changed:
             self._mark_read_only(update_id, user_id, now)
         self._prune(now)
@@ -118,7 +119,9 @@ class Service:
         if update_id is None:
             return
         try:
-            self.store.mark_processed(update_id, user_id, now)
+            with self.store.db.atomic():
+                self.store.mark_processed(update_id, user_id, now)
+                self.store.reactivate(user_id)  # a user who writes again has unblocked us
         except sqlite3.Error as error:
             log.warning("could not record a read-only update: %s", describe_storage_error(error))
 

@@ -339,3 +339,8 @@ class Store:
         """The user blocked the bot: stop counting them as active (any new message revives)."""
         with self.db.atomic():
             self.db.execute("UPDATE users SET active = 0 WHERE id = ?", [user_id])
+
+    def reactivate(self, user_id: int) -> None:
+        """A user marked inactive wrote again: count them as active (no-op otherwise)."""
+        with self.db.atomic():
+            self.db.execute("UPDATE users SET active = 1 WHERE id = ? AND active = 0", [user_id])

@@ -44,12 +44,15 @@ ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_membe
 
 
 def build_application(
-    settings: Settings, service: Service, request: BaseRequest | None = None
+    settings: Settings,
+    service: Service,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
 ) -> Application:
     """Build the PTB application with all handlers; `on_startup` runs at start.
 
     Updates of different users run concurrently, one user's in order (see bot/reliability.py);
-    `request` replaces the HTTP layer (tests pass an in-process stub).
+    `request`/`get_updates_request` replace the HTTP layer (tests: stubs, short timeouts).
     """
     builder = (
         ApplicationBuilder()
@@ -59,7 +62,9 @@ def build_application(
         .post_init(on_startup)
     )
     if request is not None:
-        builder = builder.request(request).get_updates_request(request)
+        builder = builder.request(request)
+    if get_updates_request is not None:
+        builder = builder.get_updates_request(get_updates_request)
     if settings.api_url:
         base = settings.api_url.rstrip("/")
         builder = builder.base_url(base).base_file_url(base.removesuffix("/bot") + "/file/bot")
@@ -173,7 +178,8 @@ async def _handle(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Eve
         return  # redelivered after a restart: it was handled and answered before
     if update.callback_query is not None:
         await _answer_quietly(update.callback_query, result.notice)
-        await _clear_keyboard(update.callback_query, user.id)
+        if not result.failed:  # keep the buttons so the user can simply tap again
+            await _clear_keyboard(update.callback_query, user.id)
     # A private chat's id is the user's id; a forged press on someone else's message must
     # never send this user's conversation into another chat.
     await send_replies(context, user.id, result)
