@@ -35,7 +35,13 @@ from telegram.request import BaseRequest
 
 from bot.config import Settings
 from bot.model import Command, Event, Media, Press, Reply, Text
-from bot.reliability import PerUserUpdateProcessor, best_effort, call_with_retries
+from bot.reliability import (
+    ConfirmAfterHandled,
+    PerUserUpdateProcessor,
+    UpdateTracker,
+    best_effort,
+    call_with_retries,
+)
 from bot.service import Result, Service
 
 log = logging.getLogger(__name__)
@@ -58,13 +64,13 @@ def build_application(
         ApplicationBuilder()
         .token(settings.token or "")
         .rate_limiter(AIORateLimiter(max_retries=3))
-        .concurrent_updates(PerUserUpdateProcessor(service.locks))
+        .update_queue(tracker := UpdateTracker())
+        .concurrent_updates(PerUserUpdateProcessor(service.locks, tracker))
         .post_init(on_startup)
     )
     if request is not None:
         builder = builder.request(request)
-    if get_updates_request is not None:
-        builder = builder.get_updates_request(get_updates_request)
+    builder = builder.get_updates_request(ConfirmAfterHandled(tracker, get_updates_request))
     if settings.api_url:
         base = settings.api_url.rstrip("/")
         builder = builder.base_url(base).base_file_url(base.removesuffix("/bot") + "/file/bot")
@@ -174,6 +180,8 @@ async def _handle(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Eve
         return
     service: Service = context.bot_data["service"]
     result = service.handle(user.id, event, user.language_code, update_id=update.update_id)
+    if isinstance(context.application.update_queue, UpdateTracker):
+        context.application.update_queue.settle(update.update_id)  # committed: may be confirmed
     if result.duplicate:
         return  # redelivered after a restart: it was handled and answered before
     if update.callback_query is not None:

@@ -150,11 +150,16 @@ async def test_user_locks_keep_order_and_evict_idle_locks():
     assert len(locks) == 0  # nothing kept once idle
 
 
-async def test_one_slow_user_does_not_hold_up_others_and_keeps_their_order(fake_api, start_bot):
+async def test_one_slow_user_does_not_hold_up_others_and_keeps_their_order(
+    fake_api, start_bot, monkeypatch
+):
+    # USER's second update waits behind their slow reply; polling waits that long at most.
+    monkeypatch.setattr(reliability, "CONFIRM_WAIT_SECONDS", 0.1)
     bot = await start_bot()
     await say(fake_api, "/start", USER)
     fake_api.delay("sendMessage", 0.6, chat_id=USER)
     fake_api.press(USER, "Let's begin")
+    await fake_api.wait_for(lambda: len(fake_api.calls("sendMessage", USER)) == 2)  # stuck
     fake_api.text(USER, "hello")  # must be answered after the press, on the new step
     await say(fake_api, "/help", OTHER)  # answered while USER's reply is still on its way
     calls = fake_api.calls("sendMessage", USER)
