@@ -162,6 +162,8 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(fake_api, bot_token
     stuck = [(w.user, len(w.pushed)) for w in walkers if not w.done]
     assert kills == 4 and not stuck, stuck
     assert_exactly_once(bot.db_path, walkers)
+    logs = "".join(p.read_text() for p in tmp_path.glob("bot-*.log"))
+    assert "already handled; skipped" in logs  # redeliveries really happened and were skipped
 
 
 def assert_exactly_once(db_path: Path, walkers: list[Walker]) -> None:
