@@ -1,4 +1,4 @@
-"""Command line: `python -m bot run | chat | check-flows | diagram`."""
+"""Command line: `python -m bot run | chat | check-flows | diagram | backup PATH`."""
 
 from __future__ import annotations
 
@@ -22,6 +22,8 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("check-flows", help="validate flows/ and print a summary")
     diagram = commands.add_parser("diagram", help="print the flows as a Mermaid state diagram")
     diagram.add_argument("--update", metavar="README", help="rewrite the diagram in this file")
+    backup = commands.add_parser("backup", help="write a consistent copy of the live database")
+    backup.add_argument("path", help="where to write the copy (mode 0600)")
     for name, text in (
         ("check-draft", "check a draft from stdin (or --jsonl FILE) and print JSON verdicts"),
         ("eval-drafts", "precision and recall of the draft check on the labelled set"),
@@ -41,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         "diagram": cmd_diagram,
         "check-draft": cmd_check_draft,
         "eval-drafts": cmd_eval_drafts,
+        "backup": cmd_backup,
     }
     return handlers[args.command](args)
 
@@ -61,9 +64,29 @@ def cmd_run(args: argparse.Namespace) -> int:
     try:
         service = Service(store, build_engine(), admin_ids=settings.admin_user_ids)
         application = build_application(settings, service)
+        # SIGTERM/SIGINT: stop fetching, finish the updates in flight, confirm the offset.
         application.run_polling(allowed_updates=ALLOWED_UPDATES)
     finally:
-        store.close()
+        store.close()  # the last connection: checkpoints the WAL into the file
+        log.info("Reconnect stopped; the database is closed")
+    return 0
+
+
+def cmd_backup(args: argparse.Namespace) -> int:
+    """Copy the live database (the bot may keep running) to PATH."""
+    try:
+        settings = load_settings(require_token=False)
+    except SettingsError as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+    from bot.backup import BackupError, backup_database
+
+    try:
+        size = backup_database(settings.db_path, Path(args.path))
+    except (BackupError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 1
+    print(f"backup of {settings.db_path} written to {args.path} ({size} bytes)")
     return 0
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable
+from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
@@ -18,12 +19,17 @@ from bot.engine import Engine
 from bot.features.checkins import command_from_press, decide_due_nudge, nudge_reply, settings_from
 from bot.features.texts import feature_texts
 from bot.flows import FLOWS_DIR, load_flows, load_messages
-from bot.model import Event, Press, Reply, UserData
+from bot.locks import UserLocks
+from bot.model import EraseUser, Event, Outcome, Press, Reply, UserData
 from bot.policy import Policy
 from bot.store import ClaimedNudge, DueNudge, Store
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
+# Telegram redelivers an update only until its offset is confirmed (minutes at most); a week
+# of processed ids is a wide margin and stays small. Pruned at most once per PRUNE_EVERY.
+PROCESSED_KEEP = timedelta(days=7)
+PRUNE_EVERY = timedelta(hours=1)
 
 
 def utc_now() -> datetime:
@@ -37,6 +43,8 @@ class Result:
 
     replies: list[Reply]
     notice: str | None = None
+    duplicate: bool = False  # a redelivered update, already handled: send nothing
+    failed: bool = False  # storage failed, nothing saved: the user is asked to try again
 
 
 def build_engine(flows_dir: Path = FLOWS_DIR) -> Engine:
@@ -58,13 +66,28 @@ class Service:
         self.engine = engine
         self.clock = clock
         self.admin_ids = admin_ids
+        self.locks = UserLocks()  # shared by the update processor and jobs: see user_lock
+        self._pruned_at: datetime | None = None
 
-    def handle(self, user_id: int, event: Event, language: str | None = None) -> Result:
-        """Handle one input from `user_id` and return what to send."""
+    def handle(
+        self,
+        user_id: int,
+        event: Event,
+        language: str | None = None,
+        update_id: int | None = None,
+    ) -> Result:
+        """Handle one input from `user_id` and return what to send.
+
+        With an `update_id` (Telegram's), the update is handled at most once: its id is
+        committed in the same transaction as its state change, and a redelivery gets nothing.
+        """
         now = self.clock()
         if isinstance(event, Press) and (command := command_from_press(event.data)):
             event = command  # a button under a nudge runs a command, whatever the step
         try:
+            if update_id is not None and self.store.is_processed(update_id):
+                log.info("update %s was already handled; skipped", update_id)
+                return Result([], duplicate=True)
             session = self.store.load_session(user_id)
             data = self.store.load_user_data(user_id, now, is_admin=user_id in self.admin_ids)
             if language and data.language != language:
@@ -72,11 +95,20 @@ class Service:
             data = self._with_reads(user_id, data, now)
             outcome = self.engine.handle(session, event, now, data)
             if outcome.changed:
-                self.store.commit(user_id, outcome.session, outcome.effects, now, language)
+                with self.store.db.atomic():
+                    self.store.commit(user_id, outcome.session, outcome.effects, now, language)
+                    self._mark_processed(update_id, user_id, outcome, now)
         except sqlite3.Error as error:
             # Nothing was committed: say so kindly and let the user try again.
-            log.error("storage error for an update (%s): %s", type(error).__name__, error)
-            return Result([Reply(self.engine.messages["try_again"])])
+            log.error(
+                "storage error, nothing was saved and the user was asked to try again: %s (%s)",
+                describe_storage_error(error),
+                type(error).__name__,
+            )
+            return Result([Reply(self.engine.messages["try_again"])], failed=True)
+        if not outcome.changed:
+            self._mark_read_only(update_id, user_id, now)
+        self._prune(now)
         return Result(outcome.replies, outcome.notice)
 
     def _with_reads(self, user_id: int, data: UserData, now: datetime) -> UserData:
@@ -114,6 +146,52 @@ class Service:
         """The user blocked the bot: no more nudges for them."""
         self.store.mark_inactive(user_id)
 
+    def _mark_processed(
+        self, update_id: int | None, user_id: int, outcome: Outcome, now: datetime
+    ) -> None:
+        if update_id is None:
+            return
+        erased = any(isinstance(effect, EraseUser) for effect in outcome.effects)
+        # After an erase nothing may name the user, not even this id's row.
+        self.store.mark_processed(update_id, None if erased else user_id, now)
+
+    def _mark_read_only(self, update_id: int | None, user_id: int, now: datetime) -> None:
+        """An update that changed nothing: remember it if we can; if not, still answer."""
+        if update_id is None:
+            return
+        try:
+            with self.store.db.atomic():
+                self.store.mark_processed(update_id, user_id, now)
+                self.store.reactivate(user_id)  # a user who writes again has unblocked us
+        except sqlite3.Error as error:
+            log.warning("could not record a read-only update: %s", describe_storage_error(error))
+
+    def _prune(self, now: datetime) -> None:
+        """Drop old processed update ids, at most once per PRUNE_EVERY (cheap, indexed)."""
+        if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
+            return
+        self._pruned_at = now
+        try:
+            dropped = self.store.prune_processed(now - PROCESSED_KEEP)
+        except sqlite3.Error as error:
+            log.warning("could not prune processed updates: %s", describe_storage_error(error))
+            return
+        if dropped:
+            log.info("pruned %d processed update ids", dropped)
+
+    def user_lock(self, user_id: int) -> AbstractAsyncContextManager[None]:
+        """Hold this while touching a user's state from async code (handlers, nudge jobs)."""
+        return self.locks.hold(user_id)
+
+    def user_blocked(self, user_id: int) -> None:
+        """Telegram says the user blocked the bot: mark them inactive (best effort)."""
+        try:
+            self.store.mark_inactive(user_id)
+        except sqlite3.Error as error:
+            log.error("could not mark a user inactive: %s", describe_storage_error(error))
+        else:
+            log.info("a user blocked the bot; marked inactive")
+
 
 @dataclass(frozen=True)
 class DueMessage:
@@ -122,3 +200,17 @@ class DueMessage:
     user_id: int
     reply: Reply
     claim: ClaimedNudge
+
+
+def describe_storage_error(error: sqlite3.Error) -> str:
+    """A one-line, operator-friendly reason for a storage error (never any user data)."""
+    text = str(error).lower()
+    if "locked" in text or "busy" in text:
+        return "the database is locked by another connection for longer than the busy timeout"
+    if "readonly" in text or "read-only" in text:
+        return "the database is read-only (file permissions, a read-only mount or query_only)"
+    if "full" in text:
+        return "the disk (or the database size limit) is full"
+    if "disk i/o" in text:
+        return "a disk I/O error"
+    return str(error)

@@ -111,7 +111,17 @@ def m002_contacts_nudges_checks(db: Database) -> None:
     db["counters"].create({"name": str, "value": int}, pk="name", not_null={"value"})
 
 
-def connect(path: Path | str) -> Database:
+@migrations()
+def m003d_processed_updates(db: Database) -> None:
+    """Telegram update ids already handled, so a redelivered update changes nothing."""
+    db["processed_updates"].create(
+        {"update_id": int, "user_id": int, "at": str}, pk="update_id", not_null={"at"}
+    )
+    db["processed_updates"].create_index(["at"])
+    db["processed_updates"].create_index(["user_id"])
+
+
+def connect(path: Path | str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Database:
     """Open (creating owner-only if new) the database at `path` and apply pending migrations."""
     if str(path) == ":memory:":
         conn = sqlite3.connect(":memory:", check_same_thread=False)
@@ -121,9 +131,9 @@ def connect(path: Path | str) -> Database:
         # Create the file ourselves so it is never, even briefly, readable by others.
         os.close(os.open(path, os.O_CREAT | os.O_RDWR, 0o600))
         os.chmod(path, 0o600)
-        conn = sqlite3.connect(path, timeout=BUSY_TIMEOUT_MS / 1000, check_same_thread=False)
+        conn = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, check_same_thread=False)
     db = Database(conn)
-    db.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+    db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     db.query("PRAGMA journal_mode = WAL")  # returns a row, so query(), not execute()
     db.execute("PRAGMA synchronous = NORMAL")  # with WAL: durable across process crashes
     db.execute("PRAGMA foreign_keys = ON")
@@ -142,9 +152,9 @@ def _parse(text: str | None) -> datetime | None:
 class Store:
     """All reads and writes of user state."""
 
-    def __init__(self, path: Path | str):
+    def __init__(self, path: Path | str, busy_timeout_ms: int = BUSY_TIMEOUT_MS):
         self.path = path
-        self.db = connect(path)
+        self.db = connect(path, busy_timeout_ms)
 
     def close(self) -> None:
         """Close the connection (checkpointing the WAL)."""
@@ -429,6 +439,36 @@ class Store:
             " ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
             [name, delta],
         )
+
+    # --- reliability: processed updates, blocked users ----------------------------------------
+
+    def is_processed(self, update_id: int) -> bool:
+        """Whether this Telegram update was already handled (and its effects committed)."""
+        rows = self.db.query(
+            "SELECT 1 FROM processed_updates WHERE update_id = ?", [update_id]
+        )
+        return any(True for _ in rows)
+
+    def mark_processed(self, update_id: int, user_id: int | None, now: datetime) -> None:
+        """Remember an update as handled; call inside the transaction of its state change."""
+        with self.db.atomic():
+            self.db.execute(
+                "INSERT INTO processed_updates (update_id, user_id, at) VALUES (?, ?, ?)",
+                [update_id, user_id, _iso(now)],
+            )
+
+    def prune_processed(self, before: datetime) -> int:
+        """Forget processed update ids older than `before`; return how many were dropped."""
+        with self.db.atomic():
+            cursor = self.db.execute(
+                "DELETE FROM processed_updates WHERE at < ?", [_iso(before)]
+            )
+        return cursor.rowcount
+
+    def reactivate(self, user_id: int) -> None:
+        """A user marked inactive wrote again: count them as active (no-op otherwise)."""
+        with self.db.atomic():
+            self.db.execute("UPDATE users SET active = 1 WHERE id = ? AND active = 0", [user_id])
 
 
 def _decoded(value: Any) -> Any:

@@ -31,9 +31,18 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
+from telegram.request import BaseRequest
 
 from bot.config import Settings
 from bot.model import Command, Event, Media, Press, Reply, Text
+from bot.reliability import (
+    ConfirmAfterHandled,
+    PerUserUpdateProcessor,
+    UpdateTracker,
+    best_effort,
+    call_with_retries,
+    retry_after_seconds,
+)
 from bot.service import DueMessage, Result, Service
 
 log = logging.getLogger(__name__)
@@ -41,14 +50,28 @@ PRIVATE = filters.ChatType.PRIVATE
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member", "channel_post"]
 
 
-def build_application(settings: Settings, service: Service) -> Application:
-    """Build the PTB application with all handlers; `on_startup` runs at start."""
+def build_application(
+    settings: Settings,
+    service: Service,
+    request: BaseRequest | None = None,
+    get_updates_request: BaseRequest | None = None,
+) -> Application:
+    """Build the PTB application with all handlers; `on_startup` runs at start.
+
+    Updates of different users run concurrently, one user's in order (see bot/reliability.py);
+    `request`/`get_updates_request` replace the HTTP layer (tests: stubs, short timeouts).
+    """
     builder = (
         ApplicationBuilder()
         .token(settings.token or "")
         .rate_limiter(AIORateLimiter(max_retries=3))
+        .update_queue(tracker := UpdateTracker())
+        .concurrent_updates(PerUserUpdateProcessor(service.locks, tracker))
         .post_init(on_startup)
     )
+    if request is not None:
+        builder = builder.request(request)
+    builder = builder.get_updates_request(ConfirmAfterHandled(tracker, get_updates_request))
     if settings.api_url:
         base = settings.api_url.rstrip("/")
         builder = builder.base_url(base).base_file_url(base.removesuffix("/bot") + "/file/bot")
@@ -62,9 +85,14 @@ def build_application(settings: Settings, service: Service) -> Application:
 def add_handlers(application: Application) -> None:
     """Register the handlers: private chats get the conversation, groups a polite notice."""
     application.add_handler(ChatMemberHandler(on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
-    application.add_handler(MessageHandler(~PRIVATE & filters.COMMAND, on_group_command))
-    application.add_handler(MessageHandler(PRIVATE & filters.COMMAND, on_command))
-    application.add_handler(MessageHandler(PRIVATE & filters.TEXT & ~filters.COMMAND, on_text))
+    # Only new messages are input: an edited message is not a new answer (it is ignored), and
+    # a channel post has no user to talk to.
+    new = filters.UpdateType.MESSAGE
+    application.add_handler(MessageHandler(new & ~PRIVATE & filters.COMMAND, on_group_command))
+    application.add_handler(MessageHandler(new & PRIVATE & filters.COMMAND, on_command))
+    application.add_handler(
+        MessageHandler(new & PRIVATE & filters.TEXT & ~filters.COMMAND, on_text)
+    )
     application.add_handler(
         MessageHandler(
             PRIVATE & filters.UpdateType.MESSAGE & ~filters.TEXT & ~filters.StatusUpdate.ALL,
@@ -127,7 +155,10 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def on_group_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A command in a group: explain once, store nothing."""
     service: Service = context.bot_data["service"]
-    await update.effective_message.reply_text(service.engine.messages["group_only"])
+    message = update.effective_message
+    await best_effort(
+        lambda: message.reply_text(service.engine.messages["group_only"]), "group notice"
+    )
 
 
 async def on_membership(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -154,39 +185,69 @@ async def _handle(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Eve
     if user is None:
         return
     service: Service = context.bot_data["service"]
-    result = service.handle(user.id, event, user.language_code)
+    result = service.handle(user.id, event, user.language_code, update_id=update.update_id)
+    if isinstance(context.application.update_queue, UpdateTracker):
+        context.application.update_queue.settle(update.update_id)  # committed: may be confirmed
+    if result.duplicate:
+        return  # redelivered after a restart: it was handled and answered before
     if update.callback_query is not None:
         await _answer_quietly(update.callback_query, result.notice)
-        await _clear_keyboard(update.callback_query)
-    await send_replies(context, update.effective_chat.id, result)
+        if not result.failed:  # keep the buttons so the user can simply tap again
+            await _clear_keyboard(update.callback_query, user.id)
+    # A private chat's id is the user's id; a forged press on someone else's message must
+    # never send this user's conversation into another chat.
+    await send_replies(context, user.id, result)
 
 
-async def send_replies(context: ContextTypes.DEFAULT_TYPE, chat_id: int, result: Result) -> None:
-    """Send each reply, splitting any text longer than Telegram allows."""
-    for reply in result.replies:
-        if reply.attachment is not None:
-            await send_attachment(context, chat_id, reply)
-            continue
-        chunks = split_text(reply.text)
-        for index, chunk in enumerate(chunks):
-            last = index == len(chunks) - 1
-            await context.bot.send_message(
-                chat_id, chunk, reply_markup=keyboard(reply) if last else None
-            )
+async def send_replies(context: ContextTypes.DEFAULT_TYPE, chat_id: int, result: Result) -> bool:
+    """Send each reply in order; False if one could not be delivered (the rest are dropped).
+
+    The state was committed before, so nothing is lost: the user's next /start shows their
+    step. A user who blocked the bot is marked inactive.
+    """
+    try:
+        for reply in result.replies:
+            if not await send_reply(context, chat_id, reply):
+                return False
+    except Forbidden:
+        context.bot_data["service"].user_blocked(chat_id)
+        return False
+    except BadRequest as error:
+        log.error("Telegram refused a reply: %s", error.message)
+        return False
+    return True
 
 
-async def send_attachment(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply) -> None:
+async def send_reply(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply) -> bool:
+    """Send one reply, splitting any text longer than Telegram allows; False if given up."""
+    if reply.attachment is not None:
+        return await send_attachment(context, chat_id, reply)
+    chunks = split_text(reply.text)
+    for index, chunk in enumerate(chunks):
+        markup = keyboard(reply) if index == len(chunks) - 1 else None
+        sent = await call_with_retries(
+            lambda chunk=chunk, markup=markup: context.bot.send_message(
+                chat_id, chunk, reply_markup=markup
+            ),
+            "sendMessage",
+        )
+        if sent is None:
+            return False
+    return True
+
+
+async def send_attachment(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply) -> bool:
     """Render the file off the event loop (charts take a while), then send it with a caption."""
     attachment = reply.attachment
     data = await asyncio.to_thread(attachment.render)
-    file = InputFile(data, filename=attachment.filename)
     caption = reply.text[: MessageLimit.CAPTION_LENGTH]
-    if attachment.kind == "photo":
-        await context.bot.send_photo(chat_id, file, caption=caption, reply_markup=keyboard(reply))
-    else:
-        await context.bot.send_document(
-            chat_id, file, caption=caption, reply_markup=keyboard(reply)
-        )
+    send = context.bot.send_photo if attachment.kind == "photo" else context.bot.send_document
+
+    async def call():  # a fresh InputFile per attempt: a retried upload must not be half-read
+        file = InputFile(data, filename=attachment.filename)
+        return await send(chat_id, file, caption=caption, reply_markup=keyboard(reply))
+
+    return await call_with_retries(call, f"send {attachment.kind}") is not None
 
 
 def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
@@ -218,20 +279,19 @@ def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str
 
 async def _answer_quietly(query: CallbackQuery, notice: str | None) -> None:
     """Stop the button's spinner; a query that is too old to answer is not worth a warning."""
-    try:
-        await query.answer(text=notice)
-    except BadRequest as error:
-        log.debug("callback answer skipped: %s", error.message)
+    await best_effort(lambda: query.answer(text=notice), "callback answer")
 
 
-async def _clear_keyboard(query: CallbackQuery) -> None:
+async def _clear_keyboard(query: CallbackQuery, user_id: int) -> None:
     """Remove the buttons from the message that was tapped, so old choices do not linger."""
-    if query.message is None or not getattr(query.message, "reply_markup", None):
+    message = query.message
+    if message is None or not getattr(message, "reply_markup", None):
         return
-    try:
-        await query.edit_message_reply_markup(reply_markup=None)
-    except BadRequest as error:  # "message is not modified", "message to edit not found"
-        log.debug("keyboard not cleared: %s", error.message)
+    if message.chat.id != user_id:
+        return  # not this user's chat: never touch it
+    # "message is not modified" / "message to edit not found" are expected; best_effort
+    # keeps them at DEBUG.
+    await best_effort(lambda: query.edit_message_reply_markup(reply_markup=None), "clear keyboard")
 
 
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -243,6 +303,8 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
 # --- the nudge sweep: due check-ins live in SQLite; one repeating job sends them -------------
 
 NUDGE_JOB = "nudge_sweep"
+SWEEP_BATCH = 200  # claimed per transaction: short write locks, and nothing waits long
+RETRY_LATER_SECONDS = 60
 
 
 def schedule_nudge_sweep(application: Application, interval_seconds: int) -> None:
@@ -255,35 +317,38 @@ def schedule_nudge_sweep(application: Application, interval_seconds: int) -> Non
 
 
 async def nudge_sweep(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Send every due nudge; a failed delivery is put back as due or stops the user's nudges."""
+    """Send every due nudge, batch by batch; a failed delivery is put back as due or stops."""
     service: Service = context.bot_data["service"]
-    due = service.claim_due_nudges()
-    sent = 0
-    for index, message in enumerate(due):
-        try:
-            await send_replies(context, message.user_id, Result([message.reply]))
-            sent += 1
-        except Forbidden:
-            service.nudge_blocked(message.user_id)  # they blocked the bot: respect it
-        except RetryAfter as error:  # still flooded after the rate limiter's own retries
-            _release_all(service, due[index:], _seconds(error.retry_after))
+    claimed = sent = 0
+    while batch := service.claim_due_nudges(SWEEP_BATCH):
+        claimed += len(batch)
+        for message in batch:
+            async with service.user_lock(message.user_id):  # never interleave with a handler
+                sent += await deliver_nudge(context, message)
+        if len(batch) < SWEEP_BATCH:
             break
-        except BadRequest as error:  # e.g. chat not found: retrying would not help
-            log.warning("a nudge was not accepted: %s", error.message)
-        except NetworkError as error:  # Telegram unreachable: try again on a later sweep
-            log.warning("nudges postponed after a network error: %s", type(error).__name__)
-            _release_all(service, due[index:], 0)
-            break
-    if due:
-        log.info("nudge sweep: %d due, %d sent", len(due), sent)
+    if claimed:
+        log.info("nudge sweep: %d due, %d sent", claimed, sent)
 
 
-def _release_all(service: Service, messages: list[DueMessage], after_seconds: float) -> None:
-    for message in messages:
-        service.release_nudge(message, after_seconds)
+async def deliver_nudge(context: ContextTypes.DEFAULT_TYPE, message: DueMessage) -> bool:
+    """Send one claimed nudge; blocked users stop, passing failures make it due again.
 
-
-def _seconds(retry_after: object) -> float:
-    """RetryAfter.retry_after is seconds, or a timedelta in newer releases."""
-    total = getattr(retry_after, "total_seconds", None)
-    return float(total() if callable(total) else retry_after)
+    One attempt only (the rate limiter already waits out short flood control): a nudge that
+    cannot go now is put back as due rather than slept on while holding the user's lock.
+    """
+    service: Service = context.bot_data["service"]
+    reply = message.reply
+    try:
+        await context.bot.send_message(message.user_id, reply.text, reply_markup=keyboard(reply))
+        return True
+    except Forbidden:
+        service.nudge_blocked(message.user_id)  # they blocked the bot: respect it
+    except BadRequest as error:  # e.g. chat not found: retrying would not help
+        log.warning("a nudge was not accepted: %s", error.message)
+    except RetryAfter as error:
+        service.release_nudge(message, retry_after_seconds(error))
+    except NetworkError as error:  # includes TimedOut: try again on a later sweep
+        log.warning("a nudge was postponed after %s", type(error).__name__)
+        service.release_nudge(message, RETRY_LATER_SECONDS)
+    return False
