@@ -1,8 +1,10 @@
 """The conversation engine: a user's stored state and one input in, new state and replies out.
 
 The engine knows nothing of Telegram or terminals. One shared `transitions` machine is built
-from all flows; for each input a light per-user model is attached at the stored step, the
-trigger is fired, and the model is removed again, so memory does not grow with users.
+from all flows, with one cursor model attached once; for each input the cursor is set to the
+user's stored step and facts and the trigger is fired, so memory does not grow with users.
+(Attaching a model per input cost more than the rest of the engine: `add_model` binds every
+trigger and state of every flow to it.)
 """
 
 from __future__ import annotations
@@ -10,6 +12,7 @@ from __future__ import annotations
 import copy
 import hashlib
 import re
+import threading
 from datetime import datetime
 from typing import Any
 
@@ -81,6 +84,9 @@ class Engine:
         )
         for step in flows.steps.values():
             self._add_transitions(step)
+        self._cursor = _Conversation({})
+        self.machine.add_model(self._cursor)
+        self._cursor_lock = threading.Lock()  # the cursor is shared: one input at a time
 
     def _check_commands(self) -> None:
         """Every command a button runs or a command opens must exist."""
@@ -137,7 +143,7 @@ class Engine:
             ctx = Context(Session(), data, self.policy, now)
             self._enter(ctx, ENTRY)
             return Outcome(ctx.session, [*ctx.replies, self.render(ctx)], True, None, ctx.effects)
-        before = copy.deepcopy(session)
+        # The engine only changes the copy, so `session` itself tells what changed.
         ctx = Context(copy.deepcopy(session), data, self.policy, now)
         self._recover(ctx.session)
         pending, ctx.session.pending = ctx.session.pending, None  # any input ends the question
@@ -150,7 +156,7 @@ class Engine:
             replies = self._text(ctx, event.text)
         else:
             replies = [self._note("media", ctx)]
-        changed = ctx.session != before or bool(ctx.effects)
+        changed = ctx.session != session or bool(ctx.effects)
         return Outcome(ctx.session, [*ctx.replies, *replies], changed, notice, ctx.effects)
 
     # --- inputs -------------------------------------------------------------------------------
@@ -246,15 +252,17 @@ class Engine:
     # --- state changes ------------------------------------------------------------------------
 
     def _fire(self, ctx: Context, trigger: str) -> None:
-        """Fire `trigger` on a model attached at the session's step, then run entry actions."""
-        model = _Conversation(self.facts(ctx.session))
-        self.machine.add_model(model, initial=ctx.session.state)
-        try:
-            if not model.trigger(trigger):
-                raise MachineError(f"no route from {ctx.session.state} for {trigger}")
-            target = model.state
-        finally:
-            self.machine.remove_model(model)
+        """Fire `trigger` with the cursor set to the session's step, then run entry actions."""
+        cursor = self._cursor
+        with self._cursor_lock:
+            cursor.facts = self.facts(ctx.session)
+            try:
+                self.machine.set_state(ctx.session.state, model=cursor)
+                if not cursor.trigger(trigger):
+                    raise MachineError(f"no route from {ctx.session.state} for {trigger}")
+                target = cursor.state
+            finally:
+                cursor.facts = {}  # hold no one's answers between inputs
         self._enter(ctx, target)
 
     def _enter(self, ctx: Context, state: str) -> None:
