@@ -6,9 +6,14 @@ import argparse
 import logging
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
+from urllib.parse import urlsplit
 
-from bot.config import SettingsError, configure_logging, load_settings
+from bot.config import Settings, SettingsError, configure_logging, load_settings
 from bot.flows import POINT_IDS, FlowError, load_flows
+
+if TYPE_CHECKING:
+    from telegram.ext import Application
 
 log = logging.getLogger("bot")
 
@@ -17,7 +22,10 @@ def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the chosen command."""
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    commands.add_parser("run", help="run the Telegram bot (long polling)")
+    run = commands.add_parser("run", help="run the Telegram bot (long polling, or --webhook)")
+    run.add_argument(
+        "--webhook", action="store_true", help="receive updates on PTB's webhook server instead"
+    )
     commands.add_parser("chat", help="talk to the bot in this terminal (no token needed)")
     commands.add_parser("check-flows", help="validate flows/ and print a summary")
     diagram = commands.add_parser("diagram", help="print the flows as a Mermaid state diagram")
@@ -51,11 +59,11 @@ def main(argv: list[str] | None = None) -> int:
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the Telegram bot until interrupted."""
     try:
-        settings = load_settings(require_token=True)
+        settings = load_settings(require_token=True, webhook=args.webhook)
     except SettingsError as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
-    configure_logging(settings.log_level, settings.token)
+    configure_logging(settings.log_level, settings.token, settings.webhook_secret)
     from bot.service import Service, build_engine
     from bot.store import Store
     from bot.telegram import ALLOWED_UPDATES, build_application
@@ -65,7 +73,10 @@ def cmd_run(args: argparse.Namespace) -> int:
         service = Service(store, build_engine(), admin_ids=settings.admin_user_ids)
         application = build_application(settings, service)
         # SIGTERM/SIGINT: stop fetching, finish the updates in flight, confirm the offset.
-        application.run_polling(allowed_updates=ALLOWED_UPDATES)
+        if args.webhook:
+            run_webhook(application, settings)
+        else:
+            application.run_polling(allowed_updates=ALLOWED_UPDATES)
     finally:
         store.close()  # the last connection: checkpoints the WAL into the file
         log.info("Reconnect stopped; the database is closed")
@@ -88,6 +99,20 @@ def cmd_backup(args: argparse.Namespace) -> int:
         return 1
     print(f"backup of {settings.db_path} written to {args.path} ({size} bytes)")
     return 0
+
+
+def run_webhook(application: Application, settings: Settings) -> None:
+    """Serve PTB's webhook server; Telegram posts updates to WEBHOOK_URL with the secret."""
+    from bot.telegram import ALLOWED_UPDATES
+
+    application.run_webhook(
+        listen=settings.webhook_listen,
+        port=settings.webhook_port,
+        url_path=urlsplit(settings.webhook_url or "").path.lstrip("/"),
+        webhook_url=settings.webhook_url,
+        secret_token=settings.webhook_secret,
+        allowed_updates=ALLOWED_UPDATES,
+    )
 
 
 def cmd_chat(args: argparse.Namespace) -> int:

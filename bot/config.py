@@ -7,6 +7,7 @@ import os
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
 
@@ -14,6 +15,12 @@ DEFAULT_DB_PATH = Path("data/bot.db")
 # The shape of a Bot API token: the bot's numeric id, a colon, and a 35-character secret.
 TOKEN_PATTERN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,64}$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
+# Webhook mode: Telegram sends the secret back in a header; it allows 1-256 of these
+# characters, and we ask for at least 16 so it cannot be guessed.
+WEBHOOK_SECRET_PATTERN = re.compile(r"^[A-Za-z0-9_-]{16,256}$")
+DEFAULT_WEBHOOK_LISTEN = "127.0.0.1"  # behind a reverse proxy that terminates TLS
+DEFAULT_WEBHOOK_PORT = 8443
+LOOPBACK_HOSTS = ("127.0.0.1", "localhost", "[::1]")
 
 
 class SettingsError(ValueError):
@@ -30,13 +37,22 @@ class Settings:
     log_level: str
     admin_user_ids: frozenset[int] = frozenset()
     nudge_sweep_seconds: int = 60  # how often due check-ins are looked for
+    webhook_listen: str = DEFAULT_WEBHOOK_LISTEN
+    webhook_port: int = DEFAULT_WEBHOOK_PORT
+    webhook_url: str | None = None
+    webhook_secret: str | None = None
 
     def __repr__(self) -> str:  # never print the token, even by accident
         return f"Settings(api_url={self.api_url!r}, db_path={self.db_path!r}, ...)"
 
 
-def load_settings(*, require_token: bool, env_file: Path | None = Path(".env")) -> Settings:
-    """Read settings from the environment, after loading `env_file` (which never overrides)."""
+def load_settings(
+    *, require_token: bool, env_file: Path | None = Path(".env"), webhook: bool = False
+) -> Settings:
+    """Read settings from the environment, after loading `env_file` (which never overrides).
+
+    With `webhook`, the webhook settings are required and checked too.
+    """
     if env_file is not None and env_file.is_file():
         load_dotenv(env_file, override=False)
     token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip() or None
@@ -69,7 +85,39 @@ def load_settings(*, require_token: bool, env_file: Path | None = Path(".env")) 
         log_level=level,
         admin_user_ids=frozenset(int(a) for a in admins),
         nudge_sweep_seconds=int(sweep),
+        **(webhook_settings() if webhook else {}),
     )
+
+
+def webhook_settings() -> dict[str, object]:
+    """Read and check WEBHOOK_LISTEN, WEBHOOK_PORT, WEBHOOK_URL and WEBHOOK_SECRET."""
+    listen = os.environ.get("WEBHOOK_LISTEN", "").strip() or DEFAULT_WEBHOOK_LISTEN
+    port_text = os.environ.get("WEBHOOK_PORT", "").strip() or str(DEFAULT_WEBHOOK_PORT)
+    if not port_text.isdigit() or not 1 <= int(port_text) <= 65535:
+        raise SettingsError(f"WEBHOOK_PORT must be a port number (1-65535), got {port_text!r}")
+    url = os.environ.get("WEBHOOK_URL", "").strip()
+    if not url:
+        raise SettingsError(
+            "WEBHOOK_URL is not set: webhook mode needs the public https URL Telegram will post to"
+        )
+    parts = urlsplit(url)
+    local = parts.scheme == "http" and parts.netloc.rsplit(":", 1)[0] in LOOPBACK_HOSTS
+    if not parts.netloc or not (parts.scheme == "https" or local):
+        raise SettingsError(
+            f"WEBHOOK_URL must be an https URL (http only for a local server), got {url!r}"
+        )
+    secret = os.environ.get("WEBHOOK_SECRET", "").strip()
+    if not WEBHOOK_SECRET_PATTERN.match(secret):
+        raise SettingsError(
+            "WEBHOOK_SECRET must be set in webhook mode: 16-256 letters, digits, _ or - "
+            "(for example from `python -c 'import secrets; print(secrets.token_urlsafe(32))'`)"
+        )
+    return {
+        "webhook_listen": listen,
+        "webhook_port": int(port_text),
+        "webhook_url": url,
+        "webhook_secret": secret,
+    }
 
 
 class RedactSecrets(logging.Filter):
@@ -88,12 +136,13 @@ class RedactSecrets(logging.Filter):
         return True
 
 
-def configure_logging(level: str, token: str | None = None) -> None:
-    """Log to stderr without message text, answers or the token, even at DEBUG."""
+def configure_logging(level: str, token: str | None = None, secret: str | None = None) -> None:
+    """Log to stderr without message text, answers, the token or the webhook secret."""
     logging.basicConfig(
         level=level, format="%(asctime)s %(levelname)s %(name)s: %(message)s", force=True
     )
     secrets = [token, token.split(":", 1)[-1]] if token else []
+    secrets += [secret] if secret else []
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactSecrets(secrets))
     # httpx logs URLs (which contain the token); python-telegram-bot logs every API call's

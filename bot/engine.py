@@ -50,6 +50,22 @@ class _Conversation:
         self.facts = facts
 
 
+class _FlowMachine(Machine):
+    """A shared machine whose per-input models get only `trigger`, nothing per state.
+
+    `add_model` normally binds an `is_<state>` helper and looks for `on_enter_<state>`
+    methods for every state of every flow, which made attaching a model per input cost more
+    than the rest of the engine. The engine fires triggers by name and runs entry actions
+    itself, so neither is needed.
+    """
+
+    def _add_model_to_state(self, state, model):  # noqa: ARG002 (signature of the base class)
+        return
+
+    def _add_trigger_to_model(self, trigger, model):  # noqa: ARG002
+        return
+
+
 def step_token(name: str) -> str:
     """Return a short, stable token for a step, used in callback data."""
     return hashlib.blake2s(name.encode(), digest_size=8).hexdigest()[:TOKEN_CHARS]
@@ -72,7 +88,7 @@ class Engine:
         self._by_token = {step_token(name): name for name in flows.steps}
         if len(self._by_token) != len(flows.steps):
             raise ValueError("two steps share a callback token; rename one of them")
-        self.machine = Machine(
+        self.machine = _FlowMachine(
             model=None,
             states=list(flows.steps),
             initial=ENTRY,
@@ -137,7 +153,7 @@ class Engine:
             ctx = Context(Session(), data, self.policy, now)
             self._enter(ctx, ENTRY)
             return Outcome(ctx.session, [*ctx.replies, self.render(ctx)], True, None, ctx.effects)
-        before = copy.deepcopy(session)
+        # The engine only changes the copy, so `session` itself tells what changed.
         ctx = Context(copy.deepcopy(session), data, self.policy, now)
         self._recover(ctx.session)
         pending, ctx.session.pending = ctx.session.pending, None  # any input ends the question
@@ -150,7 +166,7 @@ class Engine:
             replies = self._text(ctx, event.text)
         else:
             replies = [self._note("media", ctx)]
-        changed = ctx.session != before or bool(ctx.effects)
+        changed = ctx.session != session or bool(ctx.effects)
         return Outcome(ctx.session, [*ctx.replies, *replies], changed, notice, ctx.effects)
 
     # --- inputs -------------------------------------------------------------------------------

@@ -1,0 +1,168 @@
+"""`python -m bench`: Reconnect's benchmark. Prints a table and writes JSON to bench/results/.
+
+Each measurement runs in its own process on its own copy of a generated database, so memory
+and start-up are measured cleanly and cached databases stay as generated.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+RESULTS = ROOT / "bench" / "results"
+
+
+def parse(argv: list[str] | None) -> argparse.Namespace:
+    """The command line; the defaults are the sizes the targets are stated for."""
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__)
+    parser.add_argument("--users", type=int, default=100_000, help="stored users (update mix)")
+    parser.add_argument("--updates", type=int, default=20_000, help="updates to time")
+    parser.add_argument(
+        "--memory-sizes", default="10000,100000,1000000", help="stored users for memory runs"
+    )
+    parser.add_argument("--memory-updates", type=int, default=5_000, help="updates per memory run")
+    parser.add_argument("--startup-users", type=int, default=1_000_000)
+    parser.add_argument("--sweep-users", type=int, default=1_000_000)
+    parser.add_argument("--due", type=int, default=10_000, help="due nudges to claim")
+    parser.add_argument("--deliver", type=int, default=300, help="messages to deliver")
+    parser.add_argument("--workdir", type=Path, default=RESULTS / "db", help="database cache")
+    parser.add_argument("--out", type=Path, help="JSON file (default bench/results/<time>.json)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument(
+        "--profile", type=Path, help="also write a pyinstrument profile of the update run here"
+    )
+    return parser.parse_args(argv)
+
+
+def child(kind: str, args: dict[str, Any]) -> dict[str, Any]:
+    """Run one measurement in a fresh process and return its JSON."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.child", kind, json.dumps(args)],
+        cwd=ROOT, env=env, capture_output=True, text=True, check=False,
+    )  # fmt: skip
+    if done.returncode != 0:
+        raise SystemExit(f"bench {kind} failed:\n{done.stderr[-3000:]}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def database(workdir: Path, users: int, due: int) -> Path:
+    """A fresh working copy of the cached database with `users` stored users."""
+    from bench.datagen import database_path
+
+    cached = database_path(workdir, users)
+    if not cached.exists():
+        workdir.mkdir(parents=True, exist_ok=True)
+        made = child("generate", {"db": str(cached), "users": users, "due": min(due, users)})
+        print(f"generated {users:,} users in {made['seconds']:.1f} s", file=sys.stderr)
+    copy = workdir / f"run-{users}.db"
+    shutil.copyfile(cached, copy)
+    if hasattr(os, "sync"):
+        os.sync()  # write the copy out now, not while the next measurement runs
+    return copy
+
+
+def measure(options: argparse.Namespace) -> dict[str, Any]:
+    """Every measurement, in order; each in its own process."""
+    work, due = options.workdir, options.due
+    results: dict[str, Any] = {"machine": machine()}
+    run_args = {"users": options.users, "updates": options.updates, "seed": options.seed}
+    if options.profile:
+        run_args["profile"] = str(options.profile.resolve())
+    results["updates"] = child("run", {"db": str(database(work, options.users, due)), **run_args})
+    results["memory"] = {}
+    for size in (int(s) for s in options.memory_sizes.split(",")):
+        db = database(work, size, due)
+        args = {"db": str(db), "users": size, "updates": options.memory_updates, "pin": False}
+        run = child("run", args)
+        results["memory"][str(size)] = {"rss_mb": run["rss_mb"], "peak_rss_mb": run["peak_rss_mb"]}
+    db = database(work, options.startup_users, due)
+    results["startup"] = child("startup", {"db": str(db)}) | {"users": options.startup_users}
+    db = database(work, options.sweep_users, due)
+    sweep = child("sweep", {"db": str(db), "due": due, "deliver": options.deliver})
+    results["sweep"] = sweep | {"users": options.sweep_users}
+    for path in work.glob("run-*.db*"):
+        path.unlink()
+    return results
+
+
+def machine() -> dict[str, Any]:
+    """What the figures were measured on, including how busy it was."""
+    return {
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+        "cpus": os.cpu_count(),
+        "load_average": os.getloadavg() if hasattr(os, "getloadavg") else None,
+        "at": time.strftime("%Y-%m-%dT%H:%M:%S%z"),
+    }
+
+
+def rows(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
+    """(figure, value, target, met) for the table."""
+    updates, startup, sweep = results["updates"], results["startup"], results["sweep"]
+    delivery = sweep["delivery"]
+    memory = {int(k): v["rss_mb"] for k, v in results["memory"].items()}
+    spread = max(memory.values()) - min(memory.values())
+    users = f"{updates['users']:,}" if "users" in updates else ""
+    table = [
+        (f"updates/s, one core ({users} users)", f"{updates['updates_per_s']:.0f}", ">= 1000",
+         updates["updates_per_s"] >= 1000),
+        ("update latency p50", f"{updates['p50_ms']:.2f} ms", "", True),
+        ("update latency p99", f"{updates['p99_ms']:.2f} ms", "< 10 ms", updates["p99_ms"] < 10),
+    ]  # fmt: skip
+    for size, rss in sorted(memory.items()):
+        figure = f"memory after run, {size:,} users"
+        table.append((figure, f"{rss:.0f} MB", "<= 150 MB", rss <= 150))
+    table += [
+        ("memory spread across sizes", f"{spread:.1f} MB", "flat (<= 15 MB)", spread <= 15),
+        (f"start-up to ready, {startup['users']:,} users", f"{startup['ready_s']:.2f} s", "< 2 s",
+         startup["ready_s"] < 2),
+        ("  with imports (whole process)", f"{startup['process_s']:.2f} s", "", True),
+        (f"claim {sweep['claimed']:,} due nudges, {sweep['users']:,} users",
+         f"{sweep['claim_ms']:.0f} ms", "< 100 ms", sweep["claim_ms"] < 100),
+        ("delivery rate (429 above 30/s)", f"{delivery['per_s']:.1f} msg/s", ">= 27 msg/s",
+         delivery["per_s"] >= 27),
+        ("delivery retries (429s)", str(delivery["retries"]), "", True),
+        ("lost / doubled", f"{delivery['lost']} / {delivery['doubled']}", "0 / 0",
+         delivery["lost"] == 0 and delivery["doubled"] == 0),
+    ]  # fmt: skip
+    return table
+
+
+def table(results: dict[str, Any]) -> str:
+    """The figures as a Markdown table."""
+    lines = ["| figure | measured | target | met |", "|---|---|---|---|"]
+    for figure, value, target, met in rows(results):
+        lines.append(f"| {figure} | {value} | {target} | {'yes' if met else 'NO'} |")
+    kinds = results["updates"]["kinds"]
+    lines += ["", "| update kind | n | p50 ms | p99 ms |", "|---|---|---|---|"]
+    for kind, figures in kinds.items():
+        lines.append(f"| {kind} | {figures['n']} | {figures['p50_ms']:.2f} | "
+                     f"{figures['p99_ms']:.2f} |")  # fmt: skip
+    return "\n".join(lines)
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Measure, print the table, save the JSON."""
+    options = parse(argv)
+    results = measure(options)
+    results["updates"]["users"] = options.users
+    out = options.out or RESULTS / time.strftime("%Y%m%d-%H%M%S.json")
+    out.parent.mkdir(parents=True, exist_ok=True)
+    out.write_text(json.dumps(results, indent=2) + "\n")
+    print(table(results))
+    print(f"\nJSON: {out}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

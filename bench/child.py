@@ -1,0 +1,119 @@
+"""One measurement per process, so memory and start-up are measured cleanly.
+
+`python -m bench.child <kind> '<json args>'` prints one JSON line: kind is run, startup,
+generate or sweep. The orchestrator (`python -m bench`) starts these; see bench/__main__.py.
+"""
+
+from __future__ import annotations
+
+import time
+
+STARTED = time.perf_counter()  # before any import of the bot: start-up counts its imports
+
+import asyncio  # noqa: E402
+import gc  # noqa: E402
+import json  # noqa: E402
+import os  # noqa: E402
+import resource  # noqa: E402
+import sys  # noqa: E402
+from pathlib import Path  # noqa: E402
+from typing import Any  # noqa: E402
+
+
+def rss_mb() -> float:
+    """Resident memory of this process now, in MB."""
+    import psutil
+
+    return psutil.Process().memory_info().rss / 2**20
+
+
+def peak_mb() -> float:
+    """The most resident memory this process has had, in MB (Linux reports KB)."""
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def pin_to_one_core() -> int | None:
+    """Run on one core only, so 'updates per second on one core' means that."""
+    if not hasattr(os, "sched_setaffinity"):
+        return None
+    core = min(os.sched_getaffinity(0))
+    os.sched_setaffinity(0, {core})
+    return core
+
+
+def start_profiler() -> Any:
+    """A started pyinstrument profiler (a dev dependency); its figures are not the timed ones."""
+    from pyinstrument import Profiler
+
+    profiler = Profiler(async_mode="disabled", interval=0.0005)
+    profiler.start()
+    return profiler
+
+
+def run(args: dict[str, Any]) -> dict[str, Any]:
+    """The update mix on a database; rates, latencies and memory after the run."""
+    from bench.updates import run_sync
+
+    core = pin_to_one_core() if args.get("pin", True) else None
+    profiler = start_profiler() if args.get("profile") else None
+    result = run_sync(Path(args["db"]), args["users"], args["updates"], args.get("seed", 1))
+    if profiler is not None:
+        profiler.stop()
+        Path(args["profile"]).write_text(profiler.output_text(unicode=False, color=False))
+    gc.collect()
+    return result | {"core": core, "rss_mb": rss_mb(), "peak_rss_mb": peak_mb()}
+
+
+def startup(args: dict[str, Any]) -> dict[str, Any]:
+    """Time to ready: imports, engine, store (with migrations), application, initialize."""
+    imported_at = time.perf_counter()
+    from bench.updates import build
+
+    imports = time.perf_counter() - imported_at
+    began = time.perf_counter()
+    application, _, service = build(Path(args["db"]))  # build_engine + Store + build_application
+
+    async def initialize() -> None:
+        await application.initialize()
+        await application.shutdown()
+
+    built = time.perf_counter()
+    asyncio.run(initialize())
+    ready = time.perf_counter()
+    service.store.close()
+    return {
+        "ready_s": ready - began,
+        "build_s": built - began,
+        "initialize_s": ready - built,
+        "imports_s": imports,
+        "process_s": ready - STARTED,
+        "rss_mb": rss_mb(),
+    }
+
+
+def generate(args: dict[str, Any]) -> dict[str, Any]:
+    """Generate a database of stored users."""
+    from bench.datagen import generate as generate_users
+    from bot.service import build_engine
+
+    return generate_users(Path(args["db"]), args["users"], build_engine(), due=args["due"])
+
+
+def sweep(args: dict[str, Any]) -> dict[str, Any]:
+    """Claim the due nudges, then deliver some through the fake Bot API's rate limit."""
+    from bench.sweep import sweep_sync
+
+    return sweep_sync(Path(args["db"]), args["due"], args["deliver"])
+
+
+KINDS = {"run": run, "startup": startup, "generate": generate, "sweep": sweep}
+
+
+def main() -> None:
+    """Run the measurement named on the command line and print its JSON."""
+    kind, raw = sys.argv[1], sys.argv[2] if len(sys.argv) > 2 else "{}"
+    print(json.dumps(KINDS[kind](json.loads(raw))))
+
+
+if __name__ == "__main__":
+    main()

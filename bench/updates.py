@@ -1,0 +1,236 @@
+"""Updates through the real PTB `Application.process_update`, with a realistic mix.
+
+A scenario is a function `(mix) -> list[Op]`; each Op is a Bot API update (handled by
+`process_update`) or a direct call (timed the same way). Add a flow by adding a scenario to
+SCENARIOS with a weight: see the README's benchmark section.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import itertools
+import random
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from telegram import Update
+from telegram.ext import AIORateLimiter, Application
+
+from bench.datagen import FIRST_USER_ID, NOW
+from bench.stub import BOT_USER, StubRequest
+from bot.config import Settings
+from bot.policy.drafts import check_draft
+from bot.service import Service, build_engine
+from bot.store import Store
+from bot.telegram import build_application
+
+TOKEN = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11x"
+WARMUP = 200  # ops before timing starts: first-use costs (regex caches, page cache) excluded
+WALKERS = 1000
+TEXTS = (
+    "hello",
+    "I am not sure what to do now",
+    "thanks, that helps",
+    "She did not answer yesterday",
+    "ok",
+)
+DRAFTS = (
+    "Hi, hope your week is going well. The kids loved the park on Sunday.",
+    "Why are you ignoring me?? We need to talk about us tonight!!",
+    "Thanks for dropping off the books. Have a good evening.",
+    "I have changed, I promise, please just give me one more chance",
+)
+COMMANDS = ("plan", "menu", "help", "start")
+
+
+@dataclass
+class Op:
+    """One timed thing: an update for `process_update`, or a direct call."""
+
+    kind: str
+    update: dict[str, Any] | None = None
+    call: Callable[[], Any] | None = None
+
+
+@dataclass
+class Mix:
+    """Who is where: stored users, and walkers tapping through the flows."""
+
+    users: int
+    rng: random.Random
+    stub: StubRequest
+    service: Service
+    ids: itertools.count = field(default_factory=lambda: itertools.count(1))
+    new_users: itertools.count = field(default_factory=lambda: itertools.count(1))
+    walkers: list[int] = field(default_factory=list)
+    taps: dict[int, int] = field(default_factory=dict)
+
+    def stored_user(self, finished: bool) -> int:
+        """A random stored user who finished the walk-through (or is still in it)."""
+        index = self.rng.randrange(self.users)
+        index -= index % 10
+        index += self.rng.randrange(7) if finished else self.rng.randrange(7, 10)
+        return FIRST_USER_ID + min(index, self.users - 1)
+
+    def walker(self) -> int:
+        """A user tapping through the flows: someone new, or a stored user mid-way."""
+        while len(self.walkers) < WALKERS:
+            self.walkers.append(self._fresh_walker())
+        slot = self.rng.randrange(WALKERS)
+        if self.taps.get(self.walkers[slot], 0) >= 40:  # done for now: someone else starts
+            self.walkers[slot] = self._fresh_walker()
+        return self.walkers[slot]
+
+    def _fresh_walker(self) -> int:
+        if self.rng.random() < 0.5:
+            return next(self.new_users)
+        return self.stored_user(finished=False)
+
+    def message(self, user_id: int, text: str) -> dict[str, Any]:
+        """A private message update; a leading slash makes it a command."""
+        message: dict[str, Any] = {
+            "message_id": next(self.ids), "date": int(NOW.timestamp()), "text": text,
+            "chat": {"id": user_id, "type": "private", "first_name": "User"},
+            "from": _user(user_id),
+        }  # fmt: skip
+        if text.startswith("/"):
+            message["entities"] = [
+                {"type": "bot_command", "offset": 0, "length": len(text.split()[0])}
+            ]
+        return {"update_id": next(self.ids), "message": message}
+
+    def callback(self, user_id: int, data: str) -> dict[str, Any]:
+        """A tap on a button of the bot's last message."""
+        message = {
+            "message_id": next(self.ids), "date": int(NOW.timestamp()), "text": "step",
+            "chat": {"id": user_id, "type": "private", "first_name": "User"}, "from": BOT_USER,
+            "reply_markup": {"inline_keyboard": [[{"text": "b", "callback_data": data}]]},
+        }  # fmt: skip
+        query = {
+            "id": str(next(self.ids)), "from": _user(user_id), "chat_instance": "1",
+            "data": data, "message": message,
+        }  # fmt: skip
+        return {"update_id": next(self.ids), "callback_query": query}
+
+
+def _user(user_id: int) -> dict[str, Any]:
+    return {"id": user_id, "is_bot": False, "first_name": "User", "language_code": "en"}
+
+
+def tap(mix: Mix) -> list[Op]:
+    """A walker taps a button on their last keyboard (or says /start if they have none)."""
+    user = mix.walker()
+    keyboard = mix.stub.keyboards.get(user)
+    if not keyboard:
+        return [Op("start", mix.message(user, "/start"))]
+    mix.taps[user] = mix.taps.get(user, 0) + 1
+    return [Op("tap", mix.callback(user, mix.rng.choice(keyboard)))]
+
+
+def command(mix: Mix) -> list[Op]:
+    """A user who finished the walk-through opens their plan, the menu or help."""
+    name = mix.rng.choice(COMMANDS)
+    return [Op("command", mix.message(mix.stored_user(finished=True), f"/{name}"))]
+
+
+def typed(mix: Mix) -> list[Op]:
+    """Someone types instead of tapping."""
+    user = mix.stored_user(finished=mix.rng.random() < 0.7)
+    return [Op("text", mix.message(user, mix.rng.choice(TEXTS)))]
+
+
+def draft(mix: Mix) -> list[Op]:
+    """A draft check: through /draft once the flow exists, else the policy check directly."""
+    text = mix.rng.choice(DRAFTS)
+    if "draft" in mix.service.engine.commands:
+        user = mix.stored_user(finished=True)
+        return [Op("draft", mix.message(user, "/draft")), Op("draft", mix.message(user, text))]
+    rules = mix.service.engine.policy.draft_rules
+    return [Op("draft (direct)", call=lambda: check_draft(text, rules))]
+
+
+# name -> (weight, scenario). The contact log and nudges join here after the merge.
+SCENARIOS: dict[str, tuple[float, Callable[[Mix], list[Op]]]] = {
+    "tap": (0.55, tap),
+    "command": (0.15, command),
+    "text": (0.15, typed),
+    "draft": (0.15, draft),
+}
+
+
+def build(db_path: Path) -> tuple[Application, StubRequest, Service]:
+    """The real application on `db_path`, answering the Bot API in process."""
+    store = Store(db_path)
+    service = Service(store, build_engine(), clock=lambda: NOW)
+    settings = Settings(token=TOKEN, api_url=None, db_path=db_path, log_level="WARNING")
+    stub = StubRequest()
+    # Telegram's own limits are measured by the sweep; here the limiter must not throttle.
+    limiter = AIORateLimiter(overall_max_rate=0, group_max_rate=0, max_retries=3)
+    application = build_application(settings, service, request=stub, rate_limiter=limiter)
+    return application, stub, service
+
+
+async def run(db_path: Path, users: int, updates: int, seed: int = 1) -> dict[str, Any]:
+    """Handle `updates` ops of the mix on `users` stored users; return rates and latencies."""
+    application, stub, service = build(db_path)
+    await application.initialize()
+    mix = Mix(users=users, rng=random.Random(seed), stub=stub, service=service)
+    names = list(SCENARIOS)
+    weights = [SCENARIOS[name][0] for name in names]
+    latencies: dict[str, list[float]] = {}
+    done, total = 0, 0.0
+    try:
+        while done < updates + WARMUP:
+            scenario = SCENARIOS[mix.rng.choices(names, weights)[0]][1]
+            for op in scenario(mix):
+                update = Update.de_json(op.update, application.bot) if op.update else None
+                started = time.perf_counter()
+                if update is not None:
+                    await application.process_update(update)
+                else:
+                    op.call()
+                elapsed = time.perf_counter() - started
+                done += 1
+                if done > WARMUP:
+                    total += elapsed
+                    latencies.setdefault(op.kind, []).append(elapsed)
+                if done >= updates + WARMUP:
+                    break
+    finally:
+        await application.shutdown()
+        service.store.close()
+    gc.collect()
+    return summarise(latencies, total) | {"api_calls": dict(sorted(stub.calls.items()))}
+
+
+def summarise(latencies: dict[str, list[float]], total: float) -> dict[str, Any]:
+    """Updates per second and p50/p99 in ms, overall and per kind."""
+    every = [x for values in latencies.values() for x in values]
+    return {
+        "updates": len(every),
+        "seconds": total,
+        "updates_per_s": len(every) / total if total else 0.0,
+        "p50_ms": percentile(every, 50),
+        "p99_ms": percentile(every, 99),
+        "kinds": {
+            kind: {"n": len(v), "p50_ms": percentile(v, 50), "p99_ms": percentile(v, 99)}
+            for kind, v in sorted(latencies.items())
+        },
+    }
+
+
+def percentile(values: list[float], pct: float) -> float:
+    """The pct-th percentile in milliseconds (0 for no values)."""
+    if len(values) < 2:
+        return values[0] * 1000 if values else 0.0
+    return statistics.quantiles(values, n=100, method="inclusive")[int(pct) - 1] * 1000
+
+
+def run_sync(db_path: Path, users: int, updates: int, seed: int = 1) -> dict[str, Any]:
+    """`run` from synchronous code."""
+    return asyncio.run(run(db_path, users, updates, seed))

@@ -1,0 +1,41 @@
+"""The benchmark runs end to end at a tiny size, so it cannot rot (no timed assertions)."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def test_bench_runs_end_to_end_at_a_tiny_size(tmp_path):
+    out = tmp_path / "result.json"
+    command = [
+        sys.executable, "-m", "bench", "--users", "200", "--updates", "200",
+        "--memory-sizes", "200,300", "--memory-updates", "50", "--startup-users", "300",
+        "--sweep-users", "300", "--due", "40", "--deliver", "12",
+        "--workdir", str(tmp_path / "db"), "--out", str(out),
+    ]  # fmt: skip
+    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    assert done.returncode == 0, done.stderr
+    assert "| updates/s, one core" in done.stdout and "lost / doubled" in done.stdout
+    results = json.loads(out.read_text())
+    updates = results["updates"]
+    assert updates["updates"] == 200
+    assert {"tap", "command", "text"} <= set(updates["kinds"])
+    assert updates["api_calls"]["sendMessage"] > 0
+    assert updates["api_calls"]["answerCallbackQuery"] == updates["api_calls"][
+        "editMessageReplyMarkup"
+    ]  # every tap is answered and its keyboard cleared
+    assert set(results["memory"]) == {"200", "300"}
+    assert all(run["rss_mb"] > 0 for run in results["memory"].values())
+    assert results["startup"]["ready_s"] > 0
+    sweep = results["sweep"]
+    assert sweep["claimed"] == 40 and sweep["claimed_again"] == 0
+    assert any("idx_nudges_due_at" in line for line in sweep["query_plan"])
+    delivery = sweep["delivery"]
+    assert delivery["delivered"] == delivery["messages"] == 12
+    assert delivery["lost"] == 0 and delivery["doubled"] == 0
+    assert not list((tmp_path / "db").glob("run-*"))  # working copies are cleaned up
