@@ -17,6 +17,8 @@ from typing import Any
 
 import yaml
 
+from bot.datafile import read_yaml
+
 FLOWS_DIR = Path(__file__).resolve().parent.parent / "flows"
 ENTRY = "walkthrough:welcome"
 POINT_IDS = tuple(f"R{i}" for i in range(1, 22))
@@ -27,27 +29,6 @@ STEP_ID = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 # Facts the engine computes itself and that conditions may test besides stored answers.
 COMPUTED_FACTS = {"level": {"1", "2", "3", "4"}}
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """A YAML loader that rejects duplicate keys (plain YAML silently keeps the last one)."""
-
-    def construct_mapping(self, node, deep=False):
-        seen = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=deep)
-            if key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"duplicate id '{key}'", key_node.start_mark
-                )
-            seen.add(key)
-        return super().construct_mapping(node, deep=deep)
-
-
-def read_yaml(path: Path) -> Any:
-    """Parse a YAML file, refusing duplicate keys."""
-    with path.open(encoding="utf-8") as stream:
-        return yaml.load(stream, Loader=_UniqueKeyLoader)  # noqa: S506
 
 
 class FlowError(ValueError):

@@ -15,9 +15,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from bot.actions import Context
+from bot.datafile import read_mapping
 from bot.engine import HANDLERS, Button, Engine, Reply
 from bot.model import Attachment, EraseUser
 from bot.policy.safety import Resources
@@ -39,7 +38,7 @@ class Countries:
 @cache
 def load_countries(path: Path = COUNTRIES_PATH) -> Countries:
     """Load and check countries.yaml (codes are two upper-case letters)."""
-    raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    raw = read_mapping(path, ValueError)
     names = {str(name).lower(): str(code) for name, code in raw["names"].items()}
     display = {str(code): str(name) for code, name in (raw.get("display") or {}).items()}
     for code in [*names.values(), *display]:

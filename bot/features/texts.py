@@ -7,8 +7,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-import yaml
-
+from bot.datafile import read_mapping
 from bot.policy.contacts import TEXTS_PATH, TextsError, _template
 
 _KEYED: dict[str, dict[str, set[str]]] = {
@@ -70,12 +69,7 @@ def _section(raw: dict[str, Any], key: str) -> dict[str, str]:
 
 def load_feature_texts(path: Path = TEXTS_PATH) -> FeatureTexts:
     """Load and validate the feature sections of nudge_texts.yaml."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise TextsError(f"{path.name}: {error!r}") from error
-    if not isinstance(raw, dict):
-        raise TextsError(f"{path.name}: expected a mapping at the top")
+    raw = read_mapping(path, TextsError)
     return FeatureTexts(
         followups=_list(raw, "followups"),
         weekdays=_list(raw, "weekdays", 7),

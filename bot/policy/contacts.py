@@ -11,8 +11,7 @@ from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
+from bot.datafile import read_mapping
 from bot.policy.plan import Plan
 
 TEXTS_PATH = Path(__file__).resolve().parents[2] / "flows" / "policy" / "nudge_texts.yaml"
@@ -167,12 +166,7 @@ def _windows(raw: dict[str, Any]) -> dict[int, str]:
 
 def load_texts(path: Path = TEXTS_PATH) -> NudgeTexts:
     """Load and validate the nudge texts."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise TextsError(f"{path.name}: {error!r}") from error
-    if not isinstance(raw, dict):
-        raise TextsError(f"{path.name}: expected a mapping at the top")
+    raw = read_mapping(path, TextsError)
     nudges = raw.get("nudges")
     if not isinstance(nudges, dict):
         raise TextsError("nudges: expected a mapping")

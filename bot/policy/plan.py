@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import yaml
+from bot.datafile import read_mapping
 
 DOSE_TABLE_PATH = Path(__file__).resolve().parents[2] / "flows" / "policy" / "dose.yaml"
 
@@ -63,8 +63,8 @@ class DoseTableError(ValueError):
 
 def load_dose_table(path: Path = DOSE_TABLE_PATH) -> DoseTable:
     """Load and validate the dose table."""
+    raw = read_mapping(path, DoseTableError)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
         rows = tuple(
             DoseLevel(
                 level=int(row["level"]),
@@ -79,7 +79,7 @@ def load_dose_table(path: Path = DOSE_TABLE_PATH) -> DoseTable:
             for row in raw["levels"]
         )
         default_level = int(raw["default_level"])
-    except (OSError, KeyError, TypeError, ValueError, yaml.YAMLError) as error:
+    except (KeyError, TypeError, ValueError) as error:
         raise DoseTableError(f"{path.name}: {error!r}") from error
     levels = [row.level for row in rows]
     if levels != list(range(1, len(rows) + 1)):

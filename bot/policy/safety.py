@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal, get_args
 
-import yaml
+from bot.datafile import read_mapping
 
 POLICY_DIR = Path(__file__).resolve().parents[2] / "flows" / "policy"
 DEFAULT_CRISIS_PATH = POLICY_DIR / "crisis.yaml"
@@ -221,17 +221,6 @@ def detect_crisis(text: str, rules: CrisisRules) -> CrisisSignal | None:
 # ---------------------------------------------------------------- loading helpers
 
 
-def _read_yaml(path: Path) -> dict[str, Any]:
-    """Read a YAML mapping, naming the file in any error."""
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except (OSError, yaml.YAMLError) as error:
-        raise SafetyDataError(f"{path.name}: cannot read: {error}") from error
-    if not isinstance(raw, dict):
-        raise SafetyDataError(f"{path.name}: the top level must be a mapping")
-    return raw
-
-
 def _get(mapping: Any, key: str, where: str, kind: type | tuple[type, ...]) -> Any:
     """Return mapping[key], checking that it exists and has the expected type."""
     if not isinstance(mapping, dict):
@@ -373,7 +362,7 @@ def _load_texts(raw: Any, where: str) -> CrisisTexts:
 
 def load_crisis(path: Path = DEFAULT_CRISIS_PATH) -> CrisisRules:
     """Load and validate crisis.yaml: normalisation, patterns, examples and reply texts."""
-    raw = _read_yaml(path)
+    raw = read_mapping(path, SafetyDataError)
     where = path.name
     terms = _load_terms(_get(raw, "terms", where, dict), where)
     raw_categories = _get(raw, "categories", where, dict)
@@ -476,7 +465,7 @@ def _country_code(code: Any, where: str) -> str:
 
 def load_resources(path: Path = DEFAULT_RESOURCES_PATH) -> Resources:
     """Load and validate resources.yaml into ready-made resource sets."""
-    raw = _read_yaml(path)
+    raw = read_mapping(path, SafetyDataError)
     where = path.name
     finder_url = _get(raw, "finder_url", where, str)
     if not is_https_url(finder_url):

@@ -7,10 +7,8 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from pathlib import Path
-from typing import Any
 
-import yaml
-
+from bot.datafile import read_mapping
 from bot.policy.contacts import Contact, counts_against_dose
 from bot.policy.plan import Plan
 from bot.policy.timezones import zone
@@ -37,12 +35,12 @@ class UrgeTexts:
 
 def load_urge_texts(path: Path = TEXTS_PATH) -> UrgeTexts:
     """Load and check the urge texts."""
+    raw = read_mapping(path, UrgeTextsError)
     try:
-        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8"))
         fit = {key: str(raw["fit"][key]) for key in FIT_KEYS}
         followup = {key: str(raw["followup"][key]) for key in FOLLOWUP_KEYS}
         weekdays = tuple(str(day) for day in raw["weekdays"])
-    except (OSError, KeyError, TypeError, yaml.YAMLError) as error:
+    except (KeyError, TypeError) as error:
         raise UrgeTextsError(f"{path.name}: {error!r}") from error
     if len(weekdays) != 7:
         raise UrgeTextsError(f"{path.name}: weekdays must list Monday..Sunday")
