@@ -41,6 +41,7 @@ SAFETY_MENU = "hub:safety_menu"
 MAX_TYPED_CHARS = 1000  # past this a typed message is only acknowledged, never echoed
 TOKEN_CHARS = 6
 BUILT_IN_COMMANDS = frozenset({"start", "help", "about", "reset", "menu", "plan"})
+NO_SESSION_COMMANDS = frozenset({"help", "about", "privacy", "stats"})
 
 
 class _Conversation:
@@ -148,8 +149,11 @@ class Engine:
             # Someone may be in danger: stop the flow at once, change nothing, store nothing.
             return Outcome(session, [self.crisis_reply(signal, session, data)], changed=False)
         if session is None:
-            if isinstance(event, Command) and event.name in ("help", "about"):
-                return Outcome(None, [self._info(event.name)], changed=False)
+            if isinstance(event, Command) and event.name in NO_SESSION_COMMANDS:
+                # Someone may want to read about the bot (or an operator check the counts)
+                # before starting: answer without storing anything about them.
+                ctx = Context(Session(), data, self.policy, now)
+                return Outcome(None, self._command(ctx, event.name, event.args), changed=False)
             ctx = Context(Session(), data, self.policy, now)
             self._enter(ctx, ENTRY)
             return Outcome(ctx.session, [*ctx.replies, self.render(ctx)], True, None, ctx.effects)
@@ -251,8 +255,12 @@ class Engine:
             name = "too_long" if len(text) > MAX_TYPED_CHARS else "not_understood"
             return [self._note(name, ctx)]
         text = text.strip()
-        if not text or len(text) > step.text_input.max_chars:
-            return [self._note("too_long", ctx)]
+        if not text:
+            return [self._note("not_understood", ctx)]
+        if len(text) > step.text_input.max_chars:
+            limit = str(step.text_input.max_chars)
+            note = self._note("input_too_long", ctx)
+            return [Reply(note.text.replace("{max_chars}", limit, 1), note.buttons)]
         if step.text_input.answer.startswith("_"):
             ctx.typed = text  # used by the next step's actions, never stored
         else:

@@ -243,3 +243,20 @@ def test_a_figure_of_speech_is_not_an_alarm():
     session = press(ENGINE.handle(None, Command("start"), NOW).session, "begin").session
     outcome = ENGINE.handle(session, Text("I'd kill for a coffee right now"), NOW)
     assert "buttons" in outcome.replies[0].text  # the ordinary "I follow buttons here" reply
+
+
+def test_a_newcomer_can_read_privacy_and_help_without_being_stored():
+    for name in ("privacy", "help", "about"):
+        outcome = ENGINE.handle(None, Command(name), NOW)
+        assert outcome.session is None and not outcome.changed and outcome.replies
+
+
+def test_an_over_long_typed_answer_says_the_limit():
+    from bot.model import UserData
+
+    done = walk({"safety": "clear"})
+    at_tz = ENGINE.handle(done, Command("timezone"), NOW, UserData()).session
+    step = ENGINE.flows.step(at_tz.state)
+    outcome = ENGINE.handle(at_tz, Text("x" * (step.text_input.max_chars + 1)), NOW)
+    assert str(step.text_input.max_chars) in outcome.replies[0].text
+    assert outcome.session == at_tz
