@@ -24,14 +24,23 @@ def test_held_out_set_is_large_and_half_kind():
     assert sum(row["label"] == "flag" for row in rows) == len(rows) // 2
 
 
-def test_held_out_set_c_is_large_and_balanced():
-    rows = _rows("drafts_heldout_c.jsonl")
-    assert len(rows) >= 80
+@pytest.mark.parametrize(
+    ("name", "size"), [("drafts_heldout_c.jsonl", 80), ("drafts_heldout_d.jsonl", 40)]
+)
+def test_later_held_out_sets_are_large_and_balanced(name, size):
+    rows = _rows(name)
+    assert len(rows) >= size
     assert sum(row["label"] == "flag" for row in rows) == len(rows) // 2
 
 
 @pytest.mark.parametrize(
-    "name", ["drafts_heldout.jsonl", "drafts_heldout_b.jsonl", "drafts_heldout_c.jsonl"]
+    "name",
+    [
+        "drafts_heldout.jsonl",
+        "drafts_heldout_b.jsonl",
+        "drafts_heldout_c.jsonl",
+        "drafts_heldout_d.jsonl",
+    ],
 )
 def test_every_kind_held_out_draft_passes(name):
     evaluation = evaluate(_rows(name), RULES)
