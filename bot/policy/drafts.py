@@ -36,7 +36,25 @@ FORM_CHECK_PARAMS: dict[str, tuple[str, ...]] = {
     "exclamations": ("min_marks", "severity"),
     "in_a_row": ("soften_at", "wait_at", "quote"),
 }
-TOP_KEYS = ("normalise", "guards", "rules", "form_checks", "good_signs", "good_form", "texts")
+TOP_KEYS = (
+    "normalise",
+    "guards",
+    "rules",
+    "form_checks",
+    "scoring",
+    "good_signs",
+    "good_form",
+    "texts",
+)
+SCORING_KEYS = (
+    "id",
+    "threshold",
+    "wait_at",
+    "kind_discount",
+    "repeat_bonus",
+    "question_weights",
+    "max_quotes",
+)
 
 # One token of the original text: a word (with inner apostrophes), an emoticon or emoji,
 # or a punctuation mark that ends a clause.
@@ -124,6 +142,62 @@ class Guards:
 
 
 @dataclass(frozen=True)
+class Cue:
+    """One weak sign of pressure and how much it weighs."""
+
+    pattern: re.Pattern[str]
+    weight: float
+
+
+@dataclass(frozen=True)
+class CueFamily:
+    """A family of cues (blame, guilt, ...) that counts once, at its heaviest cue."""
+
+    id: str
+    points: tuple[str, ...]
+    cues: tuple[Cue, ...]
+    why: str
+    suggestion: str
+
+
+@dataclass(frozen=True)
+class Scoring:
+    """Weighted cue families: several weak signs together flag, one alone does not."""
+
+    id: str
+    threshold: float
+    wait_at: float
+    kind_discount: float
+    repeat_bonus: float
+    kind_cues: tuple[re.Pattern[str], ...]
+    question_weights: Mapping[int, float]
+    max_quotes: int
+    families: tuple[CueFamily, ...]
+    why_lead: str
+    must_flag: tuple[Example, ...]
+    must_not_flag: tuple[Example, ...]
+
+
+@dataclass(frozen=True)
+class CueHit:
+    """A cue found in a draft: its family, its weight and where it sits."""
+
+    family: CueFamily
+    weight: float
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class PressureScore:
+    """The summed weight of the cue families found, after the kind-context discount."""
+
+    total: float
+    hits: tuple[CueHit, ...]
+    kind_context: bool
+
+
+@dataclass(frozen=True)
 class DraftRules:
     """Everything the checker needs, loaded once from the rules file."""
 
@@ -131,6 +205,7 @@ class DraftRules:
     guards: Guards
     rules: tuple[Rule, ...]
     form_checks: Mapping[str, FormCheck]
+    scoring: Scoring
     good_signs: tuple[GoodSign, ...]
     good_form: Mapping[str, Any]
     texts: Mapping[str, Any]
@@ -290,6 +365,61 @@ def _form_check(path: Path, check_id: str, raw: Any) -> FormCheck:
     )
 
 
+def _cue_family(path: Path, raw: Any) -> CueFamily:
+    """Read one cue family: groups of patterns, each group with its weight."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+        raise _fail(path, "scoring.families", f"entry without an id: {raw!r}")
+    where = f"cue family '{raw['id']}'"
+    groups = raw.get("cues")
+    if not isinstance(groups, list) or not groups:
+        raise _fail(path, where, "'cues' must list groups of {weight, patterns}")
+    cues = []
+    for group in groups:
+        weight = group.get("weight") if isinstance(group, dict) else None
+        if not isinstance(weight, int | float) or weight <= 0:
+            raise _fail(path, where, "every cue group needs a positive 'weight'")
+        cues += [Cue(pattern, float(weight)) for pattern in _patterns(path, where, group)]
+    return CueFamily(
+        id=raw["id"],
+        points=_points(path, where, raw),
+        cues=tuple(cues),
+        why=_text(path, where, raw, "why"),
+        suggestion=_text(path, where, raw, "suggestion"),
+    )
+
+
+def _scoring(path: Path, raw: Any) -> Scoring:
+    """Read the scoring layer: thresholds, kind-context cues and cue families."""
+    if not isinstance(raw, dict):
+        raise _fail(path, "scoring", "must be a mapping")
+    for key in SCORING_KEYS:
+        if key not in raw:
+            raise _fail(path, "scoring", f"'{key}' is missing")
+    if not isinstance(raw.get("families"), list) or not raw["families"]:
+        raise _fail(path, "scoring", "'families' must be a non-empty list")
+    try:
+        questions = {int(count): float(weight) for count, weight in raw["question_weights"].items()}
+        numbers = [
+            float(raw[key]) for key in ("threshold", "wait_at", "kind_discount", "repeat_bonus")
+        ]
+    except (AttributeError, TypeError, ValueError) as error:
+        raise _fail(path, "scoring", f"malformed number: {error}") from error
+    return Scoring(
+        id=str(raw["id"]),
+        threshold=numbers[0],
+        wait_at=numbers[1],
+        kind_discount=numbers[2],
+        repeat_bonus=numbers[3],
+        kind_cues=_patterns(path, "scoring.kind_cues", {"patterns": raw.get("kind_cues")}),
+        question_weights=questions,
+        max_quotes=int(raw["max_quotes"]),
+        families=tuple(_cue_family(path, item) for item in raw["families"]),
+        why_lead=_text(path, "scoring", raw, "why_lead"),
+        must_flag=_examples(path, "scoring", raw, "must_flag"),
+        must_not_flag=_examples(path, "scoring", raw, "must_not_flag"),
+    )
+
+
 def _good_sign(path: Path, raw: Any) -> GoodSign:
     """Read one good sign."""
     if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
@@ -374,6 +504,7 @@ def load_rules(path: Path | str = DEFAULT_RULES_PATH) -> DraftRules:
         guards=_guards(path, raw["guards"]),
         rules=rules,
         form_checks=form_checks,
+        scoring=_scoring(path, raw["scoring"]),
         good_signs=tuple(_good_sign(path, item) for item in raw["good_signs"] or []),
         good_form=raw["good_form"] or {},
         texts=_texts(path, raw["texts"]),
@@ -577,6 +708,68 @@ def _form_flags(text: str, rules: DraftRules, recent_unanswered: int) -> list[Fl
     return [flag for flag in found if flag is not None]
 
 
+# ---------------------------------------------------------------- scoring
+
+
+def _family_hit(norm: Normalised, family: CueFamily, rules: DraftRules) -> CueHit | None:
+    """The family's heaviest uncancelled cue, plus a bonus when a second, different cue shows."""
+    found: list[CueHit] = []
+    for cue in family.cues:
+        for match in cue.pattern.finditer(norm.text):
+            if not _cancelled(norm, match.start(), rules.guards):
+                found.append(CueHit(family, cue.weight, match.start(), match.end()))
+                break
+    if not found:
+        return None
+    best = max(found, key=lambda hit: hit.weight)
+    # A second sign of the same kind adds a little: "you always ... selfish ... proves it".
+    bonus = rules.scoring.repeat_bonus if len({(h.start, h.end) for h in found}) > 1 else 0.0
+    return CueHit(family, best.weight + bonus, best.start, best.end)
+
+
+def _cue_hits(norm: Normalised, rules: DraftRules) -> list[CueHit]:
+    """One hit per cue family that shows in the draft, uncancelled by negation or validation."""
+    hits = (_family_hit(norm, family, rules) for family in rules.scoring.families)
+    return [hit for hit in hits if hit is not None]
+
+
+def _question_weight(text: str, scoring: Scoring) -> float:
+    """Weight of the question marks: a pair of questions is a weak sign of pressing."""
+    count = text.count("?")
+    weights = [weight for at_least, weight in scoring.question_weights.items() if count >= at_least]
+    return max(weights, default=0.0)
+
+
+def _pressure(norm: Normalised, rules: DraftRules) -> PressureScore:
+    """Sum the cue families and the question weight, less a discount in a kind context."""
+    scoring = rules.scoring
+    hits = _cue_hits(norm, rules)
+    kind = any(pattern.search(norm.text) for pattern in scoring.kind_cues)
+    total = sum(hit.weight for hit in hits) + _question_weight(norm.original, scoring)
+    if kind:
+        total -= scoring.kind_discount
+    return PressureScore(round(total, 3), tuple(hits), kind)
+
+
+def pressure_score(text: str, rules: DraftRules) -> PressureScore:
+    """The weighted pressure score of a draft (see `scoring` in the rules file)."""
+    return _pressure(normalise(text, rules.normaliser), rules)
+
+
+def _score_flag(norm: Normalised, score: PressureScore, scoring: Scoring) -> Flag | None:
+    """One flag for a draft whose weak signs add up, led by its heaviest family."""
+    if score.total < scoring.threshold or not score.hits:
+        return None
+    ranked = sorted(score.hits, key=lambda hit: (-hit.weight, hit.start))
+    quoted = sorted(ranked[: scoring.max_quotes], key=lambda hit: hit.start)
+    quote = " … ".join(_quote(norm, hit.start, hit.end) for hit in quoted)
+    points = list(dict.fromkeys(point for hit in ranked for point in hit.family.points))
+    lead = ranked[0].family
+    severity: Severity = "wait" if score.total >= scoring.wait_at else "soften"
+    why = f"{scoring.why_lead} {lead.why}"
+    return Flag(scoring.id, points, quote, why, lead.suggestion, severity)
+
+
 def _good(norm: Normalised, rules: DraftRules, flags: list[Flag]) -> list[str]:
     """Phrases naming what is good in the draft."""
     good = [
@@ -603,7 +796,12 @@ def _verdict(flags: list[Flag]) -> Verdict:
 def check_draft(text: str, rules: DraftRules, *, recent_unanswered: int = 0) -> DraftResult:
     """Check one draft: verdict, flags with reasons and suggestions, and what is good."""
     norm = normalise(text, rules.normaliser)
-    flags = _content_flags(norm, rules) + _form_flags(text, rules, recent_unanswered)
+    flags = _content_flags(norm, rules)
+    if not flags:
+        # The rules say it best when they match; the score catches pressure in other words.
+        score_flag = _score_flag(norm, _pressure(norm, rules), rules.scoring)
+        flags += [score_flag] if score_flag else []
+    flags += _form_flags(text, rules, recent_unanswered)
     return DraftResult(_verdict(flags), flags, _good(norm, rules, flags))
 
 
@@ -620,6 +818,19 @@ def example_failures(rules: DraftRules) -> list[str]:
             if flagged != wanted:
                 verb = "should flag" if wanted else "should not flag"
                 failures.append(f"{check.id} {verb}: {example.text!r}")
+    return failures + _scoring_failures(rules)
+
+
+def _scoring_failures(rules: DraftRules) -> list[str]:
+    """Scoring examples on the wrong side of the threshold, described in words."""
+    scoring, failures = rules.scoring, []
+    for example, wanted in [(e, True) for e in scoring.must_flag] + [
+        (e, False) for e in scoring.must_not_flag
+    ]:
+        total = pressure_score(example.text, rules).total
+        if (total >= scoring.threshold) != wanted:
+            verb = "should reach" if wanted else "should stay under"
+            failures.append(f"{scoring.id} {verb} {scoring.threshold}: {example.text!r} ({total})")
     return failures
 
 
