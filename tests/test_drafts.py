@@ -470,3 +470,14 @@ def test_precision_and_recall_reach_0_9_on_the_labelled_set():
     summary = json.loads(out.getvalue())
     assert summary["precision"] >= 0.9
     assert summary["recall"] >= 0.9
+
+
+def test_several_different_signs_add_up_to_wait():
+    rules = load_rules()
+    one = check_draft("Please come back to me.", rules)
+    assert one.verdict == "soften"
+    several = check_draft(
+        "Please come back to me. You made the wrong decision, and the kids need their dad.", rules
+    )
+    assert len({flag.rule for flag in several.flags}) >= rules.wait_at_flags
+    assert several.verdict == "wait"

@@ -209,6 +209,7 @@ class DraftRules:
     good_signs: tuple[GoodSign, ...]
     good_form: Mapping[str, Any]
     texts: Mapping[str, Any]
+    wait_at_flags: int = 3  # this many different signs in one draft: better not send it now
 
 
 @dataclass(frozen=True)
@@ -508,7 +509,15 @@ def load_rules(path: Path | str = DEFAULT_RULES_PATH) -> DraftRules:
         good_signs=tuple(_good_sign(path, item) for item in raw["good_signs"] or []),
         good_form=raw["good_form"] or {},
         texts=_texts(path, raw["texts"]),
+        wait_at_flags=_wait_at_flags(path, raw.get("wait_at_flags")),
     )
+
+
+def _wait_at_flags(path: Path, raw: Any) -> int:
+    """How many different flags turn "soften" into "wait"."""
+    if not isinstance(raw, int) or isinstance(raw, bool) or raw < 2:
+        raise _fail(path, "wait_at_flags", "must be a whole number, 2 or more")
+    return raw
 
 
 # ---------------------------------------------------------------- normalising
@@ -786,9 +795,11 @@ def _good(norm: Normalised, rules: DraftRules, flags: list[Flag]) -> list[str]:
     return good
 
 
-def _verdict(flags: list[Flag]) -> Verdict:
-    """wait if any flag says wait, soften if any flag at all, else ok."""
+def _verdict(flags: list[Flag], wait_at_flags: int) -> Verdict:
+    """wait if any flag says wait or several different ones add up, soften if any, else ok."""
     if any(flag.severity == "wait" for flag in flags):
+        return "wait"
+    if len({flag.rule for flag in flags}) >= wait_at_flags:
         return "wait"
     return "soften" if flags else "ok"
 
@@ -802,7 +813,7 @@ def check_draft(text: str, rules: DraftRules, *, recent_unanswered: int = 0) -> 
         score_flag = _score_flag(norm, _pressure(norm, rules), rules.scoring)
         flags += [score_flag] if score_flag else []
     flags += _form_flags(text, rules, recent_unanswered)
-    return DraftResult(_verdict(flags), flags, _good(norm, rules, flags))
+    return DraftResult(_verdict(flags, rules.wait_at_flags), flags, _good(norm, rules, flags))
 
 
 def example_failures(rules: DraftRules) -> list[str]:
