@@ -1,8 +1,12 @@
-"""The nudge sweep: claim the due nudges in one statement, then deliver them under a 429 limit.
+"""The nudge sweep through the bot's real code: claiming among many users, then delivering.
 
-Issue 3 adds the store's own claim method; until it is merged the benchmark uses CLAIM_SQL
-below (one UPDATE ... RETURNING in one transaction, on the nudges table's due_at index).
-Once `Store.claim_due_nudges(now, limit=...)` exists, the benchmark times that instead.
+- Claim: `Service.claim_due_nudges` (one `INSERT ... SELECT` on the `nudges(due_at)` index into
+  `nudge_claims`, see bot/store.py) for `due` due nudges among all stored users; then
+  `Service.take_nudge` on a sample of the claims, the per-nudge work done just before sending.
+- Delivery: a fresh database with `messages` due nudges, swept by the real `nudge_sweep` job
+  (claim, take, `deliver_nudge`) with the bot's default rate limiter, against the fake Bot API
+  server answering 429 (`retry_after` 1) above 30 messages a second; then swept again, which
+  must send nothing.
 """
 
 from __future__ import annotations
@@ -13,99 +17,105 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-from bench.datagen import NOW, iso
+from telegram.ext import CallbackContext
+
+from bench.datagen import NOW, generate, iso
 from bench.updates import TOKEN
 from bot.config import Settings
 from bot.service import Service, build_engine
-from bot.store import Store
-from bot.telegram import build_application
+from bot.store import CLAIM_DUE_SQL, Store
+from bot.telegram import build_application, nudge_sweep
 
-CLAIM_SQL = """
-UPDATE nudges SET claimed_at = :now
-WHERE user_id IN (
-    SELECT user_id FROM nudges
-    WHERE due_at <= :now AND claimed_at IS NULL
-    ORDER BY due_at
-    LIMIT :limit
-)
-RETURNING user_id, due_kind
-"""
-SWEEP_TEXT = "benchmark check-in"  # not user-facing: the fake server only counts it
-
-
-def claim(store: Store, limit: int) -> tuple[list[int], str]:
-    """Claim up to `limit` due nudges; return the user ids and which code claimed them."""
-    if hasattr(store, "claim_due_nudges"):
-        service = Service(store, build_engine(), clock=lambda: NOW)
-        return [message.user_id for message in service.claim_due_nudges(limit)], "store"
-    with store.db.atomic():
-        rows = store.db.execute(CLAIM_SQL, {"now": iso(NOW), "limit": limit}).fetchall()
-    return [row[0] for row in rows], "bench CLAIM_SQL"
+TAKE_SAMPLE = 1000  # claims taken (decided, marked sent) to time the per-nudge part
 
 
 def query_plan(store: Store) -> list[str]:
-    """SQLite's plan for the claim's inner query: it must search the due_at index."""
-    sql = "EXPLAIN QUERY PLAN " + CLAIM_SQL.split("IN (", 1)[1].rsplit(")", 1)[0]
+    """SQLite's plan for the store's claim statement: it must search the due_at index."""
+    sql = "EXPLAIN QUERY PLAN " + CLAIM_DUE_SQL
     rows = store.db.execute(sql, {"now": iso(NOW), "limit": 1}).fetchall()
     return [row[-1] for row in rows]
 
 
-async def deliver(user_ids: list[int]) -> dict[str, Any]:
-    """Send one message to each user through the real application's AIORateLimiter."""
+def claim(db_path: Path, due: int) -> dict[str, Any]:
+    """Time the real claim of `due` nudges, then taking a sample of them."""
+    store = Store(db_path)
+    service = Service(store, build_engine(), clock=lambda: NOW)
+    try:
+        started = time.perf_counter()
+        claims = service.claim_due_nudges(due)
+        claim_ms = (time.perf_counter() - started) * 1000
+        again = store.claim_due_nudges(NOW, due)  # a second sweeper finds nothing new
+        sample = claims[:TAKE_SAMPLE]
+        started = time.perf_counter()
+        taken = [service.take_nudge(c) for c in sample]
+        take_s = time.perf_counter() - started
+        plan = query_plan(store)
+    finally:
+        store.close()
+    return {
+        "claimed": len(claims),
+        "claim_ms": claim_ms,
+        "claimed_again": len(again),
+        "taken": len(sample),
+        "take_ms_each": take_s * 1000 / len(sample) if sample else 0.0,
+        "taken_to_send": sum(message is not None for message in taken),
+        "query_plan": plan,
+    }
+
+
+def accepted_sends(api: Any) -> Counter[int]:
+    """How many messages the fake server accepted per chat (429s are not deliveries)."""
+    return Counter(int(call.chat_id) for call in api.calls("sendMessage") if call.status == 200)
+
+
+async def deliver(work: Path, messages: int) -> dict[str, Any]:
+    """Sweep `messages` due nudges through the real job, application and rate limiter."""
     from tests.fake_bot_api import FakeBotApi
 
-    with FakeBotApi() as api:
-        api.rate_limit(30, retry_after=1)
-        settings = Settings(
-            token=TOKEN, api_url=api.base_url, db_path=Path(":memory:"), log_level="WARNING"
-        )
-        store = Store(":memory:")
-        application = build_application(settings, Service(store, build_engine()))
-        await application.initialize()
-        started = time.perf_counter()
-        outcomes = await asyncio.gather(
-            *(application.bot.send_message(user_id, SWEEP_TEXT) for user_id in user_ids),
-            return_exceptions=True,
-        )
-        elapsed = time.perf_counter() - started
-        await application.shutdown()
+    db_path = work / "sweep-delivery.db"
+    generate(db_path, messages * 2, build_engine(), due=messages)  # 7 in 10 finished: enough
+    store = Store(db_path)
+    due_users = [r["user_id"] for r in store.db.query(
+        "SELECT user_id FROM nudges WHERE due_at <= ?", [iso(NOW)])]  # fmt: skip
+    try:
+        with FakeBotApi() as api:
+            api.rate_limit(30, retry_after=1)
+            settings = Settings(
+                token=TOKEN, api_url=api.base_url, db_path=db_path, log_level="WARNING"
+            )
+            application = build_application(settings, Service(store, build_engine(), lambda: NOW))
+            await application.initialize()  # the default rate limiter, as in production
+            context = CallbackContext(application)
+            started = time.perf_counter()
+            await nudge_sweep(context)
+            elapsed = time.perf_counter() - started
+            first = accepted_sends(api)
+            await nudge_sweep(context)  # everything was sent: nothing may go twice
+            await application.shutdown()
+            received = accepted_sends(api)
+            stats = api.rate_stats()
+    finally:
         store.close()
-        received = Counter({user_id: len(api.sent_messages(user_id)) for user_id in user_ids})
-        stats = api.rate_stats()
-    failed = [o for o in outcomes if isinstance(o, BaseException)]
-    delivered = sum(received.values())
+        for path in work.glob("sweep-delivery.db*"):
+            path.unlink()
+    delivered = sum(first.values())
     return {
-        "messages": len(user_ids),
+        "messages": len(due_users),
         "delivered": delivered,
         "seconds": elapsed,
         "per_s": delivered / elapsed if elapsed else 0.0,
         "retries": stats["rejected"],
-        "lost": sum(1 for user_id in user_ids if received[user_id] == 0),
+        "lost": sum(1 for user in due_users if received[user] == 0),
         "doubled": sum(max(0, n - 1) for n in received.values()),
-        "errors": sorted({type(error).__name__ for error in failed}),
+        "sent_by_second_sweep": sum(received.values()) - delivered,
     }
 
 
 async def sweep(db_path: Path, due: int, messages: int) -> dict[str, Any]:
-    """Claim `due` nudges among the stored users and deliver `messages` of them."""
-    store = Store(db_path)
-    try:
-        started = time.perf_counter()
-        user_ids, claimed_by = claim(store, due)
-        claim_ms = (time.perf_counter() - started) * 1000
-        plan = query_plan(store)
-        again, _ = claim(store, due)  # nothing is claimed twice
-    finally:
-        store.close()
-    delivery = await deliver(user_ids[:messages])
-    return {
-        "claimed": len(user_ids),
-        "claim_ms": claim_ms,
-        "claimed_by": claimed_by,
-        "claimed_again": len(again),
-        "query_plan": plan,
-        "delivery": delivery,
-    }
+    """Claim `due` nudges among the stored users, then deliver `messages` through the job."""
+    result = claim(db_path, due)
+    result["delivery"] = await deliver(db_path.parent, messages)
+    return result
 
 
 def sweep_sync(db_path: Path, due: int, messages: int) -> dict[str, Any]:

@@ -1,7 +1,8 @@
 """Updates through the real PTB `Application.process_update`, with a realistic mix.
 
 A scenario is a function `(mix) -> list[Op]`; each Op is a Bot API update (handled by
-`process_update`) or a direct call (timed the same way). Add a flow by adding a scenario to
+`process_update`) or a direct call (timed the same way). A scenario may be a generator, so
+a tap can use the keyboard the previous update produced. Add a flow by adding a scenario to
 SCENARIOS with a weight: see the README's benchmark section.
 """
 
@@ -13,7 +14,7 @@ import itertools
 import random
 import statistics
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,7 +25,6 @@ from telegram.ext import AIORateLimiter, Application
 from bench.datagen import FIRST_USER_ID, NOW
 from bench.stub import BOT_USER, StubRequest
 from bot.config import Settings
-from bot.policy.drafts import check_draft
 from bot.service import Service, build_engine
 from bot.store import Store
 from bot.telegram import build_application
@@ -45,6 +45,7 @@ DRAFTS = (
     "Thanks for dropping off the books. Have a good evening.",
     "I have changed, I promise, please just give me one more chance",
 )
+NOTES = ("Talked about the school run", "Short and kind", "She asked about the car")
 COMMANDS = ("plan", "menu", "help", "start")
 
 
@@ -144,22 +145,46 @@ def typed(mix: Mix) -> list[Op]:
     return [Op("text", mix.message(user, mix.rng.choice(TEXTS)))]
 
 
-def draft(mix: Mix) -> list[Op]:
-    """A draft check: through /draft once the flow exists, else the policy check directly."""
-    text = mix.rng.choice(DRAFTS)
-    if "draft" in mix.service.engine.commands:
-        user = mix.stored_user(finished=True)
-        return [Op("draft", mix.message(user, "/draft")), Op("draft", mix.message(user, text))]
-    rules = mix.service.engine.policy.draft_rules
-    return [Op("draft (direct)", call=lambda: check_draft(text, rules))]
+def draft(mix: Mix) -> Iterator[Op]:
+    """A draft check through the real flow: /draft, then the draft typed in."""
+    user = mix.stored_user(finished=True)
+    yield Op("draft", mix.message(user, "/draft"))
+    yield Op("draft", mix.message(user, mix.rng.choice(DRAFTS)))
 
 
-# name -> (weight, scenario). The contact log and nudges join here after the merge.
-SCENARIOS: dict[str, tuple[float, Callable[[Mix], list[Op]]]] = {
-    "tap": (0.55, tap),
-    "command": (0.15, command),
-    "text": (0.15, typed),
-    "draft": (0.15, draft),
+def log_contact(mix: Mix) -> Iterator[Op]:
+    """A contact logged in three taps (who, what kind, how it went), then a note or Skip.
+
+    A generator: each tap is built after the previous update was handled, from the keyboard
+    the bot just sent.
+    """
+    user = mix.stored_user(finished=True)
+    yield Op("log", mix.message(user, "/log"))
+    for _ in range(3):
+        yield Op("log", mix.callback(user, mix.rng.choice(mix.stub.keyboards[user])))
+    if mix.rng.random() < 0.3:
+        yield Op("log", mix.message(user, mix.rng.choice(NOTES)))
+    else:  # the note step's only button is Skip
+        (skip,) = mix.stub.keyboards[user]
+        yield Op("log", mix.callback(user, skip))
+
+
+def urge(mix: Mix) -> Iterator[Op]:
+    """The urge pause: /urge, then a few taps on whatever the bot offers next."""
+    user = mix.stored_user(finished=True)
+    yield Op("urge", mix.message(user, "/urge"))
+    for _ in range(3):
+        yield Op("urge", mix.callback(user, mix.rng.choice(mix.stub.keyboards[user])))
+
+
+# name -> (weight, scenario): the weight is per scenario, and a scenario may be several updates.
+SCENARIOS: dict[str, tuple[float, Callable[[Mix], Iterable[Op]]]] = {
+    "tap": (0.45, tap),
+    "command": (0.14, command),
+    "text": (0.14, typed),
+    "draft": (0.09, draft),
+    "log": (0.09, log_contact),
+    "urge": (0.09, urge),
 }
 
 

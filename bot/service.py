@@ -22,7 +22,7 @@ from bot.flows import FLOWS_DIR, load_flows, load_messages
 from bot.locks import UserLocks
 from bot.model import EraseUser, Event, Outcome, Press, Reply, UserData
 from bot.policy import Policy
-from bot.store import ClaimedNudge, DueNudge, Store
+from bot.store import ClaimedNudge, DueNudge, NudgeClaim, Store
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -118,8 +118,21 @@ class Service:
 
     # --- the nudge sweep (the Telegram job sends what this returns) ---------------------------
 
-    def claim_due_nudges(self, limit: int = 200) -> list[DueMessage]:
-        """Claim due nudges (marked sent in the same transaction) and build their messages."""
+    def claim_due_nudges(self, limit: int = 200) -> list[NudgeClaim]:
+        """Claim up to `limit` due nudges (cheap: see Store.claim_due_nudges); nothing sent yet.
+
+        Claims a crashed or failed sweep left behind come first, so none is forgotten.
+        """
+        claims = self.store.pending_claims(limit)
+        if len(claims) < limit:
+            claims += self.store.claim_due_nudges(self.clock(), limit - len(claims))
+        return claims
+
+    def take_nudge(self, claim: NudgeClaim) -> DueMessage | None:
+        """Decide about a claimed nudge now; if it goes, it is marked sent before it is built.
+
+        Call right before sending; None means send nothing (not now, or already taken).
+        """
         now = self.clock()
 
         def decide(due: DueNudge):
@@ -128,14 +141,13 @@ class Service:
                 settings, due.due_at, due.last_sent_at, now, due.eligible, due.due_kind
             )
 
-        claims = self.store.claim_due_nudges(now, limit, decide)
+        taken = self.store.take_nudge(claim, now, decide)
+        if taken is None:
+            return None
+        tz = settings_from(taken.due.settings).tz
         policy, texts = self.engine.policy.nudge_texts, feature_texts()
-        messages = []
-        for claim in claims:
-            tz = settings_from(claim.due.settings).tz
-            reply = nudge_reply(claim.due.due_kind, claim.due.user_id, tz, now, policy, texts)
-            messages.append(DueMessage(claim.due.user_id, reply, claim))
-        return messages
+        reply = nudge_reply(taken.due.due_kind, taken.due.user_id, tz, now, policy, texts)
+        return DueMessage(taken.due.user_id, reply, taken)
 
     def release_nudge(self, message: DueMessage, after_seconds: float = 0) -> None:
         """Delivery failed for a passing reason: make the nudge due again, not lost."""

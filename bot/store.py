@@ -35,6 +35,16 @@ BUSY_TIMEOUT_MS = 5000
 CONTACT_HISTORY = timedelta(days=56)
 
 migrations = Migrations("reconnect")
+# The sweep's claim (see Store.claim_due_nudges): reads only the nudges(due_at) index, whose
+# entries carry user_id (the rowid), and writes only the small nudge_claims table.
+CLAIM_DUE_SQL = """
+INSERT INTO nudge_claims (user_id, due_at, claimed_at)
+SELECT n.user_id, n.due_at, :now FROM nudges n
+WHERE n.due_at <= :now
+    AND NOT EXISTS (SELECT 1 FROM nudge_claims c WHERE c.user_id = n.user_id)
+ORDER BY n.due_at LIMIT :limit
+RETURNING user_id, due_at
+"""
 
 
 @migrations()
@@ -119,6 +129,20 @@ def m003d_processed_updates(db: Database) -> None:
     )
     db["processed_updates"].create_index(["at"])
     db["processed_updates"].create_index(["user_id"])
+
+
+@migrations()
+def m004a_nudge_claims(db: Database) -> None:
+    """Due nudges claimed by the sweep but not yet taken for sending (see claim_due_nudges).
+
+    Kept small and without a foreign key, so claiming writes only this table's few pages;
+    it has user_id, so /delete (erase_user) covers it.
+    """
+    db["nudge_claims"].create(
+        {"user_id": int, "due_at": str, "claimed_at": str},
+        pk="user_id",
+        not_null={"due_at", "claimed_at"},
+    )
 
 
 def connect(path: Path | str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Database:
@@ -345,54 +369,102 @@ class Store:
         }
 
     # --- the nudge sweep ----------------------------------------------------------------------
+    #
+    # Claiming and sending are two steps, so that claiming thousands of due nudges stays cheap:
+    #
+    # 1. `claim_due_nudges` copies the (user_id, due_at) of the oldest due nudges into the small
+    #    `nudge_claims` table in ONE statement. It reads only the `nudges(due_at)` index (which
+    #    holds user_id: it is the rowid) and writes only `nudge_claims`, a few hundred pages,
+    #    instead of rewriting one random page of `nudges` per claimed user. A nudge with a
+    #    pending claim is never claimed again.
+    # 2. `take_nudge`, just before the message is sent (sending is rate-limited to ~28/s, so
+    #    this per-row work is off the critical path), deletes the claim and, in the SAME
+    #    transaction, decides (at most one a local day, quiet hours, pause/off, follow-ups,
+    #    eligibility) and marks the nudge sent and plans the next one. Only the caller whose
+    #    DELETE removed the claim may send, so two sweepers never send the same nudge.
+    #
+    # Crash safety: a crash after step 1 leaves claims that were never sent; the next sweep
+    # takes them (`pending_claims`). A crash after step 2 leaves the nudge marked sent: it is
+    # never sent twice (at most once, as before: a crash mid-send can lose that one message).
 
-    def claim_due_nudges(
-        self, now: datetime, limit: int, decide: Callable[[DueNudge], NudgeDecisionLike]
-    ) -> list[ClaimedNudge]:
-        """Claim nudges due by `now` and, in the same transaction, mark them sent and plan the next.
-
-        `decide` (pure) says whether to send each one and when the next is due. A row is only
-        updated if it is still as read, so a second sweeper can never send the same nudge.
-        """
-        claimed = []
+    def claim_due_nudges(self, now: datetime, limit: int) -> list[NudgeClaim]:
+        """Claim up to `limit` nudges due by `now` that have no pending claim, oldest first."""
         with self.db.atomic():
-            rows = list(
-                self.db.query(
-                    """
-                    SELECT n.user_id, n.settings, n.due_at, n.due_kind, n.last_sent_at,
-                        s.completed_at, json_extract(s.answers, '$.safety') AS safety
-                    FROM nudges n
-                    JOIN users u ON u.id = n.user_id
-                    LEFT JOIN sessions s ON s.user_id = n.user_id
-                    WHERE n.due_at IS NOT NULL AND n.due_at <= ? AND u.active = 1
-                    ORDER BY n.due_at LIMIT ?
-                    """,
-                    [_iso(now), limit],
-                )
+            rows = self.db.execute(
+                CLAIM_DUE_SQL, {"now": _iso(now), "limit": limit}
+            ).fetchall()
+        claims = [NudgeClaim(user_id, due_at) for user_id, due_at in rows]
+        return sorted(claims, key=lambda claim: (claim.due_at, claim.user_id))
+
+    def pending_claims(self, limit: int) -> list[NudgeClaim]:
+        """Claims not taken yet: left by a sweep that crashed or failed part-way, oldest first."""
+        rows = self.db.query(
+            "SELECT user_id, due_at FROM nudge_claims ORDER BY due_at, user_id LIMIT ?", [limit]
+        )
+        return [NudgeClaim(row["user_id"], row["due_at"]) for row in rows]
+
+    def take_nudge(
+        self, claim: NudgeClaim, now: datetime, decide: Callable[[DueNudge], NudgeDecisionLike]
+    ) -> ClaimedNudge | None:
+        """Take a claim: decide, and if it is to be sent, mark it sent in the same transaction.
+
+        Returns the nudge to send, or None (someone else took the claim, the user changed
+        their schedule meanwhile, or `decide` says not now). `decide` (pure) also says when
+        the next one is due; that is stored whatever it decides.
+        """
+        with self.db.atomic():
+            taken = self.db.execute(
+                "DELETE FROM nudge_claims WHERE user_id = ? AND due_at = ?",
+                [claim.user_id, claim.due_at],
             )
-            for row in rows:
-                due = DueNudge(
-                    user_id=row["user_id"],
-                    settings=json.loads(row["settings"]) if row["settings"] else None,
-                    due_at=datetime.fromisoformat(row["due_at"]),
-                    due_kind=row["due_kind"] or "checkin",
-                    last_sent_at=_parse(row["last_sent_at"]),
-                    eligible=bool(row["completed_at"]) and row["safety"] != "concern",
-                )
-                decision = decide(due)
-                sent_at = now if decision.send else due.last_sent_at
-                updated = self.db.execute(
-                    """
-                    UPDATE nudges SET due_at = ?, due_kind = ?, last_sent_at = ?, claimed_at = ?
-                    WHERE user_id = ? AND due_at = ?
-                    """,
-                    [_iso(decision.next_due), decision.next_kind, _iso(sent_at),
-                     _iso(now) if decision.send else None, due.user_id, row["due_at"]],
-                )  # fmt: skip
-                if decision.send and updated.rowcount == 1:
-                    self._count("nudges_sent", 1)
-                    claimed.append(ClaimedNudge(due, now, decision.next_due, decision.next_kind))
-        return claimed
+            if taken.rowcount != 1:
+                return None  # another sweeper took it: only one may send
+            due = self._due_nudge(claim)
+            if due is None:
+                return None  # rescheduled or stopped since the claim: the new due time rules
+            decision = decide(due)
+            sent_at = now if decision.send else due.last_sent_at
+            self.db.execute(
+                """
+                UPDATE nudges SET due_at = ?, due_kind = ?, last_sent_at = ?, claimed_at = ?
+                WHERE user_id = ?
+                """,
+                [_iso(decision.next_due), decision.next_kind, _iso(sent_at),
+                 _iso(now) if decision.send else None, due.user_id],
+            )  # fmt: skip
+            if not decision.send:
+                return None
+            self._count("nudges_sent", 1)
+            return ClaimedNudge(due, now, decision.next_due, decision.next_kind)
+
+    def _due_nudge(self, claim: NudgeClaim) -> DueNudge | None:
+        """The claimed user's nudge as the decision needs it, if still due as claimed."""
+        rows = list(
+            self.db.query(
+                """
+                SELECT n.user_id, n.settings, n.due_at, n.due_kind, n.last_sent_at, u.active,
+                    s.completed_at, json_extract(s.answers, '$.safety') AS safety
+                FROM nudges n
+                JOIN users u ON u.id = n.user_id
+                LEFT JOIN sessions s ON s.user_id = n.user_id
+                WHERE n.user_id = ? AND n.due_at = ?
+                """,
+                [claim.user_id, claim.due_at],
+            )
+        )
+        if not rows:
+            return None
+        row = rows[0]
+        return DueNudge(
+            user_id=row["user_id"],
+            settings=json.loads(row["settings"]) if row["settings"] else None,
+            due_at=datetime.fromisoformat(row["due_at"]),
+            due_kind=row["due_kind"] or "checkin",
+            last_sent_at=_parse(row["last_sent_at"]),
+            eligible=bool(row["active"])
+            and bool(row["completed_at"])
+            and row["safety"] != "concern",
+        )
 
     def release_nudge(self, claim: ClaimedNudge, retry_at: datetime) -> None:
         """Put a claimed nudge that could not be delivered back as due at `retry_at`."""
@@ -413,6 +485,7 @@ class Store:
         """The user blocked the bot: mark them inactive and stop their check-ins."""
         with self.db.atomic():
             self.db.execute("UPDATE users SET active = 0 WHERE id = ?", [user_id])
+            self.db.execute("DELETE FROM nudge_claims WHERE user_id = ?", [user_id])
             self.db.execute(
                 """
                 UPDATE nudges SET due_at = NULL, due_kind = NULL, claimed_at = NULL,
@@ -491,6 +564,14 @@ class DueNudge:
     due_kind: str
     last_sent_at: datetime | None
     eligible: bool  # walk-through finished and coaching on
+
+
+@dataclass(frozen=True)
+class NudgeClaim:
+    """A due nudge claimed for sending: the user and the due time it was claimed at."""
+
+    user_id: int
+    due_at: str  # as stored, so taking it can check the schedule did not change meanwhile
 
 
 class NudgeDecisionLike(Protocol):

@@ -24,7 +24,7 @@ def test_bench_runs_end_to_end_at_a_tiny_size(tmp_path):
     results = json.loads(out.read_text())
     updates = results["updates"]
     assert updates["updates"] == 200
-    assert {"tap", "command", "text"} <= set(updates["kinds"])
+    assert {"tap", "command", "text", "draft", "log", "urge"} <= set(updates["kinds"])
     assert updates["api_calls"]["sendMessage"] > 0
     assert updates["api_calls"]["answerCallbackQuery"] == updates["api_calls"][
         "editMessageReplyMarkup"
@@ -34,8 +34,10 @@ def test_bench_runs_end_to_end_at_a_tiny_size(tmp_path):
     assert results["startup"]["ready_s"] > 0
     sweep = results["sweep"]
     assert sweep["claimed"] == 40 and sweep["claimed_again"] == 0
+    assert sweep["taken"] == sweep["taken_to_send"] == 40  # the real take: decided, marked sent
     assert any("idx_nudges_due_at" in line for line in sweep["query_plan"])
-    delivery = sweep["delivery"]
+    delivery = sweep["delivery"]  # through the real nudge_sweep job and default rate limiter
     assert delivery["delivered"] == delivery["messages"] == 12
     assert delivery["lost"] == 0 and delivery["doubled"] == 0
+    assert delivery["sent_by_second_sweep"] == 0
     assert not list((tmp_path / "db").glob("run-*"))  # working copies are cleaned up

@@ -119,6 +119,11 @@ def service(tmp_path):
     store.close()
 
 
+def due_messages(svc: Service) -> list:
+    """What one sweep would send: claim the due nudges, then take each (marking it sent)."""
+    return [m for claim in svc.claim_due_nudges() if (m := svc.take_nudge(claim)) is not None]
+
+
 def finished(store: Store, user: int, settings: NudgeSettings, due: datetime, kind="checkin"):
     session = Session(state="hub:menu", answers=dict(DONE), plan=None, completed_at=NOW)
     store.commit(
@@ -129,11 +134,11 @@ def finished(store: Store, user: int, settings: NudgeSettings, due: datetime, ki
 def test_a_claimed_nudge_is_marked_sent_in_the_same_transaction(service):
     svc, _ = service
     finished(svc.store, 1, BERLIN, NOW)
-    (message,) = svc.claim_due_nudges()
+    (message,) = due_messages(svc)
     assert message.user_id == 1 and message.reply.buttons
     row = svc.store.nudge_row(1)
     assert row["last_sent_at"] == NOW.isoformat() and row["due_at"] > NOW.isoformat()
-    assert svc.claim_due_nudges() == []  # a second sweep finds nothing
+    assert due_messages(svc) == []  # a second sweep finds nothing
     assert svc.store.counter("nudges_sent") == 1
 
 
@@ -142,7 +147,7 @@ def test_a_follow_up_is_sent_then_the_regular_schedule_returns(service):
     follow_up_at = NOW - timedelta(hours=3)
     finished(svc.store, 2, BERLIN, follow_up_at, kind="followup")
     clock["now"] = follow_up_at
-    (message,) = svc.claim_due_nudges()
+    (message,) = due_messages(svc)
     assert message.reply.text in feature_texts().followups
     row = svc.store.nudge_row(2)
     assert row["due_kind"] == "checkin" and row["due_at"] == (NOW + timedelta(days=1)).isoformat()
@@ -151,13 +156,13 @@ def test_a_follow_up_is_sent_then_the_regular_schedule_returns(service):
 def test_release_puts_it_back_unless_the_user_changed_settings_meanwhile(service):
     svc, clock = service
     finished(svc.store, 3, BERLIN, NOW)
-    (message,) = svc.claim_due_nudges()
+    (message,) = due_messages(svc)
     svc.release_nudge(message, after_seconds=60)
     row = svc.store.nudge_row(3)
     assert row["due_at"] == (NOW + timedelta(seconds=60)).isoformat()
     assert row["last_sent_at"] is None and svc.store.counter("nudges_sent") == 0
     clock["now"] = NOW + timedelta(seconds=60)
-    (again,) = svc.claim_due_nudges()
+    (again,) = due_messages(svc)
     svc.store.commit(3, None, [SaveNudges(NudgeSettings().as_dict(), None)], NOW)  # turned off
     svc.release_nudge(again)
     assert svc.store.nudge_row(3)["due_at"] is None
@@ -170,15 +175,89 @@ def test_blocked_user_is_inactive_with_check_ins_off(service):
     assert svc.store.user_row(4)["active"] == 0
     data = svc.store.load_user_data(4, NOW)
     assert data.nudges["frequency"] == "off" and svc.store.nudge_row(4)["due_at"] is None
-    assert svc.claim_due_nudges() == []
+    assert due_messages(svc) == []
 
 
 def test_reset_or_safety_concern_clears_the_due_nudge(service):
     svc, _ = service
     finished(svc.store, 5, BERLIN, NOW)
     svc.store.save_session(5, Session(answers={"safety": "concern"}), NOW)
-    assert svc.claim_due_nudges() == []
+    assert due_messages(svc) == []
     assert svc.store.nudge_row(5)["due_at"] is None
+
+
+def test_nothing_is_claimed_twice_and_only_one_taker_may_send(service):
+    svc, _ = service
+    for user in range(10, 16):
+        finished(svc.store, user, BERLIN, NOW - timedelta(minutes=user))
+    first = svc.store.claim_due_nudges(NOW, 4)
+    assert [c.user_id for c in first] == [15, 14, 13, 12]  # oldest due first, up to the limit
+    second = svc.store.claim_due_nudges(NOW, 10)
+    assert [c.user_id for c in second] == [11, 10]  # pending claims are not claimed again
+    assert svc.store.claim_due_nudges(NOW, 10) == []
+    assert svc.take_nudge(first[0]) is not None
+    assert svc.take_nudge(first[0]) is None  # a second taker of the same claim sends nothing
+    assert svc.store.counter("nudges_sent") == 1
+
+
+def test_a_crash_after_claiming_sends_each_nudge_once_after_restart(service, tmp_path):
+    svc, _ = service
+    finished(svc.store, 20, BERLIN, NOW)
+    finished(svc.store, 21, BERLIN, NOW)
+    (claim, _) = svc.claim_due_nudges()  # claimed, then the process dies before taking them
+    restarted = Service(Store(tmp_path / "bot.db"), ENGINE, clock=lambda: NOW)
+    assert {m.user_id for m in due_messages(restarted)} == {20, 21}  # left-over claims first
+    assert due_messages(restarted) == []
+    assert svc.take_nudge(claim) is None  # the old sweeper cannot send it as well
+    assert restarted.store.counter("nudges_sent") == 2
+    restarted.store.close()
+
+
+def test_a_crash_after_taking_never_sends_it_again(service, tmp_path):
+    svc, _ = service
+    finished(svc.store, 22, BERLIN, NOW)
+    (claim,) = svc.claim_due_nudges()
+    assert svc.take_nudge(claim) is not None  # marked sent; the process dies mid-send
+    restarted = Service(Store(tmp_path / "bot.db"), ENGINE, clock=lambda: NOW)
+    assert restarted.claim_due_nudges() == [] and due_messages(restarted) == []
+    assert restarted.store.nudge_row(22)["last_sent_at"] == NOW.isoformat()
+    restarted.store.close()
+
+
+def test_a_claim_taken_after_the_user_changed_their_schedule_sends_nothing(service):
+    svc, _ = service
+    finished(svc.store, 23, BERLIN, NOW)
+    (claim,) = svc.claim_due_nudges()
+    later = NOW + timedelta(hours=2)
+    svc.store.commit(23, None, [SaveNudges(BERLIN.as_dict(), later, "checkin")], NOW)
+    assert svc.take_nudge(claim) is None
+    row = svc.store.nudge_row(23)
+    assert row["due_at"] == later.isoformat() and row["last_sent_at"] is None
+
+
+def test_eligibility_and_quiet_hours_are_judged_when_the_claim_is_taken(service):
+    svc, clock = service
+    finished(svc.store, 24, BERLIN, NOW)
+    finished(svc.store, 25, BERLIN, NOW)
+    blocked, quiet = svc.claim_due_nudges()
+    svc.nudge_blocked(24)
+    assert svc.take_nudge(blocked) is None and svc.store.nudge_row(24)["due_at"] is None
+    clock["now"] = NOW + timedelta(hours=3, minutes=30)  # 22:30 in Berlin by the time it is sent
+    assert svc.take_nudge(quiet) is None
+    assert svc.store.nudge_row(25)["due_at"] == (NOW + timedelta(days=1)).isoformat()
+    assert svc.store.counter("nudges_sent") == 0
+
+
+def test_a_released_nudge_is_claimed_and_sent_again_once(service):
+    svc, clock = service
+    finished(svc.store, 26, BERLIN, NOW)
+    (message,) = due_messages(svc)
+    svc.release_nudge(message, after_seconds=30)
+    assert svc.claim_due_nudges() == []  # not before the retry time
+    clock["now"] = NOW + timedelta(seconds=30)
+    (again,) = due_messages(svc)
+    assert again.user_id == 26 and due_messages(svc) == []
+    assert svc.store.counter("nudges_sent") == 1
 
 
 # --- the flows through the engine -----------------------------------------------------------

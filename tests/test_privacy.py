@@ -34,7 +34,7 @@ def rows_about(store, user_id: int) -> dict[str, int]:
 
 
 def seed_rows(store, user_id: int, now) -> None:
-    """Give a user a row in every table the bot writes: contact, nudges, draft verdict."""
+    """Give a user a row in every table the bot writes: contact, nudges, claim, draft verdict."""
     contact = Contact(at=now - timedelta(days=1), initiator="me", kind="text", outcome="warm")
     effects = [
         AddContact(contact, note="note of user"),
@@ -42,6 +42,8 @@ def seed_rows(store, user_id: int, now) -> None:
         RecordDraftCheck("pressure"),
     ]
     store.commit(user_id, store.load_session(user_id) or Session(), effects, now)
+    (claim,) = store.claim_due_nudges(now + timedelta(hours=3), 10)  # a pending sweep claim
+    assert claim.user_id == user_id
 
 
 async def test_privacy_says_what_is_stored_and_the_rights(fake_api, start_bot):

@@ -99,6 +99,7 @@ def test_erase_user_leaves_nothing_in_any_table(tmp_path):
     for user in (1, 2):
         store.commit(user, Session(), effects, NOW)
         store.mark_processed(100 + user, user, NOW)  # issue 6: processed update ids
+    assert len(store.claim_due_nudges(NOW, 10)) == 2  # a pending claim each (nudge_claims)
     store.erase_user(1)
     for table in store.user_tables():
         column = "id" if table == "users" else "user_id"
