@@ -444,6 +444,6 @@ def assert_nudges_at_most_once(bot: BotProcess, api: FakeBotApi) -> None:
         assert len(lost) <= cut_short, (run.kind, lost)  # a finished sweep sent all it claimed
         if run.kind == "cut":  # the first send was in flight when the kill came
             assert len(claims) >= NUDGE_BATCH and len(lost) == len(claims) - 1, (claims, lost)
-    assert read_db(bot.db_path, "SELECT value FROM counters WHERE name = 'nudges_sent'")[0][0] == (
-        len(NUDGED)
-    )
+    # The operator count is kept with the claim, so a nudge lost at a kill still counts.
+    counted = read_db(bot.db_path, "SELECT value FROM counters WHERE name = 'nudges_sent'")[0][0]
+    assert sum(nudges_to(api, user) for user in NUDGED) <= counted <= len(NUDGED)
