@@ -1,21 +1,29 @@
 """The real process `python -m bot run` against the fake Bot API: SIGTERM and SIGKILL.
 
-Hooks for after the merge of issues 3 and 4 are marked HOOK: add contact logging to the
-walk, then check every logged contact once and every due nudge sent exactly once.
+The SIGKILL test drives three kinds of users at once while the process is killed and
+restarted: walkers tap through the walk-through, loggers (walk-through already done) log
+contacts by buttons, and check-in users have nudges that fall due for real (their rows are
+written, while the process is stopped, with a due time in the recent past and a time zone in
+which it is early afternoon now).
 """
 
 from __future__ import annotations
 
+import json
 import os
 import random
+import re
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from bot.model import Command, Press
+from bot.policy.timezones import format_offset
 from bot.service import Service, build_engine
 from bot.store import Store
 from tests.fake_bot_api import FakeBotApi, keyboard_rows
@@ -26,6 +34,48 @@ HUB_LABEL = "Revisit the ideas"
 # test walks each user a fixed number of acknowledged taps rather than to the end.
 USERS = range(3001, 3021)
 TAPS = 10
+# Users who finished the walk-through (seeded before the first start) log contacts.
+LOGGERS = range(3101, 3106)
+CONTACTS_EACH = 3
+LOG_CHOICES = (("I did", "They did"), ("A message", "A call", "We met", "A practical matter"),
+               ("Warm", "Neutral", "Cold", "No answer"))  # fmt: skip
+LOGGED = "Noted, thank you."
+# Check-ins: a few users' nudges are made due before every start; the sweep runs every
+# SWEEP_SECONDS (the smallest interval the settings allow).
+SWEEP_SECONDS = 5
+NUDGE_BATCH = 3
+NUDGED = range(3201, 3201 + NUDGE_BATCH * 6)  # one batch per start (five kills, a last run)
+NOT_DUE_USER, QUIET_USER = 3298, 3299  # due in an hour; due now, but it is night there
+STOP_NUDGES = "c.stopnudges"  # the button only nudge messages carry
+SWEEP_LINE = re.compile(r"nudge sweep: (\d+) due, (\d+) sent")
+# How each run ends: "early" a random kill before the first sweep, "cut" a kill as soon as
+# the sweep's first nudge reaches Telegram (the others are claimed, not sent), "settled" a
+# random kill shortly after a sweep finished.
+KILL_PLAN = ("early", "early", "early", "cut", "settled")
+
+
+@dataclass
+class Run:
+    """One life of the process: how it was meant to end, when it started and ended."""
+
+    kind: str
+    log_path: Path
+    started: datetime
+    started_monotonic: float
+    receipts_before: int
+    kill_at: float | None = None
+    ended: datetime | None = None
+    killed: bool = False
+
+    def log(self) -> str:
+        return self.log_path.read_text()
+
+    def sweeps(self) -> list[tuple[int, int]]:
+        """(due, sent) of every finished sweep that had something due."""
+        return [(int(a), int(b)) for a, b in SWEEP_LINE.findall(self.log())]
+
+    def holds(self, moment: datetime) -> bool:
+        return self.started < moment and (self.ended is None or moment < self.ended)
 
 
 class BotProcess:
@@ -37,27 +87,38 @@ class BotProcess:
         self.env = {
             **os.environ, "PYTHONPATH": str(ROOT), "TELEGRAM_BOT_TOKEN": token,
             "TELEGRAM_API_URL": api.base_url, "BOT_DB_PATH": str(self.db_path),
-            "LOG_LEVEL": "INFO",
+            "LOG_LEVEL": "INFO", "NUDGE_SWEEP_SECONDS": str(SWEEP_SECONDS),
         }  # fmt: skip
         self.process: subprocess.Popen | None = None
+        self.runs: list[Run] = []
 
-    def start(self) -> None:
+    def start(self, kind: str = "final") -> Run:
         self.starts += 1
-        self.log_path = self.tmp_path / f"bot-{self.starts}.log"
-        with self.log_path.open("w") as log:
+        log_path = self.tmp_path / f"bot-{self.starts}.log"
+        run = Run(kind, log_path, datetime.now(UTC), time.monotonic(), nudge_receipts(self.api))
+        with log_path.open("w") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "bot", "run"], cwd=self.tmp_path, env=self.env,
                 stdout=log, stderr=log,
             )  # fmt: skip
-        self.api.wait_for_sync(lambda: "Reconnect is running" in self.log_path.read_text(), 20)
+        self.runs.append(run)
+        self.api.wait_for_sync(lambda: "Reconnect is running" in run.log(), 20)
+        return run
+
+    @property
+    def log_path(self) -> Path:
+        return self.runs[-1].log_path
 
     def kill(self) -> None:
         self.process.send_signal(signal.SIGKILL)
         self.process.wait(timeout=10)
+        self.runs[-1].ended, self.runs[-1].killed = datetime.now(UTC), True
 
     def terminate(self) -> int:
         self.process.send_signal(signal.SIGTERM)
-        return self.process.wait(timeout=20)
+        code = self.process.wait(timeout=20)
+        self.runs[-1].ended = datetime.now(UTC)
+        return code
 
 
 def read_db(path: Path, sql: str, args=()) -> list[sqlite3.Row]:
@@ -99,24 +160,37 @@ class Walker:
         self.acked: list[int] = []
         self.waiting: tuple[int, int, float] | None = None  # update id, replies before, when
         self.resync, self.done = True, False
+        self.latest: dict = {}  # the bot message the next choice is made on
+        self.buttons: dict[str, str] = {}  # its buttons: label -> callback data
 
     def step(self) -> None:
-        """Push the next update: /start to (re)sync, else a button of the latest keyboard."""
-        rows = keyboard_rows(self.api.sent_messages(self.user)[-1].get("reply_markup")) if (
-            self.api.sent_messages(self.user)) else []  # fmt: skip
-        options = [label for row in rows for label, _ in row]
-        if HUB_LABEL in options or len(self.acked) >= TAPS:
+        """Push the next update (see `next_update`), or be done."""
+        messages = self.api.sent_messages(self.user)
+        self.latest = messages[-1] if messages else {}
+        rows = keyboard_rows(self.latest.get("reply_markup"))
+        self.buttons = {label: data for row in rows for label, data in row}
+        before = len(messages)
+        update = self.next_update(list(self.buttons))
+        if update is None:
             self.done = True
             return
-        before = len(self.api.sent_texts(self.user))
-        if self.resync or not options:
-            update = self.api.command(self.user, "/start")
-            self.resync = False
-        else:
-            label = "None of this applies" if "None of this applies" in options else None
-            update = self.api.press(self.user, label or options[0])
         self.pushed.append(update)
         self.waiting = (update["update_id"], before, time.monotonic())
+
+    def next_update(self, options: list[str]) -> dict | None:
+        """/start to (re)sync, else a button of the latest keyboard; None at the end."""
+        if HUB_LABEL in options or len(self.acked) >= TAPS:
+            return None
+        if self.resync or not options:
+            self.resync = False
+            return self.api.command(self.user, "/start")
+        label = "None of this applies" if "None of this applies" in options else options[0]
+        return self.tap(label)
+
+    def tap(self, label: str) -> dict:
+        """Tap a button of the message the choice was made on (a later one may have come)."""
+        message_id = self.latest["message_id"]
+        return self.api.callback(self.user, self.buttons[label], message_id=message_id)
 
     def check(self, processed: set[int]) -> None:
         """An answer acknowledges the update; a handled one without an answer needs a resync."""
@@ -128,6 +202,29 @@ class Walker:
             self.waiting, self.resync = None, True  # answered before a kill, or reply lost
 
 
+class Logger(Walker):
+    """A user past the walk-through logging contacts: /log, three taps, Skip the note."""
+
+    def next_update(self, options: list[str]) -> dict | None:
+        if len(acknowledged_logs(self.api, self.user)) >= CONTACTS_EACH:
+            return None
+        if self.resync or not options:
+            self.resync = False
+            return self.api.command(self.user, "/log")  # starts the log afresh, whatever step
+        for choices in LOG_CHOICES:
+            offered = [label for label in choices if label in options]
+            if offered:
+                return self.tap(self.rng.choice(offered))
+        if "Skip" in options:
+            return self.tap("Skip")
+        return self.api.command(self.user, "/log")  # after "Noted": the next contact
+
+
+def acknowledged_logs(api: FakeBotApi, user: int) -> list[str]:
+    """The "Noted" answers the user saw: each one acknowledges one logged contact."""
+    return [text for text in api.sent_texts(user) if text.startswith(LOGGED)]
+
+
 def event_of(update: dict):
     """The engine input a pushed update stands for."""
     if "callback_query" in update:
@@ -136,19 +233,141 @@ def event_of(update: dict):
     return Command(name, args)
 
 
+def finish_walkthrough(service: Service, user: int) -> None:
+    """Walk a user through to the menu in-process (as the bot would), first choices."""
+    result = service.handle(user, Command("start"), "en")
+    for _ in range(60):
+        buttons = [button for reply in result.replies for button in reply.buttons]
+        if any(button.label == HUB_LABEL for button in buttons):
+            return
+        safe = [b for b in buttons if b.label == "None of this applies"]
+        result = service.handle(user, Press((safe or buttons)[0].data), "en")
+    raise AssertionError(f"user {user} never reached the menu")
+
+
+def seed_finished_users(service: Service, users) -> None:
+    """Users who already walked through (their plan is set), as the bot would have saved them."""
+    for user in users:
+        finish_walkthrough(service, user)
+
+
+def zone_where_it_is(hour: int, now: datetime) -> str:
+    """A fixed-offset zone in which the local hour is now `hour` (offsets -12..+11 suffice)."""
+    return format_offset(timedelta(hours=(hour - now.hour + 12) % 24 - 12))
+
+
+def make_nudges_due(db_path: Path, users, rng: random.Random, *, local_hour: int = 13,
+                    due_in: timedelta | None = None) -> None:  # fmt: skip
+    """While the bot is stopped: daily check-ins due minutes ago, in a zone where it is day."""
+    now = datetime.now(UTC)
+    zone = zone_where_it_is(local_hour, now)
+    settings = {"tz": zone, "frequency": "daily", "hour": local_hour, "weekday": 6,
+                "quiet_start": "22:00", "quiet_end": "08:00", "paused_until": None,
+                "tz_set": True}  # fmt: skip
+    conn = sqlite3.connect(db_path, timeout=5)
+    try:
+        with conn:
+            for user in users:
+                due_at = now + (due_in or -timedelta(minutes=rng.uniform(1, 90)))
+                conn.execute(
+                    "INSERT INTO nudges (user_id, settings, due_at, due_kind) VALUES (?, ?, ?, ?)"
+                    " ON CONFLICT(user_id) DO UPDATE SET settings = excluded.settings,"
+                    " due_at = excluded.due_at, due_kind = excluded.due_kind,"
+                    " last_sent_at = NULL, claimed_at = NULL",
+                    [user, json.dumps(settings), due_at.isoformat(), "checkin"],
+                )
+    finally:
+        conn.close()
+
+
+def nudges_to(api: FakeBotApi, user: int) -> int:
+    """Nudge messages Telegram accepted for the user (they alone carry the stop button)."""
+    return sum(
+        1
+        for message in api.sent_messages(user)
+        for row in keyboard_rows(message.get("reply_markup"))
+        for _, data in row
+        if data == STOP_NUDGES
+    )
+
+
+def nudge_receipts(api: FakeBotApi) -> int:
+    """Nudge messages accepted so far, all users."""
+    return sum(nudges_to(api, user) for user in (*NUDGED, NOT_DUE_USER, QUIET_USER))
+
+
+class Cycles:
+    """Kill and restart the bot by plan; a fresh batch of nudges falls due before each start."""
+
+    def __init__(self, bot: BotProcess, api: FakeBotApi, rng: random.Random):
+        self.bot, self.api, self.rng = bot, api, rng
+        self.plan = list(KILL_PLAN)
+        rng.shuffle(self.plan)
+        self.batches = [NUDGED[i : i + NUDGE_BATCH] for i in range(0, len(NUDGED), NUDGE_BATCH)]
+        self.due: list[int] = []
+
+    @property
+    def run(self) -> Run:
+        return self.bot.runs[-1]
+
+    def start(self) -> None:
+        """Make the next batch due, then start the next run (the last one is "final")."""
+        index = len(self.bot.runs)
+        kind = self.plan[index] if index < len(self.plan) else "final"
+        batch = self.batches[index]
+        make_nudges_due(self.bot.db_path, batch, self.rng)
+        self.due.extend(batch)
+        if kind == "cut":  # slow sends, so the kill lands after the claim, before the rest
+            for user in self.unclaimed():
+                self.api.delay("sendMessage", 3.0, chat_id=user)
+        run = self.bot.start(kind)
+        if kind == "early":
+            run.kill_at = time.monotonic() + self.rng.uniform(1, 2.5)
+
+    def unclaimed(self) -> list[int]:
+        rows = read_db(self.bot.db_path, "SELECT user_id, last_sent_at FROM nudges")
+        return [r["user_id"] for r in rows if r["user_id"] in self.due and not r["last_sent_at"]]
+
+    def tick(self) -> None:
+        """Kill and restart when the current run has reached its planned end."""
+        run = self.run
+        if run.kind == "final":
+            return
+        assert time.monotonic() - run.started_monotonic < 40, f"{run.kind} run never ended"
+        if run.kind == "cut":
+            due = nudge_receipts(self.api) > run.receipts_before
+        else:
+            if run.kind == "settled" and run.kill_at is None and run.sweeps():
+                run.kill_at = time.monotonic() + self.rng.uniform(0, 1.5)
+            due = run.kill_at is not None and time.monotonic() >= run.kill_at
+        if due:
+            self.bot.kill()
+            self.api.clear_faults()
+            self.start()
+
+    def finished(self) -> bool:
+        """In the last run, once its sweep went out and no due nudge is left unclaimed."""
+        return self.run.kind == "final" and bool(self.run.sweeps()) and not self.unclaimed()
+
+
 def test_sigkill_at_random_moments_loses_and_doubles_nothing(fake_api, bot_token, tmp_path):
     rng = random.Random(6)
     bot = BotProcess(fake_api, bot_token, tmp_path)
-    walkers = [Walker(fake_api, user, rng) for user in USERS]
-    bot.start()
-    kills, next_kill, deadline = 0, time.monotonic() + rng.uniform(1, 2.5), time.monotonic() + 90
+    seeding = Service(Store(bot.db_path), build_engine())
+    seed_finished_users(seeding, [*LOGGERS, *NUDGED, NOT_DUE_USER, QUIET_USER])
+    seeding.store.close()
+    make_nudges_due(bot.db_path, [NOT_DUE_USER], rng, due_in=timedelta(hours=1))
+    make_nudges_due(bot.db_path, [QUIET_USER], rng, local_hour=3)
+    walkers = [Walker(fake_api, user, random.Random(user)) for user in USERS]
+    walkers += [Logger(fake_api, user, random.Random(user)) for user in LOGGERS]
+    cycles = Cycles(bot, fake_api, rng)
+    cycles.start()
+    deadline = time.monotonic() + 100
     try:
-        while not all(w.done for w in walkers) and time.monotonic() < deadline:
-            if kills < 4 and time.monotonic() > next_kill:
-                bot.kill()
-                kills += 1
-                bot.start()
-                next_kill = time.monotonic() + rng.uniform(1, 2.5)
+        while time.monotonic() < deadline:
+            cycles.tick()
+            if cycles.finished() and all(w.done for w in walkers):
+                break
             processed = {r["update_id"] for r in read_db(
                 bot.db_path, "SELECT update_id FROM processed_updates")}  # fmt: skip
             for walker in walkers:
@@ -160,8 +379,10 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(fake_api, bot_token
     finally:
         assert bot.terminate() == 0
     stuck = [(w.user, len(w.pushed)) for w in walkers if not w.done]
-    assert kills == 4 and not stuck, stuck
+    assert cycles.finished() and not stuck, stuck
+    assert sum(run.killed for run in bot.runs) == len(KILL_PLAN)
     assert_exactly_once(bot.db_path, walkers)
+    assert_nudges_at_most_once(bot, fake_api)
     logs = "".join(p.read_text() for p in tmp_path.glob("bot-*.log"))
     assert "already handled; skipped" in logs  # redeliveries really happened and were skipped
 
@@ -172,6 +393,7 @@ def assert_exactly_once(db_path: Path, walkers: list[Walker]) -> None:
         r["update_id"] for r in read_db(db_path, "SELECT update_id FROM processed_updates")
     }
     replica = Service(Store(":memory:"), build_engine())
+    seed_finished_users(replica, [w.user for w in walkers if isinstance(w, Logger)])
     for walker in walkers:
         ids = [u["update_id"] for u in walker.pushed]
         assert set(walker.acked) <= processed  # every acknowledged step is saved
@@ -183,7 +405,45 @@ def assert_exactly_once(db_path: Path, walkers: list[Walker]) -> None:
             "SELECT * FROM sessions WHERE user_id = ?", [walker.user])))  # fmt: skip
         for column in ("state", "answers", "plan", "pending", "revision"):
             assert row[column] == expected[column], (walker.user, column)  # nothing doubled
-    # HOOK (after issues 3/4 merge): walk "log a contact" in Walker.step, then assert that
-    # `SELECT count(*) FROM contacts WHERE user_id = ?` equals the replica's count per user,
-    # and advance a clock so nudges fall due across kills and assert each due nudge was sent
-    # once: count sendMessage calls carrying nudge texts == nudges.last_sent_at updates.
+        contacts_sql = "SELECT initiator, kind, outcome FROM contacts WHERE user_id = ? ORDER BY id"
+        stored = [tuple(r) for r in read_db(db_path, contacts_sql, [walker.user])]
+        replayed = [tuple(r.values()) for r in replica.store.db.query(contacts_sql, [walker.user])]
+        assert stored == replayed, walker.user  # each logged contact once, none twice
+        assert len(acknowledged_logs(walker.api, walker.user)) <= len(stored)  # none acked lost
+    loggers = [w for w in walkers if isinstance(w, Logger)]
+    assert all(len(acknowledged_logs(w.api, w.user)) == CONTACTS_EACH for w in loggers)
+
+
+def assert_nudges_at_most_once(bot: BotProcess, api: FakeBotApi) -> None:
+    """Each due nudge claimed once and sent once; lost only when a kill cut its sweep short.
+
+    The claim marks a nudge sent in the same transaction (issue 3), and the message goes out
+    after the commit: a kill between the two loses it (at most once), nothing can double it.
+    """
+    rows = {r["user_id"]: r for r in read_db(bot.db_path, "SELECT * FROM nudges")}
+    for user in NUDGED:
+        assert nudges_to(api, user) <= 1, f"user {user} got a nudge twice"
+        assert rows[user]["last_sent_at"] is not None, f"user {user}'s due nudge was never claimed"
+    for user in (NOT_DUE_USER, QUIET_USER):  # not yet due, or due at night: nothing sent
+        assert nudges_to(api, user) == 0 and rows[user]["last_sent_at"] is None, user
+    claimed_in = {
+        user: next(
+            index
+            for index, run in enumerate(bot.runs)
+            if run.holds(datetime.fromisoformat(rows[user]["claimed_at"]))
+        )
+        for user in NUDGED
+    }
+    for index, run in enumerate(bot.runs):
+        claims = [user for user in NUDGED if claimed_in[user] == index]
+        lost = [user for user in claims if nudges_to(api, user) == 0]
+        finished = sum(due for due, _ in run.sweeps())
+        assert sum(sent for _, sent in run.sweeps()) == finished, run.kind  # no send failed
+        cut_short = len(claims) - finished  # claimed by a sweep that never finished
+        assert cut_short >= 0 and (run.killed or cut_short == 0), (run.kind, claims)
+        assert len(lost) <= cut_short, (run.kind, lost)  # a finished sweep sent all it claimed
+        if run.kind == "cut":  # the first send was in flight when the kill came
+            assert len(claims) >= NUDGE_BATCH and len(lost) == len(claims) - 1, (claims, lost)
+    # The operator count is kept with the claim, so a nudge lost at a kill still counts.
+    counted = read_db(bot.db_path, "SELECT value FROM counters WHERE name = 'nudges_sent'")[0][0]
+    assert sum(nudges_to(api, user) for user in NUDGED) <= counted <= len(NUDGED)
