@@ -7,7 +7,6 @@ trigger is fired, and the model is removed again, so memory does not grow with u
 
 from __future__ import annotations
 
-import copy
 import hashlib
 import re
 from datetime import datetime
@@ -158,7 +157,7 @@ class Engine:
             self._enter(ctx, ENTRY)
             return Outcome(ctx.session, [*ctx.replies, self.render(ctx)], True, None, ctx.effects)
         # The engine only changes the copy, so `session` itself tells what changed.
-        ctx = Context(copy.deepcopy(session), data, self.policy, now)
+        ctx = Context(session.copy(), data, self.policy, now)
         self._recover(ctx.session)
         pending, ctx.session.pending = ctx.session.pending, None  # any input ends the question
         notice = None

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from typing import Any, Literal
 
@@ -86,6 +86,12 @@ class Session:
     plan: dict[str, Any] | None = None
     pending: str | None = None  # a question awaiting a yes/no, such as "reset"
     completed_at: datetime | None = None
+
+    def copy(self) -> Session:
+        """A copy the engine may change (answers and plan hold only plain values)."""
+        return replace(
+            self, answers=dict(self.answers), plan=dict(self.plan) if self.plan else None
+        )
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from bot.features.checkins import command_from_press, decide_due_nudge, nudge_re
 from bot.features.texts import feature_texts
 from bot.flows import FLOWS_DIR, load_flows, load_messages
 from bot.locks import UserLocks
-from bot.model import EraseUser, Event, Outcome, Press, Reply, UserData
+from bot.model import Event, Press, Reply, UserData
 from bot.policy import Policy
 from bot.store import ClaimedNudge, DueNudge, NudgeClaim, Store
 
@@ -95,9 +95,9 @@ class Service:
             data = self._with_reads(user_id, data, now)
             outcome = self.engine.handle(session, event, now, data)
             if outcome.changed:
-                with self.store.db.atomic():
-                    self.store.commit(user_id, outcome.session, outcome.effects, now, language)
-                    self._mark_processed(update_id, user_id, outcome, now)
+                self.store.commit(
+                    user_id, outcome.session, outcome.effects, now, language, update_id
+                )
         except sqlite3.Error as error:
             # Nothing was committed: say so kindly and let the user try again.
             log.error(
@@ -157,15 +157,6 @@ class Service:
     def nudge_blocked(self, user_id: int) -> None:
         """The user blocked the bot: no more nudges for them."""
         self.store.mark_inactive(user_id)
-
-    def _mark_processed(
-        self, update_id: int | None, user_id: int, outcome: Outcome, now: datetime
-    ) -> None:
-        if update_id is None:
-            return
-        erased = any(isinstance(effect, EraseUser) for effect in outcome.effects)
-        # After an erase nothing may name the user, not even this id's row.
-        self.store.mark_processed(update_id, None if erased else user_id, now)
 
     def _mark_read_only(self, update_id: int | None, user_id: int, now: datetime) -> None:
         """An update that changed nothing: remember it if we can; if not, still answer."""

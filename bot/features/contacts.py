@@ -12,7 +12,6 @@ from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
 from bot.actions import Context, action, placeholder
-from bot.charts import render_progress_png
 from bot.features.checkins import CHECKIN, describe_settings, settings_from
 from bot.features.texts import feature_texts
 from bot.model import AddContact, Attachment, Reply, SaveNudges
@@ -135,6 +134,10 @@ def show_progress(ctx: Context) -> None:
     summary = "\n".join(progress_summary(history, plan, now, texts))
 
     def render() -> bytes:
+        # matplotlib is imported only when a chart is first drawn: it is most of the bot's
+        # start-up time and memory otherwise.
+        from bot.charts import render_progress_png
+
         return render_progress_png(history, plan, now, CHART_WEEKS, tz=tz, texts=texts)
 
     ctx.replies.append(Reply(summary, attachment=Attachment("photo", "progress.png", render)))
