@@ -52,6 +52,9 @@ def start_profiler() -> Any:
 
 def run(args: dict[str, Any]) -> dict[str, Any]:
     """The update mix on a database; rates, latencies and memory after the run."""
+    # A random walk may or may not open the progress chart, which loads matplotlib (tens of
+    # MB) on first use; load it up front so that runs at different sizes differ only in size.
+    import bot.charts  # noqa: F401
     from bench.updates import run_sync
 
     core = pin_to_one_core() if args.get("pin", True) else None

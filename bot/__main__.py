@@ -53,16 +53,16 @@ def main(argv: list[str] | None = None) -> int:
         "eval-drafts": cmd_eval_drafts,
         "backup": cmd_backup,
     }
-    return handlers[args.command](args)
+    try:
+        return handlers[args.command](args)
+    except SettingsError as error:  # a missing or malformed setting: one line, exit code 2
+        print(f"error: {error}", file=sys.stderr)
+        return 2
 
 
 def cmd_run(args: argparse.Namespace) -> int:
     """Run the Telegram bot until interrupted."""
-    try:
-        settings = load_settings(require_token=True, webhook=args.webhook)
-    except SettingsError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    settings = load_settings(require_token=True, webhook=args.webhook)
     configure_logging(settings.log_level, settings.token, settings.webhook_secret)
     from bot.service import Service, build_engine
     from bot.store import Store
@@ -85,11 +85,7 @@ def cmd_run(args: argparse.Namespace) -> int:
 
 def cmd_backup(args: argparse.Namespace) -> int:
     """Copy the live database (the bot may keep running) to PATH."""
-    try:
-        settings = load_settings(require_token=False)
-    except SettingsError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    settings = load_settings(require_token=False)
     from bot.backup import BackupError, backup_database
 
     try:
@@ -117,11 +113,7 @@ def run_webhook(application: Application, settings: Settings) -> None:
 
 def cmd_chat(args: argparse.Namespace) -> int:
     """Chat in the terminal, on the same database as the bot."""
-    try:
-        settings = load_settings(require_token=False)
-    except SettingsError as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
+    settings = load_settings(require_token=False)
     configure_logging("WARNING")
     from bot.console import run_console
     from bot.service import Service, build_engine

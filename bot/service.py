@@ -154,10 +154,6 @@ class Service:
         retry_at = self.clock() + timedelta(seconds=after_seconds)
         self.store.release_nudge(message.claim, retry_at)
 
-    def nudge_blocked(self, user_id: int) -> None:
-        """The user blocked the bot: no more nudges for them."""
-        self.store.mark_inactive(user_id)
-
     def _mark_read_only(self, update_id: int | None, user_id: int, now: datetime) -> None:
         """An update that changed nothing: remember it if we can; if not, still answer."""
         if update_id is None:
@@ -187,7 +183,7 @@ class Service:
         return self.locks.hold(user_id)
 
     def user_blocked(self, user_id: int) -> None:
-        """Telegram says the user blocked the bot: mark them inactive (best effort)."""
+        """Telegram says the user blocked the bot: mark them inactive, stop nudges (best effort)."""
         try:
             self.store.mark_inactive(user_id)
         except sqlite3.Error as error:

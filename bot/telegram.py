@@ -389,7 +389,7 @@ async def deliver_nudge(context: ContextTypes.DEFAULT_TYPE, message: DueMessage)
         await context.bot.send_message(message.user_id, reply.text, reply_markup=keyboard(reply))
         return True
     except Forbidden:
-        service.nudge_blocked(message.user_id)  # they blocked the bot: respect it
+        service.user_blocked(message.user_id)  # they blocked the bot: no more nudges
     except BadRequest as error:  # e.g. chat not found: retrying would not help
         log.warning("a nudge was not accepted: %s", error.message)
     except RetryAfter as error:

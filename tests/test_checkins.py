@@ -171,7 +171,7 @@ def test_release_puts_it_back_unless_the_user_changed_settings_meanwhile(service
 def test_blocked_user_is_inactive_with_check_ins_off(service):
     svc, _ = service
     finished(svc.store, 4, BERLIN, NOW)
-    svc.nudge_blocked(4)
+    svc.user_blocked(4)
     assert svc.store.user_row(4)["active"] == 0
     data = svc.store.load_user_data(4, NOW)
     assert data.nudges["frequency"] == "off" and svc.store.nudge_row(4)["due_at"] is None
@@ -240,7 +240,7 @@ def test_eligibility_and_quiet_hours_are_judged_when_the_claim_is_taken(service)
     finished(svc.store, 24, BERLIN, NOW)
     finished(svc.store, 25, BERLIN, NOW)
     blocked, quiet = svc.claim_due_nudges()
-    svc.nudge_blocked(24)
+    svc.user_blocked(24)
     assert svc.take_nudge(blocked) is None and svc.store.nudge_row(24)["due_at"] is None
     clock["now"] = NOW + timedelta(hours=3, minutes=30)  # 22:30 in Berlin by the time it is sent
     assert svc.take_nudge(quiet) is None
