@@ -7,6 +7,22 @@ import pytest
 
 from tests.fake_bot_api import FakeBotApi
 
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def bot_process_env(api: FakeBotApi, token: str, db_path: Path, **extra: str) -> dict[str, str]:
+    """The environment for `python -m bot run` as a real process against the fake server."""
+    import os
+
+    return {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "TELEGRAM_BOT_TOKEN": token,
+        "TELEGRAM_API_URL": api.base_url,
+        "BOT_DB_PATH": str(db_path),
+        **extra,
+    }
+
 
 @pytest.fixture
 def fake_api() -> Iterator[FakeBotApi]:

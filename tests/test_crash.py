@@ -10,7 +10,6 @@ which it is early afternoon now).
 from __future__ import annotations
 
 import json
-import os
 import random
 import re
 import signal
@@ -26,6 +25,7 @@ from bot.model import Command, Press
 from bot.policy.timezones import format_offset
 from bot.service import Service, build_engine
 from bot.store import Store
+from tests.conftest import bot_process_env
 from tests.fake_bot_api import FakeBotApi, keyboard_rows
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,11 +84,9 @@ class BotProcess:
     def __init__(self, api: FakeBotApi, token: str, tmp_path: Path):
         self.api, self.tmp_path, self.starts = api, tmp_path, 0
         self.db_path = tmp_path / "bot.db"
-        self.env = {
-            **os.environ, "PYTHONPATH": str(ROOT), "TELEGRAM_BOT_TOKEN": token,
-            "TELEGRAM_API_URL": api.base_url, "BOT_DB_PATH": str(self.db_path),
-            "LOG_LEVEL": "INFO", "NUDGE_SWEEP_SECONDS": str(SWEEP_SECONDS),
-        }  # fmt: skip
+        self.env = bot_process_env(
+            api, token, self.db_path, LOG_LEVEL="INFO", NUDGE_SWEEP_SECONDS=str(SWEEP_SECONDS)
+        )
         self.process: subprocess.Popen | None = None
         self.runs: list[Run] = []
 

@@ -1,24 +1,18 @@
 """`python -m bot run` as a real process against the fake Bot API server."""
 
-import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.conftest import bot_process_env
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 def test_run_starts_answers_and_stops_cleanly(fake_api, bot_token, tmp_path):
     log_path = tmp_path / "bot.log"
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "TELEGRAM_BOT_TOKEN": bot_token,
-        "TELEGRAM_API_URL": fake_api.base_url,
-        "BOT_DB_PATH": str(tmp_path / "bot.db"),
-        "LOG_LEVEL": "DEBUG",
-    }
+    env = bot_process_env(fake_api, bot_token, tmp_path / "bot.db", LOG_LEVEL="DEBUG")
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "bot", "run"], cwd=tmp_path, env=env, stdout=log, stderr=log

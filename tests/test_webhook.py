@@ -1,7 +1,6 @@
 """Webhook mode: its settings, and `python -m bot run --webhook` as a real process."""
 
 import json
-import os
 import signal
 import socket
 import subprocess
@@ -14,6 +13,7 @@ import pytest
 
 from bot.__main__ import main
 from bot.config import SettingsError, load_settings
+from tests.conftest import bot_process_env
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "s3cret-webhook-token_0123456789"
@@ -101,17 +101,10 @@ def test_webhook_process_answers_start_and_refuses_a_wrong_secret(fake_api, bot_
     port = free_port()
     url = f"http://127.0.0.1:{port}/telegram/hook"
     log_path = tmp_path / "bot.log"
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "TELEGRAM_BOT_TOKEN": bot_token,
-        "TELEGRAM_API_URL": fake_api.base_url,
-        "BOT_DB_PATH": str(tmp_path / "bot.db"),
-        "LOG_LEVEL": "DEBUG",
-        "WEBHOOK_PORT": str(port),
-        "WEBHOOK_URL": url,
-        "WEBHOOK_SECRET": SECRET,
-    }
+    env = bot_process_env(
+        fake_api, bot_token, tmp_path / "bot.db",
+        LOG_LEVEL="DEBUG", WEBHOOK_PORT=str(port), WEBHOOK_URL=url, WEBHOOK_SECRET=SECRET,
+    )  # fmt: skip
     with log_path.open("w") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "bot", "run", "--webhook"],
