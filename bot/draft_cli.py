@@ -142,7 +142,7 @@ class Evaluation:
         }
 
 
-def _read_labelled(path: Path) -> list[dict[str, Any]]:
+def read_labelled(path: Path) -> list[dict[str, Any]]:
     """Read the labelled set, refusing lines without text or a known label."""
     rows = []
     for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
@@ -207,7 +207,7 @@ def run_eval_drafts(argv: list[str], stdout: TextIO) -> int:
     try:
         options = _parse(argv, {"--rules", "--data"}, {"--json"})
         rules = load_rules(options.get("--rules", DEFAULT_RULES_PATH))
-        rows = _read_labelled(Path(options.get("--data", DEFAULT_LABELLED_PATH)))
+        rows = read_labelled(Path(options.get("--data", DEFAULT_LABELLED_PATH)))
     except UsageError as error:
         stdout.write(f"{error}. {EVAL_USAGE}\n")
         return 2

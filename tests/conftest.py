@@ -10,6 +10,15 @@ from tests.fake_bot_api import FakeBotApi
 ROOT = Path(__file__).resolve().parent.parent
 
 
+def free_port() -> int:
+    """A TCP port nobody listens on right now."""
+    import socket
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
 def bot_process_env(api: FakeBotApi, token: str, db_path: Path, **extra: str) -> dict[str, str]:
     """The environment for `python -m bot run` as a real process against the fake server."""
     import os

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.draft_cli import DEFAULT_LABELLED_PATH, run_check_draft, run_eval_drafts
+from bot.draft_cli import DEFAULT_LABELLED_PATH, read_labelled, run_check_draft, run_eval_drafts
 from bot.policy.drafts import (
     DEFAULT_RULES_PATH,
     TELEGRAM_LIMIT,
@@ -452,8 +452,7 @@ def test_eval_drafts_json_and_failing_exit_code(tmp_path):
 
 def labelled_rows():
     """The labelled drafts."""
-    lines = DEFAULT_LABELLED_PATH.read_text(encoding="utf-8").splitlines()
-    return [json.loads(line) for line in lines if line.strip()]
+    return read_labelled(DEFAULT_LABELLED_PATH)
 
 
 def test_labelled_set_is_large_and_balanced_enough():

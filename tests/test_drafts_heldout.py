@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 import pytest
 
-from bot.draft_cli import evaluate
+from bot.draft_cli import evaluate, read_labelled
 from bot.policy.drafts import check_draft, load_rules
 
 DATA = Path(__file__).parent / "data"
@@ -15,7 +14,7 @@ RULES = load_rules()
 
 
 def _rows(name: str) -> list[dict]:
-    return [json.loads(line) for line in (DATA / name).read_text().splitlines() if line.strip()]
+    return read_labelled(DATA / name)
 
 
 def test_held_out_set_is_large_and_half_kind():

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 import time
 from pathlib import Path
 
 import pytest
 import yaml
 
+from bot.draft_cli import read_labelled
 from bot.policy.drafts import (
     DEFAULT_RULES_PATH,
     DraftRulesError,
@@ -172,7 +172,7 @@ def test_example_failures_reports_a_scoring_example_on_the_wrong_side(tmp_path):
 
 
 def test_a_typical_draft_is_checked_in_well_under_5_ms():
-    rows = [json.loads(line) for line in (DATA / "drafts_heldout_c.jsonl").read_text().splitlines()]
+    rows = read_labelled(DATA / "drafts_heldout_c.jsonl")
     best = float("inf")
     for _ in range(3):
         started = time.perf_counter()

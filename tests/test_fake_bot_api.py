@@ -36,6 +36,7 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
+from tests.conftest import free_port
 from tests.fake_bot_api import FakeBotApi, UploadedFile
 
 USER = 4242
@@ -399,12 +400,6 @@ async def test_application_polls_and_replies(fake_api: FakeBotApi, bot_token: st
     assert fake_api.pending_updates() == 0  # the updater confirmed everything on stop
     assert fake_api.calls("answerCallbackQuery")[0].status == 200
 
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 async def test_application_receives_updates_by_webhook(

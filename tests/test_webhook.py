@@ -2,7 +2,6 @@
 
 import json
 import signal
-import socket
 import subprocess
 import sys
 import urllib.error
@@ -13,7 +12,7 @@ import pytest
 
 from bot.__main__ import main
 from bot.config import SettingsError, load_settings
-from tests.conftest import bot_process_env
+from tests.conftest import bot_process_env, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "s3cret-webhook-token_0123456789"
@@ -76,12 +75,6 @@ def test_run_webhook_without_a_secret_stops_with_one_line(webhook_env, bot_token
     webhook_env.delenv("WEBHOOK_SECRET")
     assert main(["run", "--webhook"]) == 2
     assert "WEBHOOK_SECRET" in capsys.readouterr().err
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def post(url: str, update: dict, secret: str | None) -> int:
