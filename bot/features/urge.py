@@ -8,9 +8,10 @@ is RecordDraftCheck(verdict).
 from __future__ import annotations
 
 from bot.actions import Context, action, placeholder
+from bot.features.checkins import settings_from
 from bot.model import RecordDraftCheck, Reply, SaveNudges
 from bot.policy.drafts import check_draft, format_result
-from bot.policy.nudges import NudgeSettings, later_today
+from bot.policy.nudges import later_today
 from bot.policy.timezones import zone
 from bot.policy.urge import fit_line, unanswered_in_a_row, urge_texts
 
@@ -18,15 +19,11 @@ FOLLOWUP_AFTER_HOURS = 3
 FOLLOWUP_KIND = "followup"
 
 
-def _settings(ctx: Context) -> NudgeSettings:
-    """The user's nudge settings, or the defaults (UTC, usual quiet hours) if never set."""
-    return NudgeSettings.from_dict(ctx.data.nudges or {})
-
-
 @placeholder("urge.fit_line")
 def urge_fit_line(ctx: Context) -> str:
     """When a contact the user starts next fits their plan."""
-    return fit_line(ctx.plan(), ctx.data.contacts, ctx.now, _settings(ctx).tz, urge_texts())
+    tz = settings_from(ctx.data.nudges).tz
+    return fit_line(ctx.plan(), ctx.data.contacts, ctx.now, tz, urge_texts())
 
 
 @action("check_draft")
@@ -46,7 +43,7 @@ def check_typed_draft(ctx: Context) -> None:
 @action("schedule_followup")
 def schedule_followup(ctx: Context) -> None:
     """Schedule a check-in later today, outside quiet hours, keeping the user's settings."""
-    settings = _settings(ctx)
+    settings = settings_from(ctx.data.nudges)
     due = later_today(settings, ctx.now, after_hours=FOLLOWUP_AFTER_HOURS)
     texts = urge_texts()
     if due is None:
