@@ -49,7 +49,15 @@ class Result:
 
 def build_engine(flows_dir: Path = FLOWS_DIR) -> Engine:
     """Load and validate all content and build the engine."""
-    return Engine(load_flows(flows_dir), load_messages(flows_dir), Policy.load())
+    engine = Engine(load_flows(flows_dir), load_messages(flows_dir), Policy.load())
+    # The features' own text files are read lazily (cached); read them now so a broken file
+    # stops the bot (and check-flows) at start, not in the middle of someone's conversation.
+    from bot.features.privacy import load_countries
+    from bot.features.texts import feature_texts
+    from bot.policy.urge import urge_texts
+
+    feature_texts(), urge_texts(), load_countries()
+    return engine
 
 
 class Service:
