@@ -109,9 +109,7 @@ class UserData:
     read_all: Callable[[], dict[str, list[dict[str, Any]]]] | None = field(
         default=None, compare=False, repr=False
     )
-    read_stats: Callable[[], dict[str, int]] | None = field(
-        default=None, compare=False, repr=False
-    )
+    read_stats: Callable[[], dict[str, int]] | None = field(default=None, compare=False, repr=False)
 
 
 # --- effects: writes besides the session, applied in the same transaction ---------------------

@@ -401,7 +401,6 @@ async def test_application_polls_and_replies(fake_api: FakeBotApi, bot_token: st
     assert fake_api.calls("answerCallbackQuery")[0].status == 200
 
 
-
 async def test_application_receives_updates_by_webhook(
     fake_api: FakeBotApi, bot_token: str
 ) -> None:
