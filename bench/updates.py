@@ -3,7 +3,7 @@
 A scenario is a function `(mix) -> list[Op]`; each Op is a Bot API update (handled by
 `process_update`) or a direct call (timed the same way). A scenario may be a generator, so
 a tap can use the keyboard the previous update produced. Add a flow by adding a scenario to
-SCENARIOS with a weight: see the README's benchmark section.
+SCENARIOS with a weight: see docs/performance.md.
 """
 
 from __future__ import annotations
