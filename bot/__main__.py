@@ -29,7 +29,9 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("chat", help="talk to the bot in this terminal (no token needed)")
     commands.add_parser("check-flows", help="validate flows/ and print a summary")
     diagram = commands.add_parser("diagram", help="print the flows as a Mermaid state diagram")
-    diagram.add_argument("--update", metavar="FILE", help="rewrite the diagram in this file (docs/flows.md)")
+    diagram.add_argument(
+        "--update", metavar="FILE", help="rewrite the diagram in this file (docs/flows.md)"
+    )
     backup = commands.add_parser("backup", help="write a consistent copy of the live database")
     backup.add_argument("path", help="where to write the copy (mode 0600)")
     for name, text in (

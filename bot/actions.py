@@ -1,20 +1,44 @@
-"""What steps do besides talking: entry actions and the placeholders their texts may use.
+"""The plug-in layer: the only module features import.
 
 A flow step names actions (`actions: [save_plan]`) that run when a user enters it, and its
-text may use placeholders such as `{plan.dose_text}`. Both are registered here by name, so
-the flow loader can reject unknown ones and content stays apart from code. Actions are pure:
-they read the context and write only to it (the session, effects, extra replies).
+text may use placeholders such as `{plan.dose_text}`; a command (`/export`) may have a
+handler. All three are registered here by name with `@action`, `@placeholder` and
+`@command`, so the flow loader can reject unknown ones and content stays apart from code.
+Actions are pure: they read the context and write only to it (the session, effects, extra
+replies). The few engine services a feature needs (its texts, a note, a yes/no question,
+entering a step) are reached through `Context`, never through the engine itself.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import Protocol
 
-from bot.model import Effect, Reply, Session, UserData
+from bot.model import Button, Effect, Reply, Session, UserData
 from bot.policy import Policy
 from bot.policy.plan import Plan, plan_from_answers
+
+# Callback data prefixes, defined once: a flow button, a system button, a command button.
+STEP_PREFIX = "s."
+SYSTEM_PREFIX = "x."
+COMMAND_PREFIX = "c."
+
+
+class Screens(Protocol):
+    """What the engine lends features through `Context`: its texts and a few replies."""
+
+    @property
+    def texts(self) -> Mapping[str, str]: ...
+
+    def note(self, message: str, ctx: Context) -> Reply: ...
+
+    def confirm(self, question: str, yes: str, no: str) -> Reply: ...
+
+    def enter(self, ctx: Context, state: str) -> Reply: ...
+
+    def info(self, name: str) -> Reply: ...
 
 
 @dataclass
@@ -28,6 +52,36 @@ class Context:
     typed: str | None = None  # text the user just typed, for steps that use it without storing
     effects: list[Effect] = field(default_factory=list)
     replies: list[Reply] = field(default_factory=list)  # sent before the step's own text
+    screens: Screens | None = field(default=None, repr=False, compare=False)
+
+    def _screens(self) -> Screens:
+        if self.screens is None:
+            raise RuntimeError("this context was built without the engine's screens")
+        return self.screens
+
+    def text(self, name: str) -> str:
+        """A text from messages.yaml."""
+        return self._screens().texts[name]
+
+    def note(self, message: str) -> Reply:
+        """A short note followed by the current step, in one message."""
+        return self._screens().note(message, self)
+
+    def confirm(self, question: str, yes: str, no: str) -> Reply:
+        """A yes/no question; `yes` and `no` are answered by the commands of those names."""
+        return self._screens().confirm(question, yes, no)
+
+    def enter(self, state: str) -> Reply:
+        """Move to a step (running its actions) and return it rendered."""
+        return self._screens().enter(self, state)
+
+    def info(self, name: str) -> Reply:
+        """/help or /about, with the command list filled in."""
+        return self._screens().info(name)
+
+    def resume_button(self) -> Button:
+        """A button that shows the current step again."""
+        return Button(self.text("continue"), data=f"{SYSTEM_PREFIX}resume")
 
     def plan(self) -> Plan:
         """The user's stored plan, or the one their answers imply."""
@@ -38,8 +92,12 @@ class Context:
 
 Action = Callable[[Context], None]
 Placeholder = Callable[[Context], str]
+Handler = Callable[[Context], list[Reply]]
 ACTIONS: dict[str, Action] = {}
 PLACEHOLDERS: dict[str, Placeholder] = {}
+# Command handlers by name. A handler for "<name>" that asks a yes/no question sets
+# `session.pending = "<name>"`; the answers are the handlers "<name>_yes" and "<name>_no".
+COMMANDS: dict[str, Handler] = {}
 
 
 def action(name: str) -> Callable[[Action], Action]:
@@ -62,6 +120,16 @@ def placeholder(name: str) -> Callable[[Placeholder], Placeholder]:
     return register
 
 
+def command(name: str) -> Callable[[Handler], Handler]:
+    """Register the handler of `/name` (its menu entry and guard are data in messages.yaml)."""
+
+    def register(function: Handler) -> Handler:
+        COMMANDS[name] = function
+        return function
+
+    return register
+
+
 @action("save_plan")
 def save_plan(ctx: Context) -> None:
     """Compute the starting plan from the assessment answers and keep it."""
@@ -70,8 +138,3 @@ def save_plan(ctx: Context) -> None:
 
 for _field in ("level", "name", "dose_text", "style"):
     placeholder(f"plan.{_field}")(lambda ctx, _field=_field: str(getattr(ctx.plan(), _field)))
-
-# Feature modules register their actions and placeholders when imported.
-import bot.features.contacts  # noqa: E402,F401
-import bot.features.safety  # noqa: E402,F401
-import bot.features.urge  # noqa: E402,F401

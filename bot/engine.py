@@ -14,8 +14,16 @@ from typing import Any
 
 from transitions import Machine, MachineError
 
-from bot.actions import ACTIONS, PLACEHOLDERS, Context
-from bot.flows import ENTRY, PLACEHOLDER, FlowError, FlowSet, Messages, Step
+from bot import features
+from bot.actions import (
+    ACTIONS,
+    COMMANDS,
+    PLACEHOLDERS,
+    STEP_PREFIX,
+    SYSTEM_PREFIX,
+    Context,
+)
+from bot.flows import ENTRY, MENU, PLACEHOLDER, SAFETY_MENU, FlowError, FlowSet, Messages, Step
 from bot.model import (
     Button,
     Command,
@@ -32,14 +40,21 @@ from bot.policy import Policy
 from bot.policy.plan import damage_level
 from bot.policy.safety import CrisisSignal, crisis_reply, is_https_url, resources_for
 
-__all__ = ["Button", "Command", "Engine", "Media", "Press", "Reply", "Session", "Text"]
+__all__ = [
+    "MENU",
+    "SAFETY_MENU",
+    "Button",
+    "Command",
+    "Engine",
+    "Media",
+    "Press",
+    "Reply",
+    "Session",
+    "Text",
+]
 
-MENU = "hub:menu"
-PLAN_VIEW = "hub:plan"
-SAFETY_MENU = "hub:safety_menu"
 MAX_TYPED_CHARS = 1000  # past this a typed message is only acknowledged, never echoed
 TOKEN_CHARS = 6
-BUILT_IN_COMMANDS = frozenset({"start", "help", "about", "reset", "menu", "plan"})
 NO_SESSION_COMMANDS = frozenset({"help", "about", "privacy", "stats"})
 
 
@@ -71,15 +86,11 @@ def step_token(name: str) -> str:
     return hashlib.blake2s(name.encode(), digest_size=8).hexdigest()[:TOKEN_CHARS]
 
 
-def coaching_off(session: Session) -> bool:
-    """True when the safety screen showed a reason not to coach contact at all."""
-    return session.answers.get("safety") == "concern"
-
-
 class Engine:
     """Turns flows into a state machine and inputs into replies."""
 
     def __init__(self, flows: FlowSet, messages: Messages, policy: Policy):
+        features.load()
         self.flows = flows
         self.messages = messages
         self.policy = policy
@@ -111,7 +122,7 @@ class Engine:
         for command in self.commands.values():
             if command.to and command.to not in self.flows.steps:
                 problems.append(f"messages.yaml: command '{command.command}' opens unknown step")
-            if not command.to and command.command not in BUILT_IN_COMMANDS | HANDLERS.keys():
+            if not command.to and command.command not in COMMANDS:
                 problems.append(f"messages.yaml: command '{command.command}' has no 'to'")
         if problems:
             raise FlowError(problems)
@@ -151,13 +162,13 @@ class Engine:
             if isinstance(event, Command) and event.name in NO_SESSION_COMMANDS:
                 # Someone may want to read about the bot (or an operator check the counts)
                 # before starting: answer without storing anything about them.
-                ctx = Context(Session(), data, self.policy, now)
+                ctx = self.context(Session(), data, now)
                 return Outcome(None, self._command(ctx, event.name, event.args), changed=False)
-            ctx = Context(Session(), data, self.policy, now)
+            ctx = self.context(Session(), data, now)
             self._enter(ctx, ENTRY)
             return Outcome(ctx.session, [*ctx.replies, self.render(ctx)], True, None, ctx.effects)
         # The engine only changes the copy, so `session` itself tells what changed.
-        ctx = Context(session.copy(), data, self.policy, now)
+        ctx = self.context(session.copy(), data, now)
         self._recover(ctx.session)
         pending, ctx.session.pending = ctx.session.pending, None  # any input ends the question
         notice = None
@@ -172,14 +183,18 @@ class Engine:
         changed = ctx.session != session or bool(ctx.effects)
         return Outcome(ctx.session, [*ctx.replies, *replies], changed, notice, ctx.effects)
 
+    def context(self, session: Session, data: UserData, now: datetime) -> Context:
+        """A context for one input, lending features this engine's screens."""
+        return Context(session, data, self.policy, now, screens=self)
+
     # --- inputs -------------------------------------------------------------------------------
 
     def _press(
         self, ctx: Context, data: str, pending: str | None
     ) -> tuple[list[Reply], str | None]:
-        if data.startswith("x."):
-            return self._system_press(ctx, data[2:], pending)
-        match = re.fullmatch(r"s\.([0-9a-f]{6})\.(\d{1,2})", data)
+        if data.startswith(SYSTEM_PREFIX):
+            return self._system_press(ctx, data.removeprefix(SYSTEM_PREFIX), pending)
+        match = re.fullmatch(re.escape(STEP_PREFIX) + r"([0-9a-f]{6})\.(\d{1,2})", data)
         step = self.flows.step(ctx.session.state)
         if not match or self._by_token.get(match[1]) != ctx.session.state:
             return self._stale(ctx)
@@ -200,12 +215,6 @@ class Engine:
         name, _, argument = action.partition(".")
         if name == "resume":
             return [self.render(ctx)], None
-        if name == "reset_yes" and pending == "reset":
-            ctx.session.answers, ctx.session.plan, ctx.session.completed_at = {}, None, None
-            self._enter(ctx, ENTRY)
-            return [Reply(self.messages["reset_done"]), self.render(ctx)], None
-        if name == "reset_no" and pending == "reset":
-            return [self._note("reset_cancelled", ctx)], None
         if name == "crisis_help":
             signal = CrisisSignal("alarm", argument if argument in CATEGORIES else "distress")
             return [self.crisis_reply(signal, ctx.session, ctx.data)], None
@@ -213,40 +222,35 @@ class Engine:
             return [Reply(self.messages["crisis_later"])], None
         if name == "crisis_ok":
             return [self._note("crisis_ok", ctx)], None
-        if name in HANDLERS and pending == name.removesuffix("_yes").removesuffix("_no"):
-            return HANDLERS[name](self, ctx), None
+        if name in COMMANDS and pending == name.removesuffix("_yes").removesuffix("_no"):
+            return COMMANDS[name](ctx), None
         return self._stale(ctx)
 
     def _stale(self, ctx: Context) -> tuple[list[Reply], str]:
         return [self._note("stale", ctx)], self.messages["stale"].split(".")[0] + "."
 
     def _command(self, ctx: Context, name: str, args: str) -> list[Reply]:
-        session = ctx.session
+        """Run a command: its guard from messages.yaml, then its handler or the step it opens."""
         command = self.commands.get(name)
         if command is None or (command.hidden and not ctx.data.is_admin):
             return [self._note("unknown_command", ctx)]
-        if name == "start":
-            return [self._note("resume", ctx)]
-        if name in ("help", "about"):
-            return [self._info(name)]
-        if name == "reset":
-            session.pending = "reset"
-            return [self._confirm("reset_confirm", "reset_yes", "reset_no")]
-        if name in HANDLERS:
+        if refusal := self._refusal(ctx.session, command.needs):
+            return [self._note(refusal, ctx)]
+        if name in COMMANDS:
             ctx.typed = args or None  # a handler may read the command's arguments; never stored
-            return HANDLERS[name](self, ctx)
-        if name == "menu":
-            if session.completed_at is None and not coaching_off(session):
-                return [self._note("no_menu_yet", ctx)]
-            self._enter(ctx, SAFETY_MENU if coaching_off(session) else MENU)
-            return [self.render(ctx)]
-        if name == "plan" or command.needs == "plan":
-            if coaching_off(session):
-                return [self._note("coaching_off", ctx)]
-            if session.plan is None or (command.needs and session.completed_at is None):
-                return [self._note("no_plan_yet", ctx)]
-        self._enter(ctx, command.to or PLAN_VIEW)
-        return [self.render(ctx)]
+            return COMMANDS[name](ctx)
+        assert command.to is not None  # checked at start: a command has a handler or a step
+        return [self.enter(ctx, command.to)]
+
+    @staticmethod
+    def _refusal(session: Session, needs: str | None) -> str | None:
+        """Why a command guarded by `needs` cannot run yet (a message name), or None."""
+        if needs == "plan":
+            if session.coaching_off:
+                return "coaching_off"
+            if session.plan is None or session.completed_at is None:
+                return "no_plan_yet"
+        return None
 
     def _text(self, ctx: Context, text: str) -> list[Reply]:
         step = self.flows.step(ctx.session.state)
@@ -323,7 +327,7 @@ class Engine:
         buttons = tuple(
             Button(label, url=target)
             if is_https_url(target)
-            else Button(label, data=f"x.{target}.{signal.category}")
+            else Button(label, data=f"{SYSTEM_PREFIX}{target}.{signal.category}")
             for label, target in reply.buttons
         )
         return Reply(reply.text, buttons)
@@ -335,20 +339,37 @@ class Engine:
         step = self.flows.step(ctx.session.state)
         token = step_token(step.name)
         buttons = tuple(
-            Button(button.label, data=f"s.{token}.{index}")
+            Button(button.label, data=f"{STEP_PREFIX}{token}.{index}")
             for index, button in enumerate(step.buttons)
         )
         return Reply(self.fill(step.text, ctx), buttons)
 
     def view(self, session: Session, now: datetime, data: UserData | None = None) -> Reply:
         """Render a session's current step without changing anything."""
-        return self.render(Context(session, data or UserData(), self.policy, now))
+        return self.render(self.context(session, data or UserData(), now))
 
     def fill(self, text: str, ctx: Context) -> str:
         """Fill a text's placeholders from the user's data."""
         if "{" not in text:
             return text
         return PLACEHOLDER.sub(lambda m: PLACEHOLDERS[m[1]](ctx), text)
+
+    @property
+    def texts(self) -> Messages:
+        """The texts of messages.yaml (for features, through `Context.text`)."""
+        return self.messages
+
+    def note(self, message: str, ctx: Context) -> Reply:
+        """A short note followed by the current step (for features, via `Context.note`)."""
+        return self._note(message, ctx)
+
+    def confirm(self, question: str, yes: str, no: str) -> Reply:
+        """A yes/no question (for features, via `Context.confirm`)."""
+        return self._confirm(question, yes, no)
+
+    def info(self, name: str) -> Reply:
+        """/help or /about, with the command list filled in."""
+        return self._info(name)
 
     def _note(self, message: str, ctx: Context) -> Reply:
         """Return a short note followed by the current step, in one message."""
@@ -360,8 +381,8 @@ class Engine:
         return Reply(
             self.messages[question],
             (
-                Button(self.messages[yes], data=f"x.{yes}"),
-                Button(self.messages[no], data=f"x.{no}"),
+                Button(self.messages[yes], data=f"{SYSTEM_PREFIX}{yes}"),
+                Button(self.messages[no], data=f"{SYSTEM_PREFIX}{no}"),
             ),
         )
 
@@ -372,11 +393,7 @@ class Engine:
                 f"/{c.command} - {c.description}" for c in self.messages.commands if not c.hidden
             )
             text = text.replace("{commands}", listing)
-        return Reply(text, (Button(self.messages["continue"], data="x.resume"),))
+        return Reply(text, (Button(self.messages["continue"], data=f"{SYSTEM_PREFIX}resume"),))
 
 
 CATEGORIES = frozenset({"self_harm", "harm_others", "danger_now", "distress"})
-# Commands handled in code beyond the built-ins (privacy, export, delete...), by name; a
-# handler for "<name>" may also answer the system buttons "x.<name>_yes" / "x.<name>_no".
-HANDLERS: dict[str, Any] = {}
-import bot.features.privacy  # noqa: E402,F401  (privacy, export, delete, country, stats)

@@ -21,6 +21,8 @@ from bot.datafile import read_yaml
 
 FLOWS_DIR = Path(__file__).resolve().parent.parent / "flows"
 ENTRY = "walkthrough:welcome"
+MENU = "hub:menu"
+SAFETY_MENU = "hub:safety_menu"
 POINT_IDS = tuple(f"R{i}" for i in range(1, 22))
 MAX_WORDS = 80
 MAX_TEXT_CHARS = 4096
@@ -209,7 +211,10 @@ def _parse_step(where: str, flow: str, step_id: str, body: Any, problems: list[s
     answer = body.get("answer")
     buttons = tuple(_parse_buttons(here, flow, body.get("buttons") or [], answer, problems))
     routes = tuple(_parse_routes(here, flow, body.get("next") or [], problems))
+    from bot import features
     from bot.actions import ACTIONS
+
+    features.load()
 
     actions = tuple(body.get("actions") or ())
     for action in actions:
@@ -255,7 +260,10 @@ def check_text(text: str) -> list[str]:
         problems.append(f"text has {words} words (at most {MAX_WORDS})")
     if len(text) > MAX_TEXT_CHARS:
         problems.append(f"text has {len(text)} characters (at most {MAX_TEXT_CHARS})")
+    from bot import features
     from bot.actions import PLACEHOLDERS  # registered next to the code that fills them
+
+    features.load()
 
     for placeholder in PLACEHOLDER.findall(text):
         if placeholder not in PLACEHOLDERS:

@@ -87,6 +87,11 @@ class Session:
     pending: str | None = None  # a question awaiting a yes/no, such as "reset"
     completed_at: datetime | None = None
 
+    @property
+    def coaching_off(self) -> bool:
+        """True when the safety screen showed a reason not to coach contact at all."""
+        return self.answers.get("safety") == "concern"
+
     def copy(self) -> Session:
         """A copy the engine may change (answers and plan hold only plain values)."""
         return replace(

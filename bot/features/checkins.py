@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
+from bot.actions import COMMAND_PREFIX
 from bot.features.texts import FeatureTexts
 from bot.model import Button, Command, Reply
 from bot.policy.contacts import NudgeTexts
@@ -19,8 +20,7 @@ from bot.policy.timezones import zone
 # A check-in found much later than planned (the bot was down) is skipped, not sent at an
 # odd hour; the next one is planned as usual.
 MAX_LATENESS = timedelta(hours=6)
-# Buttons under a nudge run commands, so they work whatever step the user is on.
-COMMAND_PREFIX = "c."
+# Buttons under a nudge run commands (COMMAND_PREFIX), so they work whatever step the user is on.
 NUDGE_BUTTONS = {"log": "log", "menu": "menu", "change": "nudges", "stop": "stopnudges"}
 CHECKIN, FOLLOWUP = "checkin", "followup"
 

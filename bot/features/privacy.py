@@ -1,6 +1,6 @@
 """The user's rights over their data, and operator counts: /privacy /export /delete /country /stats.
 
-Registered as engine command handlers (`HANDLERS[name] = fn(engine, ctx) -> list[Reply]`).
+Registered as command handlers with `@command`.
 Reads beyond the user's working set come from the service through `ctx.data.read_all` and
 `ctx.data.read_stats` (the latter only for admins); the erasure is the EraseUser effect,
 applied in the update's one transaction.
@@ -15,10 +15,9 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from bot.actions import Context
+from bot.actions import Context, command
 from bot.datafile import read_mapping
-from bot.engine import HANDLERS, Button, Engine, Reply
-from bot.model import Attachment, EraseUser
+from bot.model import Attachment, EraseUser, Reply
 from bot.policy.safety import Resources
 
 COUNTRIES_PATH = Path(__file__).resolve().parents[2] / "flows" / "policy" / "countries.yaml"
@@ -70,16 +69,18 @@ def country_label(code: str, countries: Countries) -> str:
     return f"{name} ({code})" if name else code
 
 
-def privacy(engine: Engine, ctx: Context) -> list[Reply]:
+@command("privacy")
+def privacy(ctx: Context) -> list[Reply]:
     """What is stored, why, for how long, who can see it, and the user's rights."""
-    parts = [Reply(engine.messages[name]) for name in PRIVACY_PARTS]
-    return [*parts, engine._note("privacy_who", ctx)]
+    parts = [Reply(ctx.text(name)) for name in PRIVACY_PARTS]
+    return [*parts, ctx.note("privacy_who")]
 
 
-def export(engine: Engine, ctx: Context) -> list[Reply]:
+@command("export")
+def export(ctx: Context) -> list[Reply]:
     """Send every stored row about the user as a JSON file."""
     if ctx.data.read_all is None:
-        return [engine._note("export_unavailable", ctx)]
+        return [ctx.note("export_unavailable")]
     document = {
         "exported_at": ctx.now.isoformat(),
         "user_id": ctx.data.user_id,
@@ -87,65 +88,59 @@ def export(engine: Engine, ctx: Context) -> list[Reply]:
     }
     payload = json.dumps(document, indent=2, ensure_ascii=False, default=str).encode()
     attachment = Attachment("document", EXPORT_FILENAME, render=lambda: payload)
-    resume = (Button(engine.messages["continue"], data="x.resume"),)
-    return [Reply(engine.messages["export_ready"], resume, attachment)]
+    resume = (ctx.resume_button(),)
+    return [Reply(ctx.text("export_ready"), resume, attachment)]
 
 
-def delete(engine: Engine, ctx: Context) -> list[Reply]:
+@command("delete")
+def delete(ctx: Context) -> list[Reply]:
     """Ask before erasing everything."""
     ctx.session.pending = "delete"
-    return [engine._confirm("delete_confirm", "delete_yes", "delete_no")]
+    return [ctx.confirm("delete_confirm", "delete_yes", "delete_no")]
 
 
-def delete_yes(engine: Engine, ctx: Context) -> list[Reply]:
+@command("delete_yes")
+def delete_yes(ctx: Context) -> list[Reply]:
     """Erase every row about the user (nudges included) in this update's transaction."""
     ctx.effects.append(EraseUser())
-    return [Reply(engine.messages["delete_done"])]
+    return [Reply(ctx.text("delete_done"))]
 
 
-def delete_no(engine: Engine, ctx: Context) -> list[Reply]:
+@command("delete_no")
+def delete_no(ctx: Context) -> list[Reply]:
     """Keep everything."""
-    return [engine._note("delete_cancelled", ctx)]
+    return [ctx.note("delete_cancelled")]
 
 
-def country(engine: Engine, ctx: Context) -> list[Reply]:
+@command("country")
+def country(ctx: Context) -> list[Reply]:
     """Show, or set from the command's arguments, the country used for help resources."""
     countries = load_countries()
     typed = (ctx.typed or "").strip()
     if not typed:
         current = ctx.session.answers.get("country")
-        label = country_label(current, countries) if current else engine.messages["country_none"]
-        return [_filled_note(engine, ctx, "country_help", label)]
+        label = country_label(current, countries) if current else ctx.text("country_none")
+        return [_filled_note(ctx, "country_help", label)]
     if typed.lower() in countries.clear_words:
         ctx.session.answers.pop("country", None)
-        return [engine._note("country_cleared", ctx)]
+        return [ctx.note("country_cleared")]
     code = parse_country(typed, countries, ctx.policy.resources)
     if code is None:
-        return [engine._note("country_unknown", ctx)]
+        return [ctx.note("country_unknown")]
     ctx.session.answers["country"] = code
-    return [_filled_note(engine, ctx, "country_set", country_label(code, countries))]
+    return [_filled_note(ctx, "country_set", country_label(code, countries))]
 
 
-def _filled_note(engine: Engine, ctx: Context, message: str, country_text: str) -> Reply:
+def _filled_note(ctx: Context, message: str, country_text: str) -> Reply:
     """A note whose {country} is filled in, followed by the current step."""
-    note = engine._note(message, ctx)
+    note = ctx.note(message)
     return Reply(note.text.replace("{country}", country_text, 1), note.buttons)
 
 
-def stats(engine: Engine, ctx: Context) -> list[Reply]:
+@command("stats")
+def stats(ctx: Context) -> list[Reply]:
     """Aggregate counts for admins; anyone else gets the ordinary unknown-command reply."""
     if not ctx.data.is_admin or ctx.data.read_stats is None:
-        return [engine._note("unknown_command", ctx)]
+        return [ctx.note("unknown_command")]
     counts: dict[str, Any] = ctx.data.read_stats()
-    return [Reply(engine.messages["stats"].format(**counts))]
-
-
-HANDLERS.update(
-    privacy=privacy,
-    export=export,
-    delete=delete,
-    delete_yes=delete_yes,
-    delete_no=delete_no,
-    country=country,
-    stats=stats,
-)
+    return [Reply(ctx.text("stats").format(**counts))]
