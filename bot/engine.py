@@ -54,6 +54,10 @@ __all__ = [
 ]
 
 MAX_TYPED_CHARS = 1000  # past this a typed message is only acknowledged, never echoed
+# The crisis check reads the whole of any Telegram message (4,096) and caption (1,024); only
+# longer input (the terminal) is checked at its start and end, so its cost stays bounded.
+MAX_CHECKED_CHARS = 16_384
+CRISIS_PREFIXES = tuple(f"{SYSTEM_PREFIX}crisis_{name}" for name in ("help", "later", "ok"))
 TOKEN_CHARS = 6
 NO_SESSION_COMMANDS = frozenset({"help", "about", "privacy", "stats"})
 
@@ -155,9 +159,17 @@ class Engine:
     ) -> Outcome:
         """Apply one input to a user's session and return the new session, replies and writes."""
         data = data or UserData()
-        if isinstance(event, Text) and (signal := self._crisis(event.text)):
+        if (said := words_of(event)) and (signal := self._crisis(said)):
             # Someone may be in danger: stop the flow at once, change nothing, store nothing.
+            # Checked before any other reply (a long message, a caption, a command's words).
             return Outcome(session, [self.crisis_reply(signal, session, data)], changed=False)
+        if isinstance(event, Press) and event.data.startswith(CRISIS_PREFIXES):
+            # A crisis reply's buttons work for anyone, even someone with no session yet.
+            ctx = self.context(session.copy() if session else Session(), data, now)
+            replies, notice = self._system_press(ctx, event.data.removeprefix(SYSTEM_PREFIX), None)
+            if session is None and event.data.startswith(f"{SYSTEM_PREFIX}crisis_ok"):
+                replies = [Reply(self.messages["crisis_ok_new"])]
+            return Outcome(session, replies, changed=False, notice=notice)
         if session is None:
             if isinstance(event, Command) and event.name in NO_SESSION_COMMANDS:
                 # Someone may want to read about the bot (or an operator check the counts)
@@ -179,7 +191,7 @@ class Engine:
         elif isinstance(event, Text):
             replies = self._text(ctx, event.text)
         else:
-            replies = [self._note("media", ctx)]
+            replies = [self._note("forwarded" if event.kind == "forwarded" else "media", ctx)]
         changed = ctx.session != session or bool(ctx.effects)
         return Outcome(ctx.session, [*ctx.replies, *replies], changed, notice, ctx.effects)
 
@@ -313,9 +325,19 @@ class Engine:
     # --- safety -------------------------------------------------------------------------------
 
     def _crisis(self, text: str) -> CrisisSignal | None:
+        """The one entry for the crisis check: every input that carries words comes here.
+
+        The whole text is checked (Telegram's longest, a 4,096-character message, takes about
+        15 ms). Past MAX_CHECKED_CHARS, which no Telegram message reaches, the cost stays
+        bounded: the first and the last MAX_CHECKED_CHARS are checked.
+        """
         from bot.policy.safety import detect_crisis
 
-        return detect_crisis(text[: MAX_TYPED_CHARS * 4], self.policy.crisis)
+        if len(text) <= MAX_CHECKED_CHARS:
+            return detect_crisis(text, self.policy.crisis)
+        head, tail = text[:MAX_CHECKED_CHARS], text[-MAX_CHECKED_CHARS:]
+        found = [s for part in (head, tail) if (s := detect_crisis(part, self.policy.crisis))]
+        return next((s for s in found if s.level == "alarm"), found[0] if found else None)
 
     def crisis_reply(self, signal: CrisisSignal, session: Session | None, data: UserData) -> Reply:
         """The caring reply to a crisis signal, with help links and a way to go on later."""
@@ -397,3 +419,14 @@ class Engine:
 
 
 CATEGORIES = frozenset({"self_harm", "harm_others", "danger_now", "distress"})
+
+
+def words_of(event: Event) -> str:
+    """Everything a person wrote in an input: typed text, a command's words, a caption."""
+    if isinstance(event, Text):
+        return event.text
+    if isinstance(event, Command):
+        return event.args
+    if isinstance(event, Media):
+        return event.caption
+    return ""

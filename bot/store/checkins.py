@@ -20,7 +20,6 @@ sent twice (at most once: a crash mid-send can lose that one message).
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
@@ -29,7 +28,7 @@ from typing import Any, Protocol
 from sqlite_utils import Database
 
 from bot.store.schema import iso, parse, rows
-from bot.store.users import session_from_row
+from bot.store.users import BadRow, json_object, session_from_row
 
 CLAIM_DUE_SQL = """
 INSERT INTO nudge_claims (user_id, due_at, claimed_at)
@@ -113,10 +112,13 @@ class CheckinQueue:
         if not found:
             return None
         row = found[0]
-        session = session_from_row(row) if row["state"] is not None else None
+        try:
+            session = session_from_row(row) if row["state"] is not None else None
+        except BadRow:
+            session = None  # unreadable: no check-ins until the user's next message mends it
         return DueNudge(
             user_id=row["user_id"],
-            settings=json.loads(row["settings"]) if row["settings"] else None,
+            settings=json_object(row["settings"]),
             due_at=datetime.fromisoformat(row["due_at"]),
             due_kind=row["due_kind"] or "checkin",
             last_sent_at=parse(row["last_sent_at"]),

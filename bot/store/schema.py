@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import os
 import sqlite3
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from sqlite_utils import Database, Migrations
 
@@ -119,6 +120,32 @@ def m004_create_checkin_claims(db: Database) -> None:
     )
 
 
+@dataclass(frozen=True)
+class OwnTable:
+    """How one of the project's tables names a user, and what /delete does to its rows."""
+
+    key: str | None  # the column holding the user's id; None: the table names nobody
+    on_erase: Literal["delete", "forget", "keep"]  # forget: keep the row, drop the user's id
+
+
+# Every table the migrations create, and nothing else: erase and export cover exactly these
+# and ignore foreign ones (Litestream's _litestream_seq, ANALYZE's sqlite_stat1, ...). A new
+# table must join this registry; tests/test_hardening.py fails until it does. Children come
+# before `users`, which is erased last.
+OWN_TABLES: dict[str, OwnTable] = {
+    "sessions": OwnTable("user_id", "delete"),
+    "contacts": OwnTable("user_id", "delete"),
+    "nudges": OwnTable("user_id", "delete"),
+    "nudge_claims": OwnTable("user_id", "delete"),
+    "draft_checks": OwnTable("user_id", "delete"),
+    # Update ids hold no content and must outlive an erasure, or a redelivered update would
+    # bring the user back; they expire with PROCESSED_KEEP (bot/service.py).
+    "processed_updates": OwnTable("user_id", "forget"),
+    "counters": OwnTable(None, "keep"),  # operator counts that name nobody
+    "users": OwnTable("id", "delete"),
+}
+
+
 # Names the migrations had before they said what they do: renamed in place on connect.
 RENAMED_MIGRATIONS = {
     "m001_users_and_sessions": "m001_create_users_and_sessions",
@@ -164,6 +191,8 @@ def open_database(path: Path | str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> D
     db.query("PRAGMA journal_mode = WAL")  # returns a row, so query(), not execute()
     db.execute("PRAGMA synchronous = NORMAL")  # with WAL: durable across process crashes
     db.execute("PRAGMA foreign_keys = ON")
+    # Erased rows are overwritten with zeros, whatever the SQLite build's default.
+    db.execute("PRAGMA secure_delete = ON")
     return db
 
 

@@ -22,22 +22,67 @@ from bot.model import (
     UserData,
 )
 from bot.policy.contacts import Contact
-from bot.store.schema import iso, parse, rows
+from bot.store.schema import OWN_TABLES, iso, parse, rows
 
 # How far back a user's contacts are loaded with each update: enough for the chart (six
 # weeks) and the plan adjustment (four), and bounded so one update reads a bounded amount.
 CONTACT_HISTORY = timedelta(days=56)
 
 
+class BadRow(ValueError):
+    """A stored row that cannot be read back (hand-edited, or written by a broken version)."""
+
+
 def session_from_row(row: dict[str, Any]) -> Session:
-    """A sessions row as the engine's Session."""
+    """A sessions row as the engine's Session; BadRow if any field is malformed."""
+    try:
+        answers = json.loads(row["answers"])
+        plan = json.loads(row["plan"]) if row["plan"] else None
+        completed_at = parse(row["completed_at"])
+    except (TypeError, ValueError) as error:
+        raise BadRow(f"sessions: {type(error).__name__}") from None
+    if not isinstance(row["state"], str) or not isinstance(answers, dict):
+        raise BadRow("sessions: state or answers of the wrong type")
+    if plan is not None and not isinstance(plan, dict):
+        raise BadRow("sessions: plan of the wrong type")
+    if row["pending"] is not None and not isinstance(row["pending"], str):
+        raise BadRow("sessions: pending of the wrong type")
     return Session(
         state=row["state"],
-        answers=json.loads(row["answers"]),
-        plan=json.loads(row["plan"]) if row["plan"] else None,
+        answers=answers,
+        plan=plan,
         pending=row["pending"],
-        completed_at=parse(row["completed_at"]),
+        completed_at=completed_at,
     )
+
+
+def _contact(row: dict[str, Any]) -> Contact | None:
+    """A contacts row, or None if malformed (skipped: one bad row must not lock anyone out)."""
+    try:
+        return Contact(
+            at=datetime.fromisoformat(row["at"]),
+            initiator=row["initiator"],
+            kind=row["kind"],
+            outcome=row["outcome"],
+        )
+    except (TypeError, ValueError):
+        return None
+
+
+def json_object(text: Any) -> dict[str, Any] | None:
+    """A JSON object column, or None if empty or malformed."""
+    try:
+        value = json.loads(text) if text else None
+    except (TypeError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _moment(text: Any) -> datetime | None:
+    try:
+        return parse(text)
+    except (TypeError, ValueError):
+        return None
 
 
 class UserRows:
@@ -60,25 +105,21 @@ class UserRows:
         )
         found = profile[0] if profile else {}
         contacts = tuple(
-            Contact(
-                at=datetime.fromisoformat(row["at"]),
-                initiator=row["initiator"],
-                kind=row["kind"],
-                outcome=row["outcome"],
-            )
+            contact
             for row in rows(
                 self.db,
                 "SELECT at, initiator, kind, outcome FROM contacts"
                 " WHERE user_id = ? AND at >= ? ORDER BY at",
                 [user_id, iso(now - CONTACT_HISTORY)],
             )
+            if (contact := _contact(row)) is not None
         )
         return UserData(
             user_id=user_id,
             language=found.get("language"),
             contacts=contacts,
-            nudges=json.loads(found["settings"]) if found.get("settings") else None,
-            last_nudge_at=parse(found.get("last_sent_at")),
+            nudges=json_object(found.get("settings")),
+            last_nudge_at=_moment(found.get("last_sent_at")),
             is_admin=is_admin,
         )
 
@@ -136,20 +177,24 @@ class UserRows:
             )
 
     def user_tables(self) -> list[str]:
-        """Every table that holds rows about a user (all but migrations and counters)."""
-        return [t for t in self.db.table_names() if t not in ("_sqlite_migrations", "counters")]
+        """The project's tables that can hold rows about a user (see schema.OWN_TABLES)."""
+        return [name for name, table in OWN_TABLES.items() if table.key is not None]
 
     def erase_user(self, user_id: int) -> None:
-        """Delete every row about the user, in every table (children before the user row)."""
+        """Delete every row about the user in the project's own tables (the user row last).
+
+        Processed update ids are kept without the user's id, so a redelivered update stays
+        a duplicate instead of bringing the user back.
+        """
         with self.db.atomic():
-            for table in self.user_tables():
-                if table == "users":
-                    continue
-                column = "user_id" if "user_id" in self.db[table].columns_dict else None
-                if column is None:
-                    raise RuntimeError(f"table {table} has no user_id: erase cannot cover it")
-                self.db.execute(f"DELETE FROM [{table}] WHERE user_id = ?", [user_id])
-            self.db.execute("DELETE FROM users WHERE id = ?", [user_id])
+            for name, table in OWN_TABLES.items():
+                if table.on_erase == "delete":
+                    self.db.execute(f"DELETE FROM [{name}] WHERE [{table.key}] = ?", [user_id])
+                elif table.on_erase == "forget":
+                    self.db.execute(
+                        f"UPDATE [{name}] SET [{table.key}] = NULL WHERE [{table.key}] = ?",
+                        [user_id],
+                    )
 
     def _write_session(
         self, user_id: int, session: Session, now: datetime, language: str | None
@@ -193,10 +238,10 @@ class UserRows:
     def export_user(self, user_id: int) -> dict[str, list[dict[str, Any]]]:
         """Return every stored row about the user, table by table (JSON columns decoded)."""
         export: dict[str, list[dict[str, Any]]] = {}
-        for table in self.user_tables():
-            column = "id" if table == "users" else "user_id"
-            found = rows(self.db, f"SELECT * FROM [{table}] WHERE [{column}] = ?", [user_id])
-            export[table] = [{k: _decoded(v) for k, v in row.items()} for row in found]
+        for name in self.user_tables():
+            key = OWN_TABLES[name].key
+            found = rows(self.db, f"SELECT * FROM [{name}] WHERE [{key}] = ?", [user_id])
+            export[name] = [{k: _decoded(v) for k, v in row.items()} for row in found]
         return export
 
     def operator_stats(self, now: datetime) -> dict[str, int]:
