@@ -153,18 +153,25 @@ async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Typed text in a private chat."""
-    await _handle(update, context, Text(update.effective_message.text or ""))
+    """Typed text in a private chat; a forwarded message is someone else's words, not input."""
+    message = update.effective_message
+    if message.forward_origin is not None:  # never stored; still checked for a crisis
+        await _handle(update, context, Media("forwarded", caption=message.text or ""))
+        return
+    await _handle(update, context, Text(message.text or ""))
 
 
 async def on_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Stickers, photos, voice notes, files: things the bot does not read."""
+    """Stickers, photos, voice notes, files: things the bot does not read (captions are
+    checked for a crisis before anything else, never stored)."""
     message = update.effective_message
     kind = next(
         (k for k in ("sticker", "photo", "voice", "video", "document", "audio") if message[k]),
         "other",
     )
-    await _handle(update, context, Media(kind))
+    if message.forward_origin is not None:
+        kind = "forwarded"
+    await _handle(update, context, Media(kind, caption=message.caption or ""))
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -207,8 +214,8 @@ async def on_membership(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 async def _handle(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Event) -> None:
     """Ask the service (which commits first), then send the replies."""
     user = update.effective_user
-    if user is None:
-        return
+    if user is None or user.is_bot:
+        return  # only people have a conversation (and a row)
     service: Service = context.bot_data["service"]
     result = service.handle(user.id, event, user.language_code, update_id=update.update_id)
     if isinstance(context.application.update_queue, UpdateTracker):
