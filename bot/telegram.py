@@ -9,6 +9,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import warnings
+from functools import partial
 from typing import Any
 
 from telegram import (
@@ -39,6 +40,7 @@ from telegram.request import BaseRequest
 from telegram.warnings import PTBUserWarning
 
 from bot.config import Settings
+from bot.health import touch_heartbeat
 from bot.model import Command, Event, Media, Press, Reply, Text
 from bot.reliability import (
     ConfirmAfterHandled,
@@ -87,7 +89,10 @@ def build_application(
     )
     if request is not None:
         builder = builder.request(request)
-    builder = builder.get_updates_request(ConfirmAfterHandled(tracker, get_updates_request))
+    heartbeat = partial(touch_heartbeat, settings.db_path)
+    builder = builder.get_updates_request(
+        ConfirmAfterHandled(tracker, get_updates_request, on_success=heartbeat)
+    )
     if settings.api_url:
         base = settings.api_url.rstrip("/")
         builder = builder.base_url(base).base_file_url(base.removesuffix("/bot") + "/file/bot")

@@ -129,7 +129,8 @@ def test_erased_users_processed_ids_name_nobody(tmp_path):
     service.handle(USER, Command("start"), update_id=1)
     service.handle(OTHER, Command("start"), update_id=2)
     store.erase_user(USER)
-    assert processed(store) == [2]
+    assert processed(store, USER) == []  # nothing names the erased user
+    assert processed(store) == [1, 2]  # but update 1 stays handled: a redelivery is a no-op
 
 
 # --- per-user order, concurrency across users ---------------------------------------------
