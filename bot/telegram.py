@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
 import warnings
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 from telegram import (
@@ -347,7 +349,11 @@ async def call_unparsed(bot: Bot, method: str, params: dict[str, Any]) -> Any:
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the failure without any message content."""
     error = context.error
-    log.error("error while handling an update: %s", type(error).__name__, exc_info=error)
+    # Type and place only: an exception's message or a traceback's locals can hold what a
+    # user wrote or a state name that reveals an answer.
+    frames = traceback.extract_tb(error.__traceback__) if error is not None else []
+    where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
+    log.error("error while handling an update: %s at %s", type(error).__name__, where)
 
 
 # --- the nudge sweep: due check-ins live in SQLite; one repeating job sends them -------------

@@ -219,3 +219,26 @@ def test_a_lone_surrogate_at_the_note_step_gets_a_reply_and_is_stored_safely(ser
     assert result.replies and not result.failed
     (note,) = [r["note"] for r in service.store.db.query("SELECT note FROM contacts")]
     assert note.encode("utf-8")  # storable and sendable: no lone surrogate left
+
+
+# --- 5. answers never reach the logs, at the default level or any other -------------------
+
+
+@pytest.mark.parametrize("level", ["INFO", "DEBUG"])
+def test_state_names_that_reveal_answers_never_reach_the_logs(level, capsys):
+    import logging
+
+    from bot.config import configure_logging
+    from tests.test_engine import press
+
+    configure_logging(level)
+    try:
+        session = ENGINE.handle(None, Command("start"), NOW).session
+        while session.state != "walkthrough:safety":
+            session = press(session, "").session  # the first button, up to the safety screen
+        outcome = press(session, "Something here applies")
+        assert outcome.session.state == "walkthrough:safety_concern"
+    finally:
+        logging.basicConfig(level=logging.WARNING, force=True)
+    err = capsys.readouterr().err
+    assert "safety_concern" not in err and "concern" not in err
