@@ -139,6 +139,9 @@ class Service:
         if not outcome.changed:
             self._mark_read_only(update_id, user_id, now)
         self._prune(now)
+        log.debug(
+            "handled a %s (%s)", type(event).__name__, "changed" if outcome.changed else "read"
+        )
         return Result(outcome.replies, outcome.notice)
 
     def _with_reads(self, user_id: int, data: UserData, now: datetime) -> UserData:
