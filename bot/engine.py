@@ -339,6 +339,12 @@ class Engine:
         found = [s for part in (head, tail) if (s := detect_crisis(part, self.policy.crisis))]
         return next((s for s in found if s.level == "alarm"), found[0] if found else None)
 
+    def crisis_check(self, text: str, language: str | None = None) -> Reply | None:
+        """The crisis reply for `text`, or None: for input that gets no other handling (an
+        update dropped by the flood guard). Goes through `_crisis`, like every input."""
+        signal = self._crisis(text)
+        return self.crisis_reply(signal, None, UserData(language=language)) if signal else None
+
     def crisis_reply(self, signal: CrisisSignal, session: Session | None, data: UserData) -> Reply:
         """The caring reply to a crisis signal, with help links and a way to go on later."""
         country = (session.answers.get("country") if session else None) or None

@@ -413,7 +413,7 @@ REQUIRED_MESSAGES = frozenset(
         "privacy_stored", "privacy_not_stored", "privacy_who", "export_ready",
         "export_unavailable", "delete_confirm", "delete_yes", "delete_no", "delete_done",
         "delete_cancelled", "country_help", "country_set", "country_cleared", "country_unknown",
-        "country_none", "stats", "unreadable_row", "forwarded",
+        "country_none", "stats", "unreadable_row", "forwarded", "slow_down",
     }
 )  # fmt: skip
 

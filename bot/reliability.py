@@ -5,6 +5,8 @@
 - `call_with_retries`: RetryAfter waits as told; TimedOut/NetworkError retry with backoff and
   then give up with one log line; Forbidden and BadRequest go straight to the caller.
 - `ConfirmAfterHandled`: polling confirms an update to Telegram only after it was handled.
+- `FloodGuard` (in `UpdateTracker`): one user's burst is cut off before it takes the turns
+  other users need; the user is asked kindly to slow down.
 - `best_effort`: for calls whose failure does not matter (answering a button, clearing an
   old keyboard): "query is too old", "message is not modified" and the like stay at DEBUG.
 """
@@ -13,7 +15,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable, Hashable
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -61,8 +65,8 @@ class PerUserUpdateProcessor(BaseUpdateProcessor):
             async with self.locks.hold(key):
                 await coroutine
         finally:
-            if self.tracker is not None and isinstance(update, Update):
-                self.tracker.settle(update.update_id)
+            if self.tracker is not None:
+                self.tracker.finished(update)
 
     async def initialize(self) -> None:
         """Nothing to set up."""
@@ -122,6 +126,62 @@ async def best_effort(call: Callable[[], Awaitable[T]], what: str) -> T | None:
         return None
 
 
+class FloodGuard:
+    """Per-user limits, so one user's burst cannot take everyone's turn.
+
+    A user may have at most `max_waiting` updates admitted and not finished, and at most
+    `max_per_window` admitted in any `window` seconds; past either, an update is dropped
+    (never stored, confirmed to Telegram as handled) and the user gets at most one kind
+    "slow down" per `window` (see bot/telegram.py: dropped text is still checked for a crisis).
+    """
+
+    def __init__(
+        self,
+        max_waiting: int = 8,
+        max_per_window: int = 30,
+        window: float = 10.0,
+        clock: Callable[[], float] = time.monotonic,
+    ):
+        self.max_waiting, self.max_per_window, self.window = max_waiting, max_per_window, window
+        self.clock = clock
+        self._waiting: dict[Hashable, int] = {}
+        self._admitted: dict[Hashable, deque[float]] = {}
+        self._warned: dict[Hashable, float] = {}
+
+    def admit(self, key: Hashable) -> bool:
+        """Whether an update of `key` may go on (counted until `done`)."""
+        now = self.clock()
+        recent = self._admitted.setdefault(key, deque())
+        while recent and now - recent[0] >= self.window:
+            recent.popleft()
+        if self._waiting.get(key, 0) >= self.max_waiting or len(recent) >= self.max_per_window:
+            return False
+        recent.append(now)
+        self._waiting[key] = self._waiting.get(key, 0) + 1
+        return True
+
+    def done(self, key: Hashable) -> None:
+        """An admitted update of `key` has finished."""
+        left = self._waiting.get(key, 0) - 1
+        if left > 0:
+            self._waiting[key] = left
+        else:
+            self._waiting.pop(key, None)
+            recent = self._admitted.get(key)
+            if recent is not None and (not recent or self.clock() - recent[-1] >= self.window):
+                del self._admitted[key]  # idle: forget the user
+
+    def may_warn(self, key: Hashable) -> bool:
+        """True at most once per window for `key` (a user, or a (kind, user) pair)."""
+        now = self.clock()
+        if now - self._warned.get(key, -self.window) < self.window:
+            return False
+        self._warned[key] = now
+        if len(self._warned) > 10_000:  # bounded: drop warnings older than a window
+            self._warned = {k: t for k, t in self._warned.items() if now - t < self.window}
+        return True
+
+
 class UpdateTracker(asyncio.Queue):
     """The Application's update queue, remembering which fetched updates are not committed.
 
@@ -129,22 +189,68 @@ class UpdateTracker(asyncio.Queue):
     `settle` right after the service) or, failing that, when its processing ends.
     """
 
-    def __init__(self) -> None:
+    def __init__(
+        self,
+        guard: FloodGuard | None = None,
+        on_drop: Callable[[Update], Awaitable[None]] | None = None,
+    ) -> None:
         super().__init__()
         self.unsettled: set[int] = set()
         self._settled = asyncio.Event()
         self._settled.set()
+        self.guard = guard  # per-user flood limits, checked before an update takes a turn
+        self.on_drop = on_drop  # told about each dropped update (a kind reply, a crisis check)
+        self._dropping: set[asyncio.Task[None]] = set()
+        self._outcomes: dict[int, asyncio.Future[bool]] = {}
 
     def put_nowait(self, item: Any) -> None:
-        """Queue an update (registered before anything can run), or PTB's stop signal."""
+        """Queue an update (registered before anything can run), or PTB's stop signal.
+
+        An update past its user's flood limits is dropped here, before it can take one of
+        the processor's turns that other users' updates need.
+        """
         if isinstance(item, Update):
+            key = update_key(item)
+            if self.guard is not None and key is not None and not self.guard.admit(key):
+                if self.on_drop is not None:
+                    task = asyncio.get_running_loop().create_task(self.on_drop(item))
+                    self._dropping.add(task)
+                    task.add_done_callback(self._dropping.discard)
+                return
             self.unsettled.add(item.update_id)
             self._settled.clear()
         super().put_nowait(item)
 
-    def settle(self, update_id: int) -> None:
-        """The update's effects are committed (or it had none): it may be confirmed."""
+    def outcome(self, update_id: int) -> asyncio.Future[bool] | None:
+        """A future that says whether the update was committed (True) or not (False), or
+        None if it is not waiting (dropped by the flood guard, or already settled)."""
+        if update_id not in self.unsettled:
+            return None
+        future = self._outcomes.get(update_id)
+        if future is None:
+            future = self._outcomes[update_id] = asyncio.get_running_loop().create_future()
+        return future
+
+    def finished(self, update: object) -> None:
+        """An update's processing ended: it is settled and no longer counts for its user."""
+        if isinstance(update, Update):
+            self.settle(update.update_id)
+            key = update_key(update)
+            if self.guard is not None and key is not None:
+                self.guard.done(key)
+
+    def settle(self, update_id: int, committed: bool = True) -> None:
+        """The update's effects are committed (or it had none): it may be confirmed.
+
+        `committed=False`: nothing was saved (storage failed); webhook mode answers 500 so
+        that Telegram sends the update again.
+        """
+        if update_id not in self.unsettled:
+            return
         self.unsettled.discard(update_id)
+        future = self._outcomes.pop(update_id, None)
+        if future is not None and not future.done():
+            future.set_result(committed)
         if not self.unsettled:
             self._settled.set()
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import logging
 import sqlite3
 from collections.abc import Callable
+from concurrent.futures import Future
 from contextlib import AbstractAsyncContextManager
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
@@ -193,15 +194,18 @@ class Service:
         self.store.release_nudge(message.claim, retry_at)
 
     def _mark_read_only(self, update_id: int | None, user_id: int, now: datetime) -> None:
-        """An update that changed nothing: remember it if we can; if not, still answer."""
+        """An update that changed nothing: remember it without waiting (the reply does not
+        depend on it, so a locked database never holds up /help); a failure is only logged."""
         if update_id is None:
             return
-        try:
-            with self.store.db.atomic():
-                self.store.mark_processed(update_id, user_id, now)
-                self.store.reactivate(user_id)  # a user who writes again has unblocked us
-        except sqlite3.Error as error:
-            log.warning("could not record a read-only update: %s", describe_storage_error(error))
+
+        def done(future: Future[None]) -> None:
+            if isinstance(error := future.exception(), sqlite3.Error):
+                log.warning(
+                    "could not record a read-only update: %s", describe_storage_error(error)
+                )
+
+        self.store.mark_read_only(update_id, user_id, now).add_done_callback(done)
 
     def _prune(self, now: datetime) -> None:
         """Drop old processed update ids, at most once per PRUNE_EVERY (cheap, indexed)."""

@@ -46,6 +46,7 @@ from bot.health import touch_heartbeat
 from bot.model import Command, Event, Media, Press, Reply, Text
 from bot.reliability import (
     ConfirmAfterHandled,
+    FloodGuard,
     PerUserUpdateProcessor,
     UpdateTracker,
     best_effort,
@@ -85,7 +86,7 @@ def build_application(
         ApplicationBuilder()
         .token(settings.token or "")
         .rate_limiter(rate_limiter or default_rate_limiter())
-        .update_queue(tracker := UpdateTracker())
+        .update_queue(tracker := UpdateTracker(FloodGuard()))
         .concurrent_updates(PerUserUpdateProcessor(service.locks, tracker))
         .post_init(on_startup)
     )
@@ -100,6 +101,7 @@ def build_application(
         builder = builder.base_url(base).base_file_url(base.removesuffix("/bot") + "/file/bot")
     application = builder.build()
     application.bot_data["service"] = service
+    tracker.on_drop = partial(on_flood, application, tracker.guard)
     add_handlers(application)
     schedule_nudge_sweep(application, settings.nudge_sweep_seconds)
     return application
@@ -224,9 +226,14 @@ async def _handle(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Eve
     if user is None or user.is_bot:
         return  # only people have a conversation (and a row)
     service: Service = context.bot_data["service"]
-    result = service.handle(user.id, event, user.language_code, update_id=update.update_id)
+    # SQLite and the engine run off the event loop: a locked database or a long message
+    # holds up only this user (whose updates wait their turn anyway), never anyone else.
+    result = await asyncio.to_thread(
+        service.handle, user.id, event, user.language_code, update_id=update.update_id
+    )
     if isinstance(context.application.update_queue, UpdateTracker):
-        context.application.update_queue.settle(update.update_id)  # committed: may be confirmed
+        # Committed (or nothing to commit): it may be confirmed; a failed save is not.
+        context.application.update_queue.settle(update.update_id, committed=not result.failed)
     if result.duplicate:
         return  # redelivered after a restart: it was handled and answered before
     if update.callback_query is not None:
@@ -249,7 +256,7 @@ async def send_replies(context: ContextTypes.DEFAULT_TYPE, chat_id: int, result:
             if not await send_reply(context, chat_id, reply):
                 return False
     except Forbidden:
-        context.bot_data["service"].user_blocked(chat_id)
+        await asyncio.to_thread(context.bot_data["service"].user_blocked, chat_id)
         return False
     except BadRequest as error:
         log.error("Telegram refused a reply: %s", error.message)
@@ -346,6 +353,32 @@ async def call_unparsed(bot: Bot, method: str, params: dict[str, Any]) -> Any:
     return await bot.do_api_request(method, api_kwargs=params)
 
 
+async def on_flood(application: Application, guard: FloodGuard | None, update: Update) -> None:
+    """An update dropped by the flood guard: check its words for a crisis (never dropped
+    silently), else ask kindly to slow down, each at most once per window."""
+    user = update.effective_user
+    if user is None or user.is_bot or guard is None:
+        return
+    service: Service = application.bot_data["service"]
+    message = update.effective_message
+    words = (message.text or message.caption or "") if message is not None else ""
+    crisis = None
+    if words:
+        crisis = await asyncio.to_thread(service.engine.crisis_check, words, user.language_code)
+    if crisis is not None:
+        if not guard.may_warn(("crisis", user.id)):
+            return
+        reply = crisis
+    elif guard.may_warn(("slow", user.id)):
+        reply = Reply(service.engine.messages["slow_down"])
+    else:
+        return
+    params: dict[str, Any] = {"chat_id": user.id, "text": reply.text}
+    if (markup := keyboard(reply)) is not None:
+        params["reply_markup"] = markup
+    await best_effort(lambda: call_unparsed(application.bot, "sendMessage", params), "slow down")
+
+
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the failure without any message content."""
     error = context.error
@@ -378,13 +411,13 @@ async def nudge_sweep(context: ContextTypes.DEFAULT_TYPE) -> None:
     """Send every due nudge, batch by batch; a failed delivery is put back as due or stops."""
     service: Service = context.bot_data["service"]
     claimed = due = sent = 0
-    while batch := service.claim_due_nudges(SWEEP_BATCH):
+    while batch := await asyncio.to_thread(service.claim_due_nudges, SWEEP_BATCH):
         claimed += len(batch)
         for claim in batch:
             async with service.user_lock(claim.user_id):  # never interleave with a handler
                 # Decided and marked sent just before sending (not at claim time), so quiet
                 # hours and settings are as of now, and a crash can never send it twice.
-                message = service.take_nudge(claim)
+                message = await asyncio.to_thread(service.take_nudge, claim)
                 if message is not None:
                     due += 1
                     sent += await deliver_nudge(context, message)
@@ -407,12 +440,12 @@ async def deliver_nudge(context: ContextTypes.DEFAULT_TYPE, message: DueMessage)
         await context.bot.send_message(message.user_id, reply.text, reply_markup=keyboard(reply))
         return True
     except Forbidden:
-        service.user_blocked(message.user_id)  # they blocked the bot: no more nudges
+        await asyncio.to_thread(service.user_blocked, message.user_id)  # no more nudges
     except BadRequest as error:  # e.g. chat not found: retrying would not help
         log.warning("a nudge was not accepted: %s", error.message)
     except RetryAfter as error:
-        service.release_nudge(message, retry_after_seconds(error))
+        await asyncio.to_thread(service.release_nudge, message, retry_after_seconds(error))
     except NetworkError as error:  # includes TimedOut: try again on a later sweep
         log.warning("a nudge was postponed after %s", type(error).__name__)
-        service.release_nudge(message, RETRY_LATER_SECONDS)
+        await asyncio.to_thread(service.release_nudge, message, RETRY_LATER_SECONDS)
     return False

@@ -7,11 +7,19 @@ marriage is among the most private things they have.
 - `schema.py`: the file, its settings, the migrations, and the one read path (`rows`).
 - `users.py`: sessions, an update's effects, erasure, export, operator stats, processed ids.
 - `checkins.py`: the queue of due check-ins the sweep claims and takes.
+- `writer.py`: the one thread every write runs on, off the event loop.
 """
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
+from datetime import datetime
 from pathlib import Path
+from typing import Any
+
+from sqlite_utils import Database
 
 from bot.store.checkins import (
     CLAIM_DUE_SQL,
@@ -21,8 +29,9 @@ from bot.store.checkins import (
     NudgeClaim,
     NudgeDecisionLike,
 )
-from bot.store.schema import BUSY_TIMEOUT_MS, connect, migrations
+from bot.store.schema import BUSY_TIMEOUT_MS, connect, migrations, open_database
 from bot.store.users import CONTACT_HISTORY, UserRows
+from bot.store.writer import Writer
 
 __all__ = [
     "BUSY_TIMEOUT_MS",
@@ -39,12 +48,99 @@ __all__ = [
 
 
 class Store(UserRows, CheckinQueue):
-    """All reads and writes of user state, on one connection."""
+    """All reads and writes of user state.
+
+    Writes run on one writer thread that owns the write connection (`writer.py`), in the
+    order they were asked for; a caller waits for its write's result. Reads run on the
+    calling thread's own read-only connection, so they never wait for a write (WAL) and
+    never touch the writer's transaction.
+    """
 
     def __init__(self, path: Path | str, busy_timeout_ms: int = BUSY_TIMEOUT_MS):
         self.path = path
+        self.busy_timeout_ms = busy_timeout_ms
         self.db = connect(path, busy_timeout_ms)
+        self.writer = Writer()
+        self._local = threading.local()
+        self._readers: list[Database] = []
+        self._readers_lock = threading.Lock()
+
+    @property
+    def read_db(self) -> Database:
+        """This thread's read connection (the write connection for an in-memory database)."""
+        if str(self.path) == ":memory:" or self.writer.on_thread():
+            return self.db
+        reader = getattr(self._local, "db", None)
+        if reader is None:
+            reader = open_database(self.path, self.busy_timeout_ms)
+            reader.execute("PRAGMA query_only = ON")
+            self._local.db = reader
+            with self._readers_lock:
+                self._readers.append(reader)
+        return reader
 
     def close(self) -> None:
-        """Close the connection (checkpointing the WAL)."""
+        """Finish queued writes, close every connection (the last one checkpoints the WAL)."""
+        self.writer.close()
+        with self._readers_lock:
+            for reader in self._readers:
+                reader.close()
+            self._readers.clear()
         self.db.close()
+
+    # --- every write goes through the writer thread ---------------------------------------
+
+    def commit(self, *args: Any, **kwargs: Any) -> None:
+        """See UserRows.commit: one update's writes in one transaction."""
+        return self.writer.call(lambda: UserRows.commit(self, *args, **kwargs))
+
+    def commit_later(self, *args: Any, **kwargs: Any) -> Future[None]:
+        """Queue a write without waiting for it (for writes no reply depends on)."""
+        job: Callable[[], Any] = lambda: UserRows.commit(self, *args, **kwargs)  # noqa: E731
+        return self.writer.submit(job)
+
+    def erase_user(self, user_id: int) -> None:
+        """See UserRows.erase_user."""
+        return self.writer.call(lambda: UserRows.erase_user(self, user_id))
+
+    def mark_processed(self, *args: Any) -> None:
+        """See UserRows.mark_processed."""
+        return self.writer.call(lambda: UserRows.mark_processed(self, *args))
+
+    def mark_read_only(self, update_id: int, user_id: int, now: datetime) -> Future[None]:
+        """Remember an update that changed nothing, and that its user is active; no waiting."""
+
+        def job() -> None:
+            with self.db.atomic():
+                UserRows.mark_processed(self, update_id, user_id, now)
+                UserRows.reactivate(self, user_id)
+
+        return self.writer.submit(job)
+
+    def prune_processed(self, before: datetime) -> int:
+        """See UserRows.prune_processed."""
+        return self.writer.call(lambda: UserRows.prune_processed(self, before))
+
+    def reactivate(self, user_id: int) -> None:
+        """See UserRows.reactivate."""
+        return self.writer.call(lambda: UserRows.reactivate(self, user_id))
+
+    def claim_due_nudges(self, now: datetime, limit: int) -> list[NudgeClaim]:
+        """See CheckinQueue.claim_due_nudges."""
+        return self.writer.call(lambda: CheckinQueue.claim_due_nudges(self, now, limit))
+
+    def take_nudge(self, *args: Any) -> ClaimedNudge | None:
+        """See CheckinQueue.take_nudge (the decision runs inside the write transaction)."""
+        return self.writer.call(lambda: CheckinQueue.take_nudge(self, *args))
+
+    def release_nudge(self, *args: Any) -> None:
+        """See CheckinQueue.release_nudge."""
+        return self.writer.call(lambda: CheckinQueue.release_nudge(self, *args))
+
+    def mark_inactive(self, user_id: int) -> None:
+        """See CheckinQueue.mark_inactive."""
+        return self.writer.call(lambda: CheckinQueue.mark_inactive(self, user_id))
+
+    def flush(self) -> None:
+        """Wait until every write queued so far is done."""
+        self.writer.call(lambda: None)

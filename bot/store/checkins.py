@@ -43,7 +43,8 @@ RETURNING user_id, due_at
 class CheckinQueue:
     """Claim, take and release due check-ins (mixed into Store, which owns `db`)."""
 
-    db: Database
+    db: Database  # the write connection: used only on the writer thread
+    read_db: Database  # this thread's own read connection
 
     def claim_due_nudges(self, now: datetime, limit: int) -> list[NudgeClaim]:
         """Claim up to `limit` check-ins due by `now` that have no pending claim, oldest first."""
@@ -55,7 +56,7 @@ class CheckinQueue:
     def pending_claims(self, limit: int) -> list[NudgeClaim]:
         """Claims not taken yet: left by a sweep that crashed or failed part-way, oldest first."""
         found = rows(
-            self.db,
+            self.read_db,
             "SELECT user_id, due_at FROM nudge_claims ORDER BY due_at, user_id LIMIT ?",
             [limit],
         )

@@ -88,17 +88,18 @@ def _moment(text: Any) -> datetime | None:
 class UserRows:
     """Reads and writes of one user's rows (mixed into Store, which owns `db`)."""
 
-    db: Database
+    db: Database  # the write connection: used only on the writer thread
+    read_db: Database  # this thread's own read connection
 
     def load_session(self, user_id: int) -> Session | None:
         """Return the user's session, or None for someone new."""
-        found = rows(self.db, "SELECT * FROM sessions WHERE user_id = ?", [user_id])
+        found = rows(self.read_db, "SELECT * FROM sessions WHERE user_id = ?", [user_id])
         return session_from_row(found[0]) if found else None
 
     def load_user_data(self, user_id: int, now: datetime, is_admin: bool = False) -> UserData:
         """Return the rest of one user's rows: recent contacts, check-in settings, language."""
         profile = rows(
-            self.db,
+            self.read_db,
             "SELECT u.language, n.settings, n.last_sent_at FROM users u"
             " LEFT JOIN nudges n ON n.user_id = u.id WHERE u.id = ?",
             [user_id],
@@ -107,7 +108,7 @@ class UserRows:
         contacts = tuple(
             contact
             for row in rows(
-                self.db,
+                self.read_db,
                 "SELECT at, initiator, kind, outcome FROM contacts"
                 " WHERE user_id = ? AND at >= ? ORDER BY at",
                 [user_id, iso(now - CONTACT_HISTORY)],
@@ -240,7 +241,7 @@ class UserRows:
         export: dict[str, list[dict[str, Any]]] = {}
         for name in self.user_tables():
             key = OWN_TABLES[name].key
-            found = rows(self.db, f"SELECT * FROM [{name}] WHERE [{key}] = ?", [user_id])
+            found = rows(self.read_db, f"SELECT * FROM [{name}] WHERE [{key}] = ?", [user_id])
             export[name] = [{k: _decoded(v) for k, v in row.items()} for row in found]
         return export
 
@@ -248,9 +249,9 @@ class UserRows:
         """Aggregate counts for the operator; nobody's content, nobody named."""
 
         def count(sql: str, params: list[Any] | None = None) -> int:
-            return int(rows(self.db, sql, params or [])[0]["n"])
+            return int(rows(self.read_db, sql, params or [])[0]["n"])
 
-        counted = rows(self.db, "SELECT value FROM counters WHERE name = 'nudges_sent'", [])
+        counted = rows(self.read_db, "SELECT value FROM counters WHERE name = 'nudges_sent'", [])
         nudges_sent = (
             counted[0]["value"]
             if counted
@@ -272,7 +273,7 @@ class UserRows:
     def is_processed(self, update_id: int) -> bool:
         """Whether this Telegram update was already handled (and its effects committed)."""
         return bool(
-            rows(self.db, "SELECT 1 FROM processed_updates WHERE update_id = ?", [update_id])
+            rows(self.read_db, "SELECT 1 FROM processed_updates WHERE update_id = ?", [update_id])
         )
 
     def mark_processed(self, update_id: int, user_id: int | None, now: datetime) -> None:

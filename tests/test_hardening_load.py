@@ -1,0 +1,87 @@
+"""Issue 11 item 6: a locked database and one user's burst never freeze everyone else."""
+
+import asyncio
+import sqlite3
+import time
+
+from bot.reliability import FloodGuard
+from tests.test_e2e_walkthrough import say
+
+OTHER = 2002
+FLOODER = 3003
+
+
+class Ticks:
+    def __init__(self):
+        self.now = 0.0
+
+    def __call__(self):
+        return self.now
+
+
+def test_flood_guard_limits_waiting_and_rate_and_warns_once_per_window():
+    ticks = Ticks()
+    guard = FloodGuard(max_waiting=2, max_per_window=4, window=10, clock=ticks)
+    assert guard.admit(1) and guard.admit(1)
+    assert not guard.admit(1)  # two waiting already
+    assert guard.admit(2)  # another user is not affected
+    guard.done(1)
+    assert guard.admit(1)
+    guard.done(1), guard.done(1)
+    assert guard.admit(1)
+    guard.done(1)
+    assert not guard.admit(1)  # four in this window
+    ticks.now = 10.5
+    assert guard.admit(1)
+    assert guard.may_warn(1) and not guard.may_warn(1)
+    ticks.now = 21
+    assert guard.may_warn(1)
+
+
+async def help_latency(fake_api, user: int) -> float:
+    started = time.perf_counter()
+    await say(fake_api, "/help", user=user)
+    return time.perf_counter() - started
+
+
+async def test_one_users_burst_does_not_slow_another_user(fake_api, start_bot):
+    await start_bot()
+    await say(fake_api, "/start", user=OTHER)
+    await say(fake_api, "/start", user=FLOODER)
+    for index in range(300):
+        fake_api.text(FLOODER, f"burst {index}")
+    latencies = []
+    for _ in range(5):
+        latencies.append(await help_latency(fake_api, OTHER))
+    assert max(latencies) < 1.0, latencies
+    await asyncio.sleep(0.5)
+    slow = [t for t in fake_api.sent_texts(FLOODER) if "one at a time" in t]
+    assert len(slow) == 1  # asked kindly, once
+    assert len(fake_api.sent_texts(FLOODER)) < 100  # most of the burst was set aside
+
+
+async def test_a_crisis_message_inside_a_burst_still_gets_the_crisis_reply(fake_api, start_bot):
+    await start_bot()
+    crisis = await say(fake_api, "I want to kill myself", user=4242)
+    await say(fake_api, "/start", user=FLOODER)
+    for index in range(100):
+        fake_api.text(FLOODER, f"burst {index}")
+    fake_api.text(FLOODER, "I want to kill myself")
+    await fake_api.wait_for(lambda: crisis in fake_api.sent_texts(FLOODER), timeout=10)
+
+
+async def test_a_locked_database_does_not_freeze_other_users(fake_api, start_bot):
+    bot = await start_bot()
+    await say(fake_api, "/start", user=OTHER)
+    await say(fake_api, "/start", user=FLOODER)
+    blocker = sqlite3.connect(bot.store.path, isolation_level=None)
+    blocker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    try:
+        fake_api.text(FLOODER, "typed while locked")  # this user's write waits for the lock
+        await asyncio.sleep(0.1)
+        latencies = [await help_latency(fake_api, OTHER) for _ in range(3)]
+        latencies.append(await help_latency(fake_api, 5005))  # someone new
+    finally:
+        blocker.execute("ROLLBACK")
+        blocker.close()
+    assert max(latencies) < 1.0, latencies
