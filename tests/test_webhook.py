@@ -127,3 +127,118 @@ def test_webhook_process_answers_start_and_refuses_a_wrong_secret(fake_api, bot_
     assert code == 0
     log = log_path.read_text()
     assert SECRET not in log and bot_token.split(":")[1] not in log
+
+
+# --- issue 11 item 7: answer only after the commit; limits before reading ---------------------
+
+
+class WebhookBot:
+    """`python -m bot run --webhook` as a process that can be killed and restarted."""
+
+    def __init__(self, api, token: str, tmp_path: Path):
+        self.api, self.tmp_path, self.starts = api, tmp_path, 0
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}/telegram/hook"
+        self.db_path = tmp_path / "bot.db"
+        self.env = bot_process_env(
+            api, token, self.db_path, LOG_LEVEL="INFO", WEBHOOK_PORT=str(self.port),
+            WEBHOOK_URL=self.url, WEBHOOK_SECRET=SECRET,
+        )  # fmt: skip
+        self.process = None
+
+    @property
+    def log_path(self) -> Path:
+        return self.tmp_path / f"webhook-{self.starts}.log"
+
+    def start(self) -> None:
+        self.starts += 1
+        with self.log_path.open("w") as log:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "bot", "run", "--webhook"],
+                cwd=self.tmp_path, env=self.env, stdout=log, stderr=log,
+            )  # fmt: skip
+        self.api.wait_for_sync(lambda: "Reconnect is running" in self.log_path.read_text(), 20)
+
+    def kill(self) -> None:
+        self.process.send_signal(signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def stop(self) -> int:
+        self.process.send_signal(signal.SIGTERM)
+        return self.process.wait(timeout=20)
+
+    def logs(self) -> str:
+        return "".join(p.read_text() for p in self.tmp_path.glob("webhook-*.log"))
+
+
+def announce_body(port: int, length: int, secret: str | None) -> int:
+    """Send only the headers of a POST announcing `length` bytes; return the status."""
+    import http.client
+
+    conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+    try:
+        conn.putrequest("POST", "/telegram/hook")
+        conn.putheader("Content-Type", "application/json")
+        conn.putheader("Content-Length", str(length))
+        if secret is not None:
+            conn.putheader("X-Telegram-Bot-Api-Secret-Token", secret)
+        conn.endheaders()
+        return conn.getresponse().status
+    finally:
+        conn.close()
+
+
+def handled_ids(db_path: Path) -> set[int]:
+    import sqlite3
+
+    with sqlite3.connect(db_path) as conn:
+        return {row[0] for row in conn.execute("SELECT update_id FROM processed_updates")}
+
+
+def test_webhook_loses_no_update_across_sigkills(fake_api, bot_token, tmp_path):
+    import random
+    import time
+
+    rng = random.Random(11)
+    fake_api.delay("sendMessage", 0.5, times=None)  # replies are slow; commits are not
+    bot = WebhookBot(fake_api, bot_token, tmp_path)
+    bot.start()
+    pushed = [fake_api.command(5000 + n, "/start")["update_id"] for n in range(120)]
+    for _ in range(3):
+        time.sleep(rng.uniform(0.5, 1.5))
+        bot.kill()
+        bot.start()
+    try:
+        fake_api.wait_for_sync(lambda: set(pushed) <= handled_ids(bot.db_path), 60)
+    finally:
+        assert bot.stop() == 0
+    assert set(pushed) <= handled_ids(bot.db_path)  # 0 of 120 lost
+
+
+def test_webhook_refuses_big_bodies_and_malformed_json_without_logging_them(
+    fake_api, bot_token, tmp_path
+):
+    bot = WebhookBot(fake_api, bot_token, tmp_path)
+    bot.start()
+    try:
+        # 90 MB announced, nothing sent: refused from the headers, the body never read.
+        assert announce_body(bot.port, 90 * 1024 * 1024, None) == 403  # the secret first
+        assert announce_body(bot.port, 90 * 1024 * 1024, SECRET) == 413
+        headers = {"Content-Type": "application/json", "X-Telegram-Bot-Api-Secret-Token": SECRET}
+        for body in (
+            b"{not json my secret words",
+            b'{"update_id": 7, "message": "my secret words"}',
+        ):
+            request = urllib.request.Request(bot.url, body, headers, method="POST")
+            try:
+                urllib.request.urlopen(request, timeout=5)
+                status = 200
+            except urllib.error.HTTPError as error:
+                status = error.code
+            assert status == 400
+        fake_api.command(81, "/start")  # still serving
+        fake_api.wait_for_sync(lambda: fake_api.sent_texts(81), 10)
+    finally:
+        assert bot.stop() == 0
+    assert "my secret words" not in bot.logs()
+    assert bot_token.split(":")[1] not in bot.logs()
