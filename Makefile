@@ -3,10 +3,12 @@
 VENV ?= .venv
 PY := $(VENV)/bin/python
 
-$(VENV)/.installed: pyproject.toml
+# Installs exactly the versions in requirements.lock (`make lock` remakes it from pyproject.toml).
+$(VENV)/.installed: pyproject.toml requirements.lock
 	python3 -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -e '.[dev]'
+	$(PY) -m pip install -q -r requirements.lock
+	$(PY) -m pip install -q --no-deps -e .
 	touch $@
 
 install: $(VENV)/.installed
@@ -19,7 +21,13 @@ run: $(VENV)/.installed
 
 test: $(VENV)/.installed
 	$(PY) -m ruff check .
+	$(PY) -m ruff format --check .
 	$(PY) -m bot check-flows
 	$(PY) -m pytest -q
 
-.PHONY: install chat run test
+# Pin every dependency (runtime and dev) at its newest allowed version; commit the result.
+lock: $(VENV)/.installed
+	$(VENV)/bin/pip-compile -q --extra dev --strip-extras --allow-unsafe --no-emit-index-url \
+		--no-emit-find-links --output-file requirements.lock pyproject.toml
+
+.PHONY: install chat run test lock

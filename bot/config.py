@@ -12,6 +12,7 @@ from urllib.parse import urlsplit
 from dotenv import load_dotenv
 
 DEFAULT_DB_PATH = Path("data/bot.db")
+ENV_FILES = (Path("bot.env"), Path(".env"))  # the first that exists is read
 # The shape of a Bot API token: the bot's numeric id, a colon, and a 35-character secret.
 TOKEN_PATTERN = re.compile(r"^\d{3,20}:[A-Za-z0-9_-]{30,64}$")
 LOG_LEVELS = ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL")
@@ -48,19 +49,25 @@ class Settings:
 
 
 def load_settings(
-    *, require_token: bool, env_file: Path | None = Path(".env"), webhook: bool = False
+    *,
+    require_token: bool,
+    env_file: Path | tuple[Path, ...] | None = ENV_FILES,
+    webhook: bool = False,
 ) -> Settings:
-    """Read settings from the environment, after loading `env_file` (which never overrides).
+    """Read settings from the environment, after loading `env_file` (which never overrides;
+    by default bot.env, else .env, in the working directory; None: no file).
 
     With `webhook`, the webhook settings are required and checked too.
     """
+    if isinstance(env_file, tuple):
+        env_file = next((p for p in env_file if p.is_file()), None)
     if env_file is not None and env_file.is_file():
         load_dotenv(env_file, override=False)
     token = os.environ.get("TELEGRAM_BOT_TOKEN", "").strip() or None
     if require_token and token is None:
         raise SettingsError(
             "TELEGRAM_BOT_TOKEN is not set: put it in .env or the environment "
-            "(see .env.example), or try the terminal chat with `python -m bot chat`"
+            "(see bot.env.example), or try the terminal chat with `python -m bot chat`"
         )
     if token is not None and not TOKEN_PATTERN.match(token):
         raise SettingsError(

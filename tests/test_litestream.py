@@ -38,9 +38,9 @@ def test_the_replica_url_comes_from_the_environment():
     (replica,) = database["replicas"]
     assert replica["url"] == "${LITESTREAM_REPLICA_URL}"
     assert re.fullmatch(r"[1-9]s", replica["sync-interval"])  # seconds of data at risk, not more
-    example = (ROOT / ".env.example").read_text()
+    example = (ROOT / "litestream.env.example").read_text()
     assert "LITESTREAM_REPLICA_URL=" in example
-    assert "env_file" in load("docker-compose.yml")["services"]["litestream"]
+    assert load("docker-compose.yml")["services"]["litestream"]["env_file"] == "litestream.env"
 
 
 def test_litestream_is_optional_and_reads_the_mounted_config():
