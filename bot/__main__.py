@@ -13,6 +13,17 @@ from bot.flows import POINT_IDS, FlowError, load_flows
 log = logging.getLogger("bot")
 
 
+# Commands that parse their own arguments (argparse's REMAINDER drops a leading "--option").
+PASS_THROUGH = {
+    "check-draft": "check a draft from stdin (or --jsonl FILE) and print JSON verdicts",
+    "eval-drafts": "precision and recall of the draft check on the held-out sets",
+    "eval-crisis": "recall and false alarms of the crisis check on the held-out sets",
+    "eval-intents": "macro-F1 of free-text understanding on the held-out sets",
+    "check-text": "print what the bot understood of a message (stdin, args or --jsonl FILE)",
+    "train": "train the text models from data/text/ into bot/listen/model.bin",
+}
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse the command line and run the chosen command."""
     parser = argparse.ArgumentParser(prog="python -m bot", description=__doc__)
@@ -31,14 +42,11 @@ def main(argv: list[str] | None = None) -> int:
     commands.add_parser("health", help="exit 0 if the database is writable and polling is recent")
     backup = commands.add_parser("backup", help="write a consistent copy of the live database")
     backup.add_argument("path", help="where to write the copy (mode 0600)")
-    for name, text in (
-        ("check-draft", "check a draft from stdin (or --jsonl FILE) and print JSON verdicts"),
-        ("eval-drafts", "precision and recall of the draft check on the labelled set"),
-    ):
+    for name, text in PASS_THROUGH.items():
         sub = commands.add_parser(name, help=text, add_help=False)
         sub.add_argument("rest", nargs=argparse.REMAINDER)
     argv = sys.argv[1:] if argv is None else argv
-    if argv and argv[0] in ("check-draft", "eval-drafts"):
+    if argv and argv[0] in PASS_THROUGH:
         # argparse's REMAINDER drops a leading "--option", so these take their own arguments.
         args = argparse.Namespace(command=argv[0], rest=argv[1:])
     else:
@@ -49,7 +57,11 @@ def main(argv: list[str] | None = None) -> int:
         "check-flows": cmd_check_flows,
         "diagram": cmd_diagram,
         "check-draft": cmd_check_draft,
-        "eval-drafts": cmd_eval_drafts,
+        "eval-drafts": cmd_eval,
+        "eval-crisis": cmd_eval,
+        "eval-intents": cmd_eval,
+        "check-text": cmd_check_text,
+        "train": cmd_train,
         "backup": cmd_backup,
         "doctor": cmd_doctor,
         "health": cmd_health,
@@ -192,6 +204,17 @@ def cmd_check_flows(args: argparse.Namespace) -> int:
             {p for s in flow.steps.values() for p in s.covers}, key=lambda p: int(p[1:])
         )
         print(f"  {flow.name}: {len(flow.steps)} steps, covers {' '.join(points) or '-'}")
+    from bot.listen.data import training_digest
+
+    model = engine.policy.listener.model
+    if model is None or model.data_digest != training_digest():
+        print(
+            "bot/listen/model.bin was not trained on the labelled data now in data/text/: "
+            "run python -m bot train",
+            file=sys.stderr,
+        )
+        return 1
+    print(f"text model: trained on the current data ({model.info})")
     return 0
 
 
@@ -219,11 +242,33 @@ def cmd_check_draft(args: argparse.Namespace) -> int:
     return run_check_draft(args.rest, sys.stdin, sys.stdout)
 
 
-def cmd_eval_drafts(args: argparse.Namespace) -> int:
-    """Report the draft check's precision and recall."""
-    from bot.draft_cli import run_eval_drafts
+def cmd_eval(args: argparse.Namespace) -> int:
+    """Report how well the bot understands a task's held-out sets."""
+    from bot.listen.cli import run_eval
+    from bot.policy import Policy
 
-    return run_eval_drafts(args.rest, sys.stdout)
+    task = args.command.removeprefix("eval-")
+    return run_eval(task, args.rest, lambda: Policy.load().listener, sys.stdout)
+
+
+def cmd_check_text(args: argparse.Namespace) -> int:
+    """Print, as JSON, what the bot understood of each message."""
+    from bot.listen.cli import run_check_text
+    from bot.policy import Policy
+
+    return run_check_text(args.rest, Policy.load().listener, sys.stdin, sys.stdout)
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    """Build bot/listen/model.bin from the labelled sets (needs the dev dependencies)."""
+    try:
+        from bot.listen.train import main as train
+    except ImportError:
+        print(
+            "error: training needs the dev dependencies: pip install -e '.[dev]'", file=sys.stderr
+        )
+        return 2
+    return train(args.rest, sys.stdout)
 
 
 if __name__ == "__main__":

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from transitions import Machine, MachineError
@@ -17,6 +17,7 @@ from transitions import Machine, MachineError
 from bot import features
 from bot.actions import (
     ACTIONS,
+    COMMAND_PREFIX,
     COMMANDS,
     PLACEHOLDERS,
     STEP_PREFIX,
@@ -24,6 +25,7 @@ from bot.actions import (
     Context,
 )
 from bot.flows import ENTRY, MENU, PLACEHOLDER, SAFETY_MENU, FlowError, FlowSet, Messages, Step
+from bot.listen.features import MAX_CHARS
 from bot.model import (
     Button,
     Command,
@@ -54,9 +56,10 @@ __all__ = [
 ]
 
 MAX_TYPED_CHARS = 1000  # past this a typed message is only acknowledged, never echoed
+CHECKIN_ANSWER_WINDOW = timedelta(hours=12)  # typed text this soon after a check-in answers it
 # The crisis check reads the whole of any Telegram message (4,096) and caption (1,024); only
 # longer input (the terminal) is checked at its start and end, so its cost stays bounded.
-MAX_CHECKED_CHARS = 16_384
+MAX_CHECKED_CHARS = MAX_CHARS
 CRISIS_PREFIXES = tuple(f"{SYSTEM_PREFIX}crisis_{name}" for name in ("help", "later", "ok"))
 TOKEN_CHARS = 6
 NO_SESSION_COMMANDS = frozenset({"help", "about", "privacy", "stats"})
@@ -128,6 +131,14 @@ class Engine:
                 problems.append(f"messages.yaml: command '{command.command}' opens unknown step")
             if not command.to and command.command not in COMMANDS:
                 problems.append(f"messages.yaml: command '{command.command}' has no 'to'")
+        for name, intent in self.policy.free_text.intents.items():
+            for button in intent.buttons:
+                if button.command and button.command not in self.commands:
+                    problems.append(
+                        f"listen.yaml: intent '{name}': unknown command '{button.command}'"
+                    )
+                if button.review and f"review:{button.review}" not in self.flows.steps:
+                    problems.append(f"listen.yaml: intent '{name}': unknown step '{button.review}'")
         if problems:
             raise FlowError(problems)
 
@@ -204,6 +215,8 @@ class Engine:
     def _press(
         self, ctx: Context, data: str, pending: str | None
     ) -> tuple[list[Reply], str | None]:
+        if data.startswith(COMMAND_PREFIX) and data[len(COMMAND_PREFIX) :] in self.commands:
+            return self._command(ctx, data[len(COMMAND_PREFIX) :], ""), None
         if data.startswith(SYSTEM_PREFIX):
             return self._system_press(ctx, data.removeprefix(SYSTEM_PREFIX), pending)
         match = re.fullmatch(re.escape(STEP_PREFIX) + r"([0-9a-f]{6})\.(\d{1,2})", data)
@@ -227,6 +240,10 @@ class Engine:
         name, _, argument = action.partition(".")
         if name == "resume":
             return [self.render(ctx)], None
+        if name == "open" and (step := self._by_token.get(argument, "")).startswith("review:"):
+            if ctx.session.completed_at is None or ctx.session.coaching_off:
+                return self._stale(ctx)
+            return [self.enter(ctx, step)], None
         if name == "crisis_help":
             signal = CrisisSignal("alarm", argument if argument in CATEGORIES else "distress")
             return [self.crisis_reply(signal, ctx.session, ctx.data)], None
@@ -267,8 +284,7 @@ class Engine:
     def _text(self, ctx: Context, text: str) -> list[Reply]:
         step = self.flows.step(ctx.session.state)
         if step.text_input is None:
-            name = "too_long" if len(text) > MAX_TYPED_CHARS else "not_understood"
-            return [self._note(name, ctx)]
+            return self._free_text(ctx, text)
         text = text.strip()
         if not text:
             return [self._note("not_understood", ctx)]
@@ -282,6 +298,30 @@ class Engine:
             ctx.session.answers[step.text_input.answer] = text
         self._fire(ctx, "submit")
         return [self.render(ctx)]
+
+    def _free_text(self, ctx: Context, text: str) -> list[Reply]:
+        """Typed text no step asked for: answer what it is about, and keep the user's place."""
+        replies = self.policy.free_text
+        intent, _ = self.policy.listener.intent(text)
+        spec = replies.intents.get(intent) if intent else None
+        choices = spec.replies if spec else replies.not_understood
+        body = choices[int(ctx.now.timestamp()) % len(choices)]  # varied, and testable
+        last = ctx.data.last_nudge_at
+        if last is not None and timedelta(0) <= ctx.now - last <= CHECKIN_ANSWER_WINDOW:
+            body = f"{replies.checkin_ack} {body}"
+        if ctx.session.completed_at is None and not ctx.session.coaching_off:
+            return [Reply(body), self._note_text(replies.mid_walk, ctx)]
+        buttons = []
+        for button in spec.buttons if spec else ():
+            if button.review:
+                token = step_token(f"review:{button.review}")
+                if not ctx.session.coaching_off:
+                    buttons.append(Button(button.label, data=f"{SYSTEM_PREFIX}open.{token}"))
+                continue
+            command = self.commands.get(button.command or "")
+            if command and not self._refusal(ctx.session, command.needs):
+                buttons.append(Button(button.label, data=f"{COMMAND_PREFIX}{command.command}"))
+        return [Reply(body, tuple(buttons)), self.render(ctx)]
 
     # --- state changes ------------------------------------------------------------------------
 
@@ -327,16 +367,15 @@ class Engine:
     def _crisis(self, text: str) -> CrisisSignal | None:
         """The one entry for the crisis check: every input that carries words comes here.
 
-        The whole text is checked (Telegram's longest, a 4,096-character message, takes about
-        15 ms). Past MAX_CHECKED_CHARS, which no Telegram message reaches, the cost stays
-        bounded: the first and the last MAX_CHECKED_CHARS are checked.
+        The whole text is checked, by the rules and the model together (see bot.listen).
+        Past MAX_CHECKED_CHARS, which no Telegram message reaches, the cost stays bounded: the
+        first and the last MAX_CHECKED_CHARS are checked.
         """
-        from bot.policy.safety import detect_crisis
-
+        listener = self.policy.listener
         if len(text) <= MAX_CHECKED_CHARS:
-            return detect_crisis(text, self.policy.crisis)
+            return listener.crisis(text)
         head, tail = text[:MAX_CHECKED_CHARS], text[-MAX_CHECKED_CHARS:]
-        found = [s for part in (head, tail) if (s := detect_crisis(part, self.policy.crisis))]
+        found = [s for part in (head, tail) if (s := listener.crisis(part))]
         return next((s for s in found if s.level == "alarm"), found[0] if found else None)
 
     def crisis_check(self, text: str, language: str | None = None) -> Reply | None:
@@ -401,8 +440,11 @@ class Engine:
 
     def _note(self, message: str, ctx: Context) -> Reply:
         """Return a short note followed by the current step, in one message."""
+        return self._note_text(self.messages[message], ctx)
+
+    def _note_text(self, text: str, ctx: Context) -> Reply:
         current = self.render(ctx)
-        return Reply(f"{self.messages[message]}\n\n{current.text}", current.buttons)
+        return Reply(f"{text}\n\n{current.text}", current.buttons)
 
     def _confirm(self, question: str, yes: str, no: str) -> Reply:
         """A yes/no question whose answer is only valid while it is the pending one."""

@@ -10,7 +10,7 @@ from __future__ import annotations
 from bot.actions import Context, action, placeholder
 from bot.features.checkins import settings_from
 from bot.model import RecordDraftCheck, Reply, SaveNudges
-from bot.policy.drafts import check_draft, format_result
+from bot.policy.drafts import format_result
 from bot.policy.nudges import later_today
 from bot.policy.timezones import zone
 from bot.policy.urge import fit_line, unanswered_in_a_row, urge_texts
@@ -31,10 +31,8 @@ def check_typed_draft(ctx: Context) -> None:
     """Check the draft just typed; reply with the verdict and record only the verdict."""
     if ctx.typed is None:
         return  # entered without a draft (nothing to check)
-    result = check_draft(
-        ctx.typed,
-        ctx.policy.draft_rules,
-        recent_unanswered=unanswered_in_a_row(ctx.data.contacts, ctx.now),
+    result = ctx.policy.listener.draft(
+        ctx.typed, recent_unanswered=unanswered_in_a_row(ctx.data.contacts, ctx.now)
     )
     ctx.replies.append(Reply(format_result(result, ctx.policy.draft_rules.texts)))
     ctx.effects.append(RecordDraftCheck(result.verdict))

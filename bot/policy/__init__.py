@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from bot.policy.contacts import NudgeTexts, load_texts
 from bot.policy.drafts import DraftRules, load_rules
 from bot.policy.plan import DoseTable, load_dose_table
 from bot.policy.safety import CrisisRules, Resources, load_crisis, load_resources
+
+if TYPE_CHECKING:
+    from bot.listen import Listener
+    from bot.listen.replies import FreeTextReplies
 
 
 @dataclass(frozen=True)
@@ -19,14 +24,23 @@ class Policy:
     crisis: CrisisRules
     resources: Resources
     draft_rules: DraftRules
+    listener: Listener  # what typed text says: the rules above plus the text models
+    free_text: FreeTextReplies  # what to answer to it (flows/listen.yaml)
 
     @classmethod
     def load(cls) -> Policy:
-        """Load every policy file from flows/policy/."""
+        """Load every policy file from flows/policy/ and the text models of bot/listen/."""
+        from bot.listen import Listener, TextModel, load_draft_kinds
+        from bot.listen.replies import load_free_text_replies
+
+        crisis, draft_rules = load_crisis(), load_rules()
+        listener = Listener(TextModel.load(), crisis, draft_rules, load_draft_kinds())
         return cls(
             dose_table=load_dose_table(),
             nudge_texts=load_texts(),
-            crisis=load_crisis(),
+            crisis=crisis,
             resources=load_resources(),
-            draft_rules=load_rules(),
+            draft_rules=draft_rules,
+            listener=listener,
+            free_text=load_free_text_replies(),
         )

@@ -1,0 +1,84 @@
+"""flows/listen.yaml: what the bot answers to each recognised intent (content, not code)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+from bot.datafile import read_mapping
+from bot.listen.data import INTENTS
+
+LISTEN_PATH = Path(__file__).resolve().parents[2] / "flows" / "listen.yaml"
+MAX_REPLY_WORDS = 70
+MAX_LABEL = 30
+
+
+@dataclass(frozen=True)
+class ReplyButton:
+    """A button under a free-text reply: runs a command, or opens a review step."""
+
+    label: str
+    command: str | None = None
+    review: str | None = None
+
+
+@dataclass(frozen=True)
+class IntentReply:
+    """The replies (one is picked) and buttons for one intent, and the points behind them."""
+
+    covers: tuple[str, ...]
+    replies: tuple[str, ...]
+    buttons: tuple[ReplyButton, ...]
+
+
+@dataclass(frozen=True)
+class FreeTextReplies:
+    """Everything flows/listen.yaml holds."""
+
+    intents: dict[str, IntentReply]
+    not_understood: tuple[str, ...]
+    checkin_ack: str
+    mid_walk: str
+
+
+def load_free_text_replies(path: Path = LISTEN_PATH) -> FreeTextReplies:
+    """Read and check listen.yaml; every problem is reported at once (file, intent, what)."""
+    raw = read_mapping(path, ValueError)
+    problems: list[str] = []
+    intents = {}
+    for name in INTENTS:
+        if name == "off_topic":
+            continue
+        body = (raw.get("intents") or {}).get(name)
+        where = f"{path.name}: intent '{name}'"
+        if not isinstance(body, dict):
+            problems.append(f"{where} is missing")
+            continue
+        replies = tuple(str(r).strip() for r in body.get("replies") or ())
+        if not replies:
+            problems.append(f"{where} needs at least one reply")
+        for reply in replies:
+            if len(reply.split()) > MAX_REPLY_WORDS:
+                problems.append(f"{where}: a reply is over {MAX_REPLY_WORDS} words")
+        buttons = []
+        for item in body.get("buttons") or ():
+            label = str(item.get("label", ""))
+            if not label or len(label) > MAX_LABEL:
+                problems.append(f"{where}: button label '{label}' must be 1-{MAX_LABEL} characters")
+            if bool(item.get("command")) == bool(item.get("review")):
+                problems.append(f"{where}: button '{label}' needs either 'command' or 'review'")
+            buttons.append(ReplyButton(label, item.get("command"), item.get("review")))
+        intents[name] = IntentReply(tuple(body.get("covers") or ()), replies, tuple(buttons))
+    for name in set(raw.get("intents") or {}) - set(INTENTS):
+        problems.append(f"{path.name}: '{name}' is not an intent the model knows")
+    not_understood = tuple(str(r).strip() for r in raw.get("not_understood") or ())
+    if not not_understood:
+        problems.append(f"{path.name}: 'not_understood' needs at least one reply")
+    for key in ("checkin_ack", "mid_walk"):
+        if not raw.get(key):
+            problems.append(f"{path.name}: '{key}' is missing")
+    if problems:
+        raise ValueError("\n".join(problems))
+    return FreeTextReplies(
+        intents, not_understood, str(raw["checkin_ack"]).strip(), str(raw["mid_walk"]).strip()
+    )

@@ -1,0 +1,198 @@
+"""`python -m bot train`: build the text models from the labelled sets (development only).
+
+Uses scikit-learn (a development dependency, never imported by the running bot): logistic
+regression over the hashed n-gram features of `bot.listen.features`, with fixed seeds, so
+the same data always gives the same file. Thresholds are chosen from 5-fold out-of-fold
+predictions on the training data only; the held-out sets play no part.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+from scipy.sparse import csr_matrix
+from sklearn.linear_model import LogisticRegression
+from sklearn.model_selection import StratifiedKFold
+
+from bot.listen import data
+from bot.listen.features import BUCKETS, hashed
+from bot.listen.model import MODEL_PATH, to_bytes
+
+SEED = 20261126
+C_VALUE = 16.0
+FOLDS = 5
+# What the thresholds are tuned to, on out-of-fold training predictions (never held-out).
+ALARM_MAX_HARD = 0.02  # the model alone gives the full crisis reply on at most 2% of hard negatives
+CHECK_MAX_HARD = 0.10  # the gentle question on at most 10% of them
+CHECK_MAX_ORDINARY = 0.02  # and on at most 2% of ordinary messages
+DRAFT_MIN_PRECISION = 0.93
+KIND_THRESHOLD = 0.35
+
+
+def matrix(texts: Sequence[str]) -> csr_matrix:
+    """Binary hashed features, each row scaled to unit length (as the scorer does)."""
+    indptr, indices, values = [0], [], []
+    for text in texts:
+        slots = hashed(text)
+        indices.extend(slots)
+        values.extend([1.0 / np.sqrt(len(slots))] * len(slots) if slots else [])
+        indptr.append(len(indices))
+    return csr_matrix((values, indices, indptr), shape=(len(texts), BUCKETS), dtype=np.float64)
+
+
+def fit(x: csr_matrix, y: np.ndarray) -> LogisticRegression:
+    """One logistic regression (liblinear: one-vs-rest for several classes), fixed seed."""
+    model = LogisticRegression(
+        C=C_VALUE, class_weight="balanced", solver="liblinear", max_iter=1000, random_state=SEED
+    )
+    return model.fit(x, y)
+
+
+def fit_ovr(x: csr_matrix, y: np.ndarray) -> tuple[list[str], np.ndarray, np.ndarray]:
+    """One binary model per class (one-vs-rest): classes, weights and intercepts."""
+    classes = sorted(set(y.tolist()))
+    models = [fit(x, (y == c).astype(int)) for c in classes]
+    coef = np.array([m.coef_[0] for m in models])
+    return classes, coef, np.array([m.intercept_[0] for m in models])
+
+
+def ovr_proba(x: csr_matrix, coef: np.ndarray, bias: np.ndarray) -> np.ndarray:
+    """Probabilities as the scorer computes them: sigmoids normalised to sum 1."""
+    sig = 1.0 / (1.0 + np.exp(-(x @ coef.T + bias)))
+    return sig / sig.sum(axis=1, keepdims=True)
+
+
+def out_of_fold(x: csr_matrix, y: np.ndarray) -> np.ndarray:
+    """Out-of-fold probabilities (binary: of class 1; several classes: sorted, one-vs-rest)."""
+    classes = np.unique(y)
+    binary = len(classes) == 2
+    result = np.zeros(len(y)) if binary else np.zeros((len(y), len(classes)))
+    folds = StratifiedKFold(FOLDS, shuffle=True, random_state=SEED)
+    for train, test in folds.split(np.zeros(len(y)), y):
+        if binary:
+            result[test] = fit(x[train], y[train]).predict_proba(x[test])[:, 1]
+        else:
+            _, coef, bias = fit_ovr(x[train], y[train])
+            result[test] = ovr_proba(x[test], coef, bias)
+    return result
+
+
+def quantise(weights: np.ndarray) -> tuple[bytes, float]:
+    """int8 weights and their scale."""
+    top = float(np.abs(weights).max()) or 1.0
+    scale = top / 127.0
+    return np.clip(np.round(weights / scale), -127, 127).astype(np.int8).tobytes(), scale
+
+
+class Builder:
+    """Collects heads and their int8 columns."""
+
+    def __init__(self) -> None:
+        self.heads: list[dict[str, Any]] = []
+        self.columns: list[bytes] = []
+
+    def add(self, name: str, kind: str, classes: list[str], coef: np.ndarray, bias: np.ndarray):
+        scales, intercepts = [], []
+        for row, b in zip(coef, bias, strict=True):
+            column, scale = quantise(row)
+            self.columns.append(column)
+            scales.append(scale)
+            intercepts.append(float(b))
+        spec = {"name": name, "kind": kind, "classes": classes, "columns": len(coef)}
+        self.heads.append(spec | {"scales": scales, "intercepts": intercepts})
+
+
+def lowest_threshold(scores: np.ndarray, limits: list[tuple[np.ndarray, float]]) -> float:
+    """The lowest threshold at which every group's share of scores at or above it fits."""
+    for threshold in np.round(np.arange(0.05, 0.96, 0.01), 2):
+        if all((group >= threshold).mean() <= limit for group, limit in limits if len(group)):
+            return float(threshold)
+    return 0.96
+
+
+def train_crisis(builder: Builder, thresholds: dict[str, float], info: dict[str, Any]) -> None:
+    examples = data.read_all(data.train_files("crisis"), "crisis")
+    x = matrix([e.text for e in examples])
+    y = np.array([int(e.label == "crisis") for e in examples])
+    model = fit(x, y)
+    builder.add("crisis", "binary", ["crisis"], model.coef_, model.intercept_)
+    oof = out_of_fold(x, y)
+    hard = np.array([e.category.startswith("hard") for e in examples if e.category])
+    ordinary = np.array([str(e.category).startswith("ordinary") for e in examples])
+    thresholds["crisis_alarm"] = lowest_threshold(oof, [(oof[hard], ALARM_MAX_HARD)])
+    thresholds["crisis_check"] = lowest_threshold(
+        oof, [(oof[hard], CHECK_MAX_HARD), (oof[ordinary], CHECK_MAX_ORDINARY)]
+    )
+    positive = y == 1
+    info["crisis_oof_recall_check"] = float((oof[positive] >= thresholds["crisis_check"]).mean())
+    kinds = np.array([data.REPLY_KIND[e.category] for e in examples if e.label == "crisis"])
+    builder.add("crisis_kind", "ovr", *fit_ovr(x[positive], kinds))
+    info["crisis_examples"] = len(examples)
+
+
+def train_drafts(builder: Builder, thresholds: dict[str, float], info: dict[str, Any]) -> None:
+    examples = data.read_all(data.train_files("drafts"), "drafts")
+    x = matrix([e.text for e in examples])
+    y = np.array([int(e.label == "pressure") for e in examples])
+    model = fit(x, y)
+    builder.add("draft", "binary", ["pressure"], model.coef_, model.intercept_)
+    oof = out_of_fold(x, y)
+    best = 0.95
+    for threshold in np.round(np.arange(0.95, 0.04, -0.01), 2):
+        flagged = oof >= threshold
+        if flagged.any() and y[flagged].mean() >= DRAFT_MIN_PRECISION:
+            best = float(threshold)
+    thresholds["draft_pressure"] = best
+    thresholds["draft_kind"] = KIND_THRESHOLD
+    with_kinds = [i for i, e in enumerate(examples) if e.kinds is not None]
+    xk = x[with_kinds]
+    coefs, biases = [], []
+    for kind in data.DRAFT_KINDS:
+        yk = np.array([int(kind in (examples[i].kinds or ())) for i in with_kinds])
+        kind_model = fit(xk, yk)
+        coefs.append(kind_model.coef_[0])
+        biases.append(kind_model.intercept_[0])
+    builder.add(
+        "draft_kinds", "multilabel", list(data.DRAFT_KINDS), np.array(coefs), np.array(biases)
+    )
+    info["draft_examples"] = len(examples)
+
+
+def train_intents(builder: Builder, thresholds: dict[str, float], info: dict[str, Any]) -> None:
+    examples = data.read_all(data.train_files("intents"), "intents")
+    x = matrix([e.text for e in examples])
+    y = np.array([e.label for e in examples])
+    classes, coef, bias = fit_ovr(x, y)
+    builder.add("intent", "ovr", classes, coef, bias)
+    oof = out_of_fold(x, y)
+    top, best_of = oof.max(axis=1), np.array(classes)[oof.argmax(axis=1)]
+    best, best_accuracy = 0.0, -1.0
+    for threshold in np.round(np.arange(0.0, 0.8, 0.02), 2):
+        said = np.where(top >= threshold, best_of, "off_topic")
+        accuracy = float((said == y).mean())
+        if accuracy > best_accuracy:
+            best, best_accuracy = float(threshold), accuracy
+    thresholds["intent_min"] = best
+    info["intent_examples"] = len(examples)
+
+
+def build(limit: float = 1.0) -> bytes:
+    """Train every head and return the model file's bytes."""
+    builder, thresholds, info = Builder(), {}, {}  # type: ignore[var-annotated]
+    train_crisis(builder, thresholds, info)
+    train_drafts(builder, thresholds, info)
+    train_intents(builder, thresholds, info)
+    return to_bytes(builder.heads, builder.columns, thresholds, data.training_digest(), info)
+
+
+def main(argv: list[str], stdout: TextIO = sys.stdout) -> int:
+    """Train and write the model (`--out FILE`, default bot/listen/model.bin)."""
+    out = Path(argv[argv.index("--out") + 1]) if "--out" in argv else MODEL_PATH
+    blob = build()
+    out.write_bytes(blob)
+    print(f"wrote {out} ({len(blob) // 1024} KiB)", file=stdout)
+    return 0
