@@ -137,7 +137,7 @@ class FloodGuard:
 
     def __init__(
         self,
-        max_waiting: int = 8,
+        max_waiting: int = 3,
         max_per_window: int = 30,
         window: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
