@@ -16,8 +16,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from collections import deque
-from collections.abc import Awaitable, Callable, Hashable
+from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -127,36 +126,29 @@ async def best_effort(call: Callable[[], Awaitable[T]], what: str) -> T | None:
 
 
 class FloodGuard:
-    """Per-user limits, so one user's burst cannot take everyone's turn.
+    """Per-user limit, so one user's burst cannot take everyone's turn.
 
-    A user may have at most `max_waiting` updates admitted and not finished, and at most
-    `max_per_window` admitted in any `window` seconds; past either, an update is dropped
-    (never stored, confirmed to Telegram as handled) and the user gets at most one kind
-    "slow down" per `window` (see bot/telegram.py: dropped text is still checked for a crisis).
+    A user may have at most `max_waiting` updates admitted and not finished; past that, an
+    update is dropped (never stored, confirmed to Telegram as handled) and the user gets at
+    most one kind "slow down" per `window` seconds (see bot/telegram.py: dropped text is
+    still checked for a crisis). Someone tapping and typing one thing at a time never waits
+    on more than one or two updates; a script or a stuck client sending hundreds does.
     """
 
     def __init__(
         self,
         max_waiting: int = 3,
-        max_per_window: int = 30,
         window: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
     ):
-        self.max_waiting, self.max_per_window, self.window = max_waiting, max_per_window, window
-        self.clock = clock
+        self.max_waiting, self.window, self.clock = max_waiting, window, clock
         self._waiting: dict[Hashable, int] = {}
-        self._admitted: dict[Hashable, deque[float]] = {}
         self._warned: dict[Hashable, float] = {}
 
     def admit(self, key: Hashable) -> bool:
         """Whether an update of `key` may go on (counted until `done`)."""
-        now = self.clock()
-        recent = self._admitted.setdefault(key, deque())
-        while recent and now - recent[0] >= self.window:
-            recent.popleft()
-        if self._waiting.get(key, 0) >= self.max_waiting or len(recent) >= self.max_per_window:
+        if self._waiting.get(key, 0) >= self.max_waiting:
             return False
-        recent.append(now)
         self._waiting[key] = self._waiting.get(key, 0) + 1
         return True
 
@@ -166,10 +158,7 @@ class FloodGuard:
         if left > 0:
             self._waiting[key] = left
         else:
-            self._waiting.pop(key, None)
-            recent = self._admitted.get(key)
-            if recent is not None and (not recent or self.clock() - recent[-1] >= self.window):
-                del self._admitted[key]  # idle: forget the user
+            self._waiting.pop(key, None)  # idle: the user is forgotten
 
     def may_warn(self, key: Hashable) -> bool:
         """True at most once per window for `key` (a user, or a (kind, user) pair)."""
@@ -192,7 +181,7 @@ class UpdateTracker(asyncio.Queue):
     def __init__(
         self,
         guard: FloodGuard | None = None,
-        on_drop: Callable[[Update], Awaitable[None]] | None = None,
+        on_drop: Callable[[Update], Coroutine[Any, Any, None]] | None = None,
     ) -> None:
         super().__init__()
         self.unsettled: set[int] = set()

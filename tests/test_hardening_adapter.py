@@ -40,7 +40,7 @@ async def test_a_forwarded_message_is_never_stored_as_the_users_note(fake_api, s
     message = {
         "message_id": 500, "from": fake_api.user(USER), "date": 1,
         "chat": {"id": USER, "type": "private", "first_name": "U"},
-        "text": "spouse: please stop writing to me",
+        "text": "spouse: see you at the school gate on Friday at four",
         "forward_origin": {"type": "hidden_user", "sender_user_name": "Spouse", "date": 1},
     }  # fmt: skip
     before = len(fake_api.sent_texts(USER))

@@ -25,9 +25,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from sqlite_utils import Database
-
-from bot.store.schema import iso, parse, rows
+from bot.store.schema import Connections, iso, parse, rows
 from bot.store.users import BadRow, json_object, session_from_row
 
 CLAIM_DUE_SQL = """
@@ -40,11 +38,8 @@ RETURNING user_id, due_at
 """
 
 
-class CheckinQueue:
+class CheckinQueue(Connections):
     """Claim, take and release due check-ins (mixed into Store, which owns `db`)."""
-
-    db: Database  # the write connection: used only on the writer thread
-    read_db: Database  # this thread's own read connection
 
     def claim_due_nudges(self, now: datetime, limit: int) -> list[NudgeClaim]:
         """Claim up to `limit` check-ins due by `now` that have no pending claim, oldest first."""

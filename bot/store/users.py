@@ -10,8 +10,6 @@ import json
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlite_utils import Database
-
 from bot.model import (
     AddContact,
     Effect,
@@ -22,7 +20,7 @@ from bot.model import (
     UserData,
 )
 from bot.policy.contacts import Contact
-from bot.store.schema import OWN_TABLES, iso, parse, rows
+from bot.store.schema import OWN_TABLES, Connections, iso, parse, rows
 
 # How far back a user's contacts are loaded with each update: enough for the chart (six
 # weeks) and the plan adjustment (four), and bounded so one update reads a bounded amount.
@@ -85,11 +83,8 @@ def _moment(text: Any) -> datetime | None:
         return None
 
 
-class UserRows:
+class UserRows(Connections):
     """Reads and writes of one user's rows (mixed into Store, which owns `db`)."""
-
-    db: Database  # the write connection: used only on the writer thread
-    read_db: Database  # this thread's own read connection
 
     def load_session(self, user_id: int) -> Session | None:
         """Return the user's session, or None for someone new."""
