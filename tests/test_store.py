@@ -146,3 +146,37 @@ def test_checkin_eligibility_asks_the_session_whether_coaching_is_off(tmp_path, 
     (claim,) = store.claim_due_nudges(due, 10)
     store.take_nudge(claim, due, decide)
     assert seen == [True, False]  # the SQL no longer repeats the rule: Session decides
+
+
+def test_opening_a_reader_keeps_the_wal_safe_from_other_processes(tmp_path):
+    """Opening a reader must not drop this process's locks on the database file (closing any
+    descriptor of it does), or another process closing its connection deletes the WAL
+    under ours and reads fail with SQLITE_IOERR_SHORT_READ (found by the SIGKILL test)."""
+    import subprocess
+    import sys
+    import threading
+
+    path = tmp_path / "bot.db"
+    store = Store(path)
+    for user in range(200):
+        store.commit(user, Session(answers={"x": "y" * 500}), [], NOW)
+    errors: list[str] = []
+
+    def read() -> None:
+        try:
+            assert store.load_session(7) is not None  # opens this thread's reader
+        except Exception as error:  # noqa: BLE001 - reported below
+            errors.append(repr(error))
+
+    thread = threading.Thread(target=read)
+    thread.start(), thread.join()
+    other = (
+        "import sqlite3, sys; c = sqlite3.connect(sys.argv[1]);"
+        " c.execute('SELECT 1 FROM users'); c.close()"
+    )
+    subprocess.run([sys.executable, "-c", other, str(path)], check=True)
+    assert (tmp_path / "bot.db-wal").exists()  # still ours: the other process left it alone
+    for user in range(200, 260):
+        store.commit(user, Session(), [], NOW)
+    assert store.load_session(250) is not None and not errors
+    store.close()

@@ -29,7 +29,7 @@ from bot.store.checkins import (
     NudgeClaim,
     NudgeDecisionLike,
 )
-from bot.store.schema import BUSY_TIMEOUT_MS, connect, migrations, open_database
+from bot.store.schema import BUSY_TIMEOUT_MS, connect, migrations, open_reader
 from bot.store.users import CONTACT_HISTORY, UserRows
 from bot.store.writer import Writer
 
@@ -72,8 +72,7 @@ class Store(UserRows, CheckinQueue):
             return self.db
         reader = getattr(self._local, "db", None)
         if reader is None:
-            reader = open_database(self.path, self.busy_timeout_ms)
-            reader.execute("PRAGMA query_only = ON")
+            reader = open_reader(self.path, self.busy_timeout_ms)
             self._local.db = reader
             with self._readers_lock:
                 self._readers.append(reader)

@@ -207,6 +207,20 @@ class Connections:
         return self.db
 
 
+def open_reader(path: Path | str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Database:
+    """A read-only connection to an existing database (one per reading thread).
+
+    Never opens the file with os.open as `open_database` does: closing any other descriptor
+    of the database file drops every POSIX lock this process holds on it, after which
+    another process may delete the WAL under the open connections (SQLITE_IOERR_SHORT_READ).
+    """
+    conn = sqlite3.connect(path, timeout=busy_timeout_ms / 1000, check_same_thread=False)
+    db = Database(conn)
+    db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
+    db.execute("PRAGMA query_only = ON")
+    return db
+
+
 def rows(db: Database, sql: str, params: list[Any] | dict[str, Any]) -> list[dict[str, Any]]:
     """The one read path: run a SELECT and return its rows as dicts.
 
