@@ -64,9 +64,10 @@ def test_clear_crisis_messages_get_the_full_reply(text):
 
 def test_the_model_adds_what_the_rules_miss():
     rules_only = Listener(None, POLICY.crisis, POLICY.draft_rules, LISTENER.draft_kinds)
-    missed = "I took a bunch of pills"
-    assert rules_only.crisis(missed) is None
-    assert LISTENER.crisis(missed) is not None
+    for missed in ("what's the point of living without her", "wrote letters to my kids tonight"):
+        assert rules_only.crisis(missed) is None
+        signal = LISTENER.crisis(missed)
+        assert signal is not None and signal.level == "alarm"
 
 
 def test_ordinary_messages_raise_nothing():
