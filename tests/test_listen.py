@@ -162,11 +162,13 @@ def test_typed_text_is_never_stored(tmp_path):
     from bot.service import Service
 
     service = Service(store, ENGINE, clock=lambda: NOW)
-    service.handle(7, Text("/start"[1:]))  # a new user (typed text starts the walk-through)
+    service.handle(7, Text("hi"))  # a new user (typed text starts the walk-through)
     secret = "Zanzibar flamingo my wife wants a divorce"
     service.handle(7, Text(secret))
     dump = "\n".join(repr(r) for t in store.db.table_names() for r in store.db[t].rows)
     assert "Zanzibar" not in dump and "flamingo" not in dump
+    counts = {row["name"]: row["value"] for row in store.db["counters"].rows}
+    assert counts.get("heard_divorce") == 1  # only a count by intent
     store.close()
 
 

@@ -14,6 +14,7 @@ from sqlite_utils import Database
 
 from bot.model import (
     AddContact,
+    CountHeard,
     Effect,
     EraseUser,
     RecordDraftCheck,
@@ -175,6 +176,8 @@ class UserRows:
                 "INSERT INTO draft_checks (user_id, at, verdict) VALUES (?, ?, ?)",
                 [user_id, iso(now), effect.verdict],
             )
+        elif isinstance(effect, CountHeard):
+            self._count(f"heard_{effect.name}", 1)  # a count by intent; no user, no text
 
     def user_tables(self) -> list[str]:
         """The project's tables that can hold rows about a user (see schema.OWN_TABLES)."""
