@@ -238,8 +238,10 @@ def cmd_diagram(args: argparse.Namespace) -> int:
 def cmd_check_draft(args: argparse.Namespace) -> int:
     """Check drafts for coaches and tests; see bot/draft_cli.py."""
     from bot.draft_cli import run_check_draft
+    from bot.policy import Policy
 
-    return run_check_draft(args.rest, sys.stdin, sys.stdout)
+    listener = Policy.load().listener
+    return run_check_draft(args.rest, sys.stdin, sys.stdout, listener.draft)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

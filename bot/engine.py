@@ -29,6 +29,7 @@ from bot.listen.features import MAX_CHARS
 from bot.model import (
     Button,
     Command,
+    CountHeard,
     Event,
     Media,
     Outcome,
@@ -304,6 +305,7 @@ class Engine:
         replies = self.policy.free_text
         intent, _ = self.policy.listener.intent(text)
         spec = replies.intents.get(intent) if intent else None
+        ctx.effects.append(CountHeard(intent or "not_understood"))
         choices = spec.replies if spec else replies.not_understood
         body = choices[int(ctx.now.timestamp()) % len(choices)]  # varied, and testable
         last = ctx.data.last_nudge_at

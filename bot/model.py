@@ -159,7 +159,14 @@ class EraseUser:
     """Delete every row about the user, in every table."""
 
 
-Effect = AddContact | SaveNudges | RecordDraftCheck | EraseUser
+@dataclass(frozen=True)
+class CountHeard:
+    """Count what a typed message was about (an intent, or not understood); never the text."""
+
+    name: str
+
+
+Effect = AddContact | SaveNudges | RecordDraftCheck | EraseUser | CountHeard
 
 
 @dataclass

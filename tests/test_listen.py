@@ -64,9 +64,10 @@ def test_clear_crisis_messages_get_the_full_reply(text):
 
 def test_the_model_adds_what_the_rules_miss():
     rules_only = Listener(None, POLICY.crisis, POLICY.draft_rules, LISTENER.draft_kinds)
-    missed = "I took a bunch of pills"
-    assert rules_only.crisis(missed) is None
-    assert LISTENER.crisis(missed) is not None
+    for missed in ("what's the point of living without her", "wrote letters to my kids tonight"):
+        assert rules_only.crisis(missed) is None
+        signal = LISTENER.crisis(missed)
+        assert signal is not None and signal.level == "alarm"
 
 
 def test_ordinary_messages_raise_nothing():
@@ -161,11 +162,13 @@ def test_typed_text_is_never_stored(tmp_path):
     from bot.service import Service
 
     service = Service(store, ENGINE, clock=lambda: NOW)
-    service.handle(7, Text("/start"[1:]))  # a new user (typed text starts the walk-through)
+    service.handle(7, Text("hi"))  # a new user (typed text starts the walk-through)
     secret = "Zanzibar flamingo my wife wants a divorce"
     service.handle(7, Text(secret))
     dump = "\n".join(repr(r) for t in store.db.table_names() for r in store.db[t].rows)
     assert "Zanzibar" not in dump and "flamingo" not in dump
+    counts = {row["name"]: row["value"] for row in store.db["counters"].rows}
+    assert counts.get("heard_divorce") == 1  # only a count by intent
     store.close()
 
 

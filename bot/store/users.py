@@ -12,6 +12,7 @@ from typing import Any
 
 from bot.model import (
     AddContact,
+    CountHeard,
     Effect,
     EraseUser,
     RecordDraftCheck,
@@ -171,6 +172,8 @@ class UserRows(Connections):
                 "INSERT INTO draft_checks (user_id, at, verdict) VALUES (?, ?, ?)",
                 [user_id, iso(now), effect.verdict],
             )
+        elif isinstance(effect, CountHeard):
+            self._count(f"heard_{effect.name}", 1)  # a count by intent; no user, no text
 
     def user_tables(self) -> list[str]:
         """The project's tables that can hold rows about a user (see schema.OWN_TABLES)."""
