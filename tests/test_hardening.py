@@ -242,3 +242,18 @@ def test_state_names_that_reveal_answers_never_reach_the_logs(level, capsys):
         logging.basicConfig(level=logging.WARNING, force=True)
     err = capsys.readouterr().err
     assert "safety_concern" not in err and "concern" not in err
+
+
+# --- 6. the cost of checking one message is bounded -------------------------------------
+
+
+def test_a_huge_message_is_checked_in_bounded_time_and_its_end_still_counts():
+    import time
+
+    huge = "we talked about the weekend and the kids. " * 25_000 + CRISIS  # ~1 MB
+    started = time.perf_counter()
+    outcome = ENGINE.handle(menu_session(), Text(huge), NOW)
+    elapsed = time.perf_counter() - started
+    crisis = ENGINE.handle(menu_session(), Text(CRISIS), NOW).replies[0]
+    assert outcome.replies[0].text == crisis.text
+    assert elapsed < 2.0, elapsed  # the whole megabyte would take seconds
