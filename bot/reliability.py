@@ -23,7 +23,8 @@ from typing import Any, TypeVar
 from telegram import Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import BaseUpdateProcessor
-from telegram.request import BaseRequest, HTTPXRequest
+from telegram.request import BaseRequest, HTTPXRequest, RequestData
+from telegram.request._requestparameter import RequestParameter
 
 from bot.locks import UserLocks
 
@@ -34,11 +35,12 @@ MAX_CONCURRENT_UPDATES = 64
 RETRY_ATTEMPTS = 4
 BACKOFF_SECONDS = 0.5  # doubled after each failed attempt: 0.5, 1, 2
 MAX_RETRY_AFTER_SECONDS = 60.0  # a longer flood wait is given up on rather than slept through
-# Polling waits at most this long for fetched updates to be committed. Normally that takes
-# milliseconds; an update queued behind its own user's stalled send must not hold up
-# everyone else's updates for longer (the price: that one update could be lost to a crash
-# in that moment, as with plain PTB polling).
-CONFIRM_WAIT_SECONDS = 2.0
+# Polling waits at most this long for fetched updates to be committed (normally that takes
+# milliseconds). Past it, it polls on without confirming the slow ones: an update stuck
+# behind its own user's slow send or a locked database never holds up anyone else, and is
+# never confirmed to Telegram before it is saved.
+CONFIRM_WAIT_SECONDS = 0.2
+RECENTLY_SETTLED = 10_000  # settled ids remembered, to skip ones Telegram sends again
 
 
 class PerUserUpdateProcessor(BaseUpdateProcessor):
@@ -191,6 +193,7 @@ class UpdateTracker(asyncio.Queue):
         self.on_drop = on_drop  # told about each dropped update (a kind reply, a crisis check)
         self._dropping: set[asyncio.Task[None]] = set()
         self._outcomes: dict[int, asyncio.Future[bool]] = {}
+        self._recent: dict[int, None] = {}  # recently settled ids, oldest first (bounded)
 
     def put_nowait(self, item: Any) -> None:
         """Queue an update (registered before anything can run), or PTB's stop signal.
@@ -199,6 +202,8 @@ class UpdateTracker(asyncio.Queue):
         the processor's turns that other users' updates need.
         """
         if isinstance(item, Update):
+            if item.update_id in self.unsettled or item.update_id in self._recent:
+                return  # sent again because we polled on without confirming it: have it
             key = update_key(item)
             if self.guard is not None and key is not None and not self.guard.admit(key):
                 if self.on_drop is not None:
@@ -237,6 +242,9 @@ class UpdateTracker(asyncio.Queue):
         if update_id not in self.unsettled:
             return
         self.unsettled.discard(update_id)
+        self._recent[update_id] = None
+        if len(self._recent) > RECENTLY_SETTLED:
+            del self._recent[next(iter(self._recent))]
         future = self._outcomes.pop(update_id, None)
         if future is not None and not future.done():
             future.set_result(committed)
@@ -254,6 +262,17 @@ class UpdateTracker(asyncio.Queue):
     async def _wait(self) -> None:
         while self.unsettled:
             await self._settled.wait()
+
+
+def with_offset(data: RequestData | None, offset: int) -> RequestData | None:
+    """getUpdates' request data with `offset` lowered to at most the given one."""
+    if data is None:
+        return data
+    params = dict(data.parameters)
+    if "offset" in params and int(str(params["offset"])) <= offset:
+        return data
+    params["offset"] = offset
+    return RequestData([RequestParameter(name, value, None) for name, value in params.items()])
 
 
 class ConfirmAfterHandled(BaseRequest):
@@ -290,9 +309,17 @@ class ConfirmAfterHandled(BaseRequest):
         await self.inner.shutdown()
 
     async def do_request(self, url: str, method: str, *args: Any, **kwargs: Any):
-        """Wait until every fetched update is committed, then poll."""
-        if not await self.tracker.wait_settled(CONFIRM_WAIT_SECONDS):
-            log.debug("polling on with %d updates still waiting", len(self.tracker.unsettled))
+        """Poll once every fetched update is committed; if one is slow, poll without
+        confirming it (the offset stays at the oldest uncommitted update)."""
+        if not await self.tracker.wait_settled(CONFIRM_WAIT_SECONDS) and self.tracker.unsettled:
+            # One user's update is stuck (its send is slow, or the database is locked for
+            # its write): others' updates must not wait for it. Asking from the oldest
+            # uncommitted id confirms nothing that is not saved; Telegram sends the stuck
+            # ones again and the tracker skips those it already has.
+            oldest = min(self.tracker.unsettled)
+            log.debug("polling on from update %d, %d still waiting", oldest,
+                      len(self.tracker.unsettled))  # fmt: skip
+            kwargs["request_data"] = with_offset(kwargs.get("request_data"), oldest)
         code, payload = await self.inner.do_request(url, method, *args, **kwargs)
         if code == 200 and self.on_success is not None:
             self.on_success()

@@ -72,8 +72,10 @@ async def test_a_locked_database_does_not_freeze_other_users(fake_api, start_bot
     await say(fake_api, "/start", user=FLOODER)
     blocker = sqlite3.connect(bot.store.path, isolation_level=None)
     blocker.execute("BEGIN IMMEDIATE")  # another process holds the write lock
+    before = len(fake_api.sent_texts(FLOODER))
     try:
-        fake_api.text(FLOODER, "typed while locked")  # this user's write waits for the lock
+        # This user's write waits for the lock (a button press changes their step).
+        stuck = fake_api.press(FLOODER, "Let's begin")["update_id"]
         await asyncio.sleep(0.1)
         latencies = [await help_latency(fake_api, OTHER) for _ in range(3)]
         latencies.append(await help_latency(fake_api, 5005))  # someone new
@@ -81,3 +83,37 @@ async def test_a_locked_database_does_not_freeze_other_users(fake_api, start_bot
         blocker.execute("ROLLBACK")
         blocker.close()
     assert max(latencies) < 1.0, latencies
+    # The stuck update was never confirmed unsaved, is saved once the lock goes, and
+    # handled once although polling went on past it (Telegram sent it again).
+    await fake_api.wait_for(lambda: len(fake_api.sent_texts(FLOODER)) > before)
+    await asyncio.sleep(0.5)
+    assert len(fake_api.sent_texts(FLOODER)) == before + 1
+    assert bot.store.is_processed(stuck)
+    assert bot.store.load_session(FLOODER).state == "walkthrough:safety"
+
+
+def test_a_slow_update_is_not_confirmed_and_its_redelivery_is_skipped():
+    from telegram.request import RequestData
+    from telegram.request._requestparameter import RequestParameter
+
+    from bot.reliability import UpdateTracker, with_offset
+
+    data = RequestData(
+        [RequestParameter("offset", 50, None), RequestParameter("timeout", 10, None)]
+    )
+    assert with_offset(data, 42).parameters == {"offset": 42, "timeout": 10}
+    assert with_offset(data, 60) is data  # never raised: nothing unsaved is confirmed
+
+    async def run():
+        from telegram import Update
+
+        tracker = UpdateTracker()
+        first = Update.de_json({"update_id": 42}, None)
+        tracker.put_nowait(first)
+        tracker.put_nowait(Update.de_json({"update_id": 42}, None))  # sent again
+        assert tracker.qsize() == 1
+        tracker.settle(42)
+        tracker.put_nowait(Update.de_json({"update_id": 42}, None))  # again, after settling
+        assert tracker.qsize() == 1
+
+    asyncio.run(run())
