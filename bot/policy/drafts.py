@@ -11,6 +11,8 @@ from typing import Any, Literal
 
 import yaml
 
+from bot.datafile import read_yaml
+
 DEFAULT_RULES_PATH = Path(__file__).resolve().parents[2] / "flows" / "policy" / "draft_rules.yaml"
 TELEGRAM_LIMIT = 4096
 
@@ -481,7 +483,7 @@ def load_rules(path: Path | str = DEFAULT_RULES_PATH) -> DraftRules:
     """Load and validate the draft rules, compiling every pattern once."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = read_yaml(path)
     except OSError as error:
         raise DraftRulesError(f"{path.name}: cannot read: {error}") from error
     except yaml.YAMLError as error:
