@@ -18,7 +18,6 @@ from bot.policy.contacts import (
     Contact,
     NudgeTexts,
     counts_against_dose,
-    default_texts,
 )
 from bot.policy.plan import Plan
 from bot.policy.timezones import zone
@@ -153,10 +152,9 @@ def render_progress_png(
     weeks: int = 6,
     *,
     tz: str = "UTC",
-    texts: NudgeTexts | None = None,
+    texts: NudgeTexts,
 ) -> bytes:
     """Render the last `weeks` weeks of contacts against the plan as a PNG (about 800x500)."""
-    texts = texts or default_texts()
     figure = Figure(figsize=SIZE_INCHES, dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     figure.suptitle(texts.chart["title"], fontsize=14)

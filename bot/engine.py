@@ -14,7 +14,6 @@ from typing import Any
 
 from transitions import Machine, MachineError
 
-from bot import features
 from bot.actions import (
     ACTIONS,
     COMMAND_PREFIX,
@@ -24,7 +23,8 @@ from bot.actions import (
     SYSTEM_PREFIX,
     Context,
 )
-from bot.flows import ENTRY, MENU, PLACEHOLDER, SAFETY_MENU, FlowError, FlowSet, Messages, Step
+from bot.content import Content
+from bot.flows import ENTRY, MENU, PLACEHOLDER, SAFETY_MENU, Messages, Step
 from bot.listen.features import MAX_CHARS
 from bot.model import (
     Button,
@@ -39,7 +39,6 @@ from bot.model import (
     Text,
     UserData,
 )
-from bot.policy import Policy
 from bot.policy.plan import damage_level
 from bot.policy.safety import CrisisSignal, crisis_reply, is_https_url, resources_for
 
@@ -97,13 +96,12 @@ def step_token(name: str) -> str:
 class Engine:
     """Turns flows into a state machine and inputs into replies."""
 
-    def __init__(self, flows: FlowSet, messages: Messages, policy: Policy):
-        features.load()
-        self.flows = flows
-        self.messages = messages
-        self.policy = policy
-        self.commands = {c.command: c for c in messages.commands}
-        self._check_commands()
+    def __init__(self, content: Content):
+        self.content = content
+        self.flows = flows = content.flows
+        self.messages = content.messages
+        self.policy = content.policy
+        self.commands = {c.command: c for c in self.messages.commands}
         self._by_token = {step_token(name): name for name in flows.steps}
         if len(self._by_token) != len(flows.steps):
             raise ValueError("two steps share a callback token; rename one of them")
@@ -116,32 +114,6 @@ class Engine:
         )
         for step in flows.steps.values():
             self._add_transitions(step)
-
-    def _check_commands(self) -> None:
-        """Every command a button runs or a command opens must exist."""
-        problems = []
-        for step in self.flows.steps.values():
-            for button in step.buttons:
-                if button.command and button.command not in self.commands:
-                    problems.append(
-                        f"{step.flow}.yaml: step '{step.id}': button '{button.label}' runs "
-                        f"unknown command '{button.command}'"
-                    )
-        for command in self.commands.values():
-            if command.to and command.to not in self.flows.steps:
-                problems.append(f"messages.yaml: command '{command.command}' opens unknown step")
-            if not command.to and command.command not in COMMANDS:
-                problems.append(f"messages.yaml: command '{command.command}' has no 'to'")
-        for name, intent in self.policy.free_text.intents.items():
-            for button in intent.buttons:
-                if button.command and button.command not in self.commands:
-                    problems.append(
-                        f"listen.yaml: intent '{name}': unknown command '{button.command}'"
-                    )
-                if button.review and f"review:{button.review}" not in self.flows.steps:
-                    problems.append(f"listen.yaml: intent '{name}': unknown step '{button.review}'")
-        if problems:
-            raise FlowError(problems)
 
     def _add_transitions(self, step: Step) -> None:
         """Add one trigger per button (`choose_<i>`) and `submit` for typed answers."""
@@ -209,7 +181,7 @@ class Engine:
 
     def context(self, session: Session, data: UserData, now: datetime) -> Context:
         """A context for one input, lending features this engine's screens."""
-        return Context(session, data, self.policy, now, screens=self)
+        return Context(session, data, self.policy, now, screens=self, files=self.content.files)
 
     # --- inputs -------------------------------------------------------------------------------
 

@@ -9,9 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
-
-from bot.datafile import read_yaml
+from bot.datafile import DataFileError, read_yaml
 
 DEFAULT_RULES_PATH = Path(__file__).resolve().parents[2] / "flows" / "policy" / "draft_rules.yaml"
 TELEGRAM_LIMIT = 4096
@@ -484,10 +482,8 @@ def load_rules(path: Path | str = DEFAULT_RULES_PATH) -> DraftRules:
     path = Path(path)
     try:
         raw = read_yaml(path)
-    except OSError as error:
-        raise DraftRulesError(f"{path.name}: cannot read: {error}") from error
-    except yaml.YAMLError as error:
-        raise DraftRulesError(f"{path.name}: not valid YAML: {error}") from error
+    except DataFileError as error:
+        raise DraftRulesError(str(error)) from error
     if not isinstance(raw, dict):
         raise _fail(path, "top level", "must be a mapping")
     missing = [key for key in TOP_KEYS if key not in raw]

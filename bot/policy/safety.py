@@ -8,7 +8,7 @@ import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
 from bot.datafile import read_mapping
 
@@ -358,6 +358,35 @@ def _load_texts(raw: Any, where: str) -> CrisisTexts:
     raw_buttons = _get(raw, "buttons", where, dict)
     labels = {key: _get(raw_buttons, key, f"{where}.buttons", str) for key in BUTTON_KEYS}
     return CrisisTexts(**replies, pieces=pieces, buttons=ButtonLabels(**labels))
+
+
+def crisis_example_failures(rules: CrisisRules) -> list[str]:
+    """Every must_flag / must_not_flag example the rules get wrong, described in words."""
+    failures = []
+    for category in rules.categories:
+        where = f"categories.{category.name}"
+        for example in category.must_flag:
+            found = detect_crisis(example.text, rules)
+            if found != CrisisSignal(cast(Level, example.level), example.category):
+                failures.append(
+                    f"{where}: should flag as {example.level} ({example.category}): "
+                    f"{example.text!r}, but {_described(found)}"
+                )
+        for example in category.must_not_flag:
+            found = detect_crisis(example.text, rules)
+            if (found.level if found else None) != example.level:
+                wanted = f"give only {example.level}" if example.level else "flag nothing"
+                failures.append(
+                    f"{where}: should {wanted}: {example.text!r}, but {_described(found)}"
+                )
+    return failures
+
+
+def _described(signal: CrisisSignal | None) -> str:
+    """What the rules made of an example, in words."""
+    if signal is None:
+        return "nothing was flagged"
+    return f"it was flagged as {signal.level} ({signal.category})"
 
 
 def load_crisis(path: Path = DEFAULT_CRISIS_PATH) -> CrisisRules:
