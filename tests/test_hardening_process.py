@@ -10,6 +10,8 @@ import pytest
 
 from tests.support.bots import bot_process_env
 
+pytestmark = pytest.mark.slow  # real bot processes
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -304,6 +304,7 @@ async def test_a_read_only_database_asks_to_try_again_and_recovers(fake_api, sta
     assert bot.store.load_session(USER).state == "walkthrough:safety"
 
 
+@pytest.mark.slow  # 80 users against a database that cannot grow
 async def test_a_full_disk_loses_nobody_silently(fake_api, start_bot, caplog):
     bot = await start_bot()
     await say(fake_api, "/start")
