@@ -97,6 +97,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except sqlite3.DatabaseError as error:
         return fail(f"the database {settings.db_path} cannot be opened ({error}): "
                     "run `python -m bot doctor`")  # fmt: skip
+    failure: str | None
     try:
         service = Service(
             store,

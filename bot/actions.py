@@ -169,5 +169,10 @@ def save_plan(ctx: Context) -> None:
     ctx.session.plan = plan_from_answers(ctx.session.answers, ctx.policy.dose_table).as_dict()
 
 
+def _plan_field(name: str) -> Placeholder:
+    """A placeholder showing one field of the user's plan."""
+    return lambda ctx: str(getattr(ctx.plan(), name))
+
+
 for _field in ("level", "name", "dose_text", "style"):
-    placeholder(f"plan.{_field}")(lambda ctx, _field=_field: str(getattr(ctx.plan(), _field)))
+    placeholder(f"plan.{_field}")(_plan_field(_field))

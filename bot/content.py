@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, TypeVar, cast
 
@@ -79,9 +80,7 @@ class Content:
         draft_kinds = read(lambda: load_draft_kinds(policy_dir / "draft_kinds.yaml"))
         free_text = read(lambda: load_free_text_replies(root / "listen.yaml"))
         model = read(TextModel.load)  # trained from data/text/, shipped beside the code
-        files = {
-            file: read(lambda file=file: file.read(root / file.path)) for file in CONTENT_FILES
-        }
+        files = {file: read(partial(file.read, root / file.path)) for file in CONTENT_FILES}
         if flows is not None and messages is not None and free_text is not None:
             problems += command_problems(flows, messages, free_text)
         if problems:
@@ -119,11 +118,13 @@ def command_problems(flows: FlowSet, messages: Messages, free_text: FreeTextRepl
                     f"unknown command '{button.command}'"
                 )
     for name, intent in free_text.intents.items():
-        for button in intent.buttons:
-            if button.command and button.command not in known:
-                problems.append(f"listen.yaml: intent '{name}': unknown command '{button.command}'")
-            if button.review and f"review:{button.review}" not in flows.steps:
-                problems.append(f"listen.yaml: intent '{name}': unknown step '{button.review}'")
+        for offered in intent.buttons:
+            if offered.command and offered.command not in known:
+                problems.append(
+                    f"listen.yaml: intent '{name}': unknown command '{offered.command}'"
+                )
+            if offered.review and f"review:{offered.review}" not in flows.steps:
+                problems.append(f"listen.yaml: intent '{name}': unknown step '{offered.review}'")
     for command in known.values():
         if command.to and command.to not in flows.steps:
             problems.append(

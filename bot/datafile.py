@@ -13,7 +13,10 @@ import yaml
 
 # libyaml's parser (shipped in PyYAML's wheels) reads the content ~10x faster than the pure
 # Python one; both build the same safe types.
-_SafeLoader: type[yaml.SafeLoader] = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+try:
+    from yaml import CSafeLoader as _SafeLoader
+except ImportError:  # PyYAML built without libyaml
+    from yaml import SafeLoader as _SafeLoader  # type: ignore[assignment]  # same interface
 
 # Parser messages a content editor meets, in words they can act on. The first group is
 # reported at the line where the bracket or quote was opened.
@@ -44,7 +47,7 @@ class DataFileError(ValueError):
     """A data file cannot be read: the message names the file, the line and the problem."""
 
 
-class _UniqueKeyLoader(_SafeLoader):  # type: ignore[misc,valid-type]  # chosen at import
+class _UniqueKeyLoader(_SafeLoader):
     """A safe YAML loader that rejects duplicate keys."""
 
     def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict[Any, Any]:
@@ -56,7 +59,7 @@ class _UniqueKeyLoader(_SafeLoader):  # type: ignore[misc,valid-type]  # chosen 
                     None, None, f"duplicate key '{key}'", key_node.start_mark
                 )
             seen.add(key)
-        return super().construct_mapping(node, deep=deep)  # type: ignore[no-any-return]
+        return super().construct_mapping(node, deep=deep)
 
 
 def read_yaml(path: Path) -> Any:
@@ -78,7 +81,7 @@ def describe_yaml_error(path: Path, error: yaml.YAMLError) -> str:
     mark = getattr(error, "problem_mark", None)
     opened = next((words for found, words in _OPENED if found in problem), None)
     if opened and getattr(error, "context_mark", None) is not None:
-        mark = error.context_mark  # type: ignore[attr-defined]
+        mark = getattr(error, "context_mark", None)
     where = f"{path.name}, line {mark.line + 1}" if mark is not None else path.name
     if problem.startswith("duplicate key"):
         key = problem.removeprefix("duplicate key ")

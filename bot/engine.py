@@ -9,10 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, get_args
 
-from transitions import Machine, MachineError
+from transitions import Machine, MachineError, State
 
 from bot.actions import (
     ACTIONS,
@@ -24,7 +25,7 @@ from bot.actions import (
     Context,
 )
 from bot.content import Content
-from bot.flows import ENTRY, MENU, PLACEHOLDER, SAFETY_MENU, Messages, Step
+from bot.flows import ENTRY, MENU, PLACEHOLDER, SAFETY_MENU, Step
 from bot.listen.features import MAX_CHARS
 from bot.model import (
     Button,
@@ -40,7 +41,7 @@ from bot.model import (
     UserData,
 )
 from bot.policy.plan import damage_level
-from bot.policy.safety import CrisisSignal, crisis_reply, is_https_url, resources_for
+from bot.policy.safety import Category, CrisisSignal, crisis_reply, is_https_url, resources_for
 
 __all__ = [
     "MENU",
@@ -68,6 +69,9 @@ NO_SESSION_COMMANDS = frozenset({"help", "about", "privacy", "stats"})
 class _Conversation:
     """The per-user model the shared machine drives during one input."""
 
+    state: str  # set by the machine while the model is attached
+    trigger: Callable[[str], bool]  # likewise
+
     def __init__(self, facts: dict[str, Any]):
         self.facts = facts
 
@@ -81,10 +85,10 @@ class _FlowMachine(Machine):
     itself, so neither is needed.
     """
 
-    def _add_model_to_state(self, state, model):  # noqa: ARG002 (signature of the base class)
+    def _add_model_to_state(self, state: State, model: object) -> None:  # noqa: ARG002
         return
 
-    def _add_trigger_to_model(self, trigger, model):  # noqa: ARG002
+    def _add_trigger_to_model(self, trigger: str, model: object) -> None:  # noqa: ARG002
         return
 
 
@@ -218,7 +222,7 @@ class Engine:
                 return self._stale(ctx)
             return [self.enter(ctx, step)], None
         if name == "crisis_help":
-            signal = CrisisSignal("alarm", argument if argument in CATEGORIES else "distress")
+            signal = CrisisSignal("alarm", CATEGORIES.get(argument, "distress"))
             return [self.crisis_reply(signal, ctx.session, ctx.data)], None
         if name == "crisis_later":
             return [Reply(self.messages["crisis_later"])], None
@@ -390,9 +394,9 @@ class Engine:
         return PLACEHOLDER.sub(lambda m: PLACEHOLDERS[m[1]](ctx), text)
 
     @property
-    def texts(self) -> Messages:
+    def texts(self) -> Mapping[str, str]:
         """The texts of messages.yaml (for features, through `Context.text`)."""
-        return self.messages
+        return self.messages.texts
 
     def note(self, message: str, ctx: Context) -> Reply:
         """A short note followed by the current step (for features, via `Context.note`)."""
@@ -434,7 +438,7 @@ class Engine:
         return Reply(text, (Button(self.messages["continue"], data=f"{SYSTEM_PREFIX}resume"),))
 
 
-CATEGORIES = frozenset({"self_harm", "harm_others", "danger_now", "distress"})
+CATEGORIES: dict[str, Category] = {name: name for name in get_args(Category)}
 
 
 def words_of(event: Event) -> str:

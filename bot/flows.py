@@ -156,7 +156,7 @@ def load_flows(directory: Path = FLOWS_DIR) -> FlowSet:
     return flow_set
 
 
-def _parse_flow(path: Path, raw: dict, problems: list[str]) -> Flow | None:
+def _parse_flow(path: Path, raw: dict[str, Any], problems: list[str]) -> Flow | None:
     """Turn one file's YAML into a Flow, recording problems instead of stopping at the first."""
     name = raw.get("flow")
     where = path.name

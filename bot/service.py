@@ -17,7 +17,13 @@ from pathlib import Path
 
 from bot.content import CONTENT_ROOT, Content
 from bot.engine import Engine
-from bot.features.checkins import command_from_press, decide_due_nudge, nudge_reply, settings_from
+from bot.features.checkins import (
+    NudgeDecision,
+    command_from_press,
+    decide_due_nudge,
+    nudge_reply,
+    settings_from,
+)
 from bot.features.texts import FEATURE_TEXTS
 from bot.locks import UserLocks
 from bot.model import (
@@ -165,7 +171,7 @@ class Service:
         """
         now = self.clock()
 
-        def decide(due: DueNudge):
+        def decide(due: DueNudge) -> NudgeDecision:
             settings = settings_from(due.settings)
             return decide_due_nudge(
                 settings, due.due_at, due.last_sent_at, now, due.eligible, due.due_kind

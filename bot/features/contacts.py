@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 from bot.actions import Context, action, placeholder
 from bot.features.checkins import CHECKIN, describe_settings, settings_from
@@ -151,7 +152,7 @@ def _settings_with_answers(ctx: Context) -> NudgeSettings:
     settings = settings_from(ctx.data.nudges)
     answers = ctx.session.answers
     chosen = {key: answers.pop(key) for key in NUDGE_ANSWERS if key in answers}
-    changes: dict = {}
+    changes: dict[str, Any] = {}
     if "nudge_frequency" in chosen:
         changes["frequency"] = chosen["nudge_frequency"]
     if "nudge_weekday" in chosen:

@@ -862,5 +862,5 @@ def format_result(result: DraftResult, texts: Mapping[str, Any]) -> str:
     reply = "\n".join(lines)
     if len(reply) <= TELEGRAM_LIMIT:
         return reply
-    tail = "\n\n" + texts["truncated"]
+    tail = "\n\n" + str(texts["truncated"])
     return reply[: TELEGRAM_LIMIT - len(tail) - 1].rstrip() + "…" + tail
