@@ -176,9 +176,8 @@ def configure_logging(level: str, token: str | None = None, secret: str | None =
         handler.addFilter(NoLibraryTracebacks())
     # httpx logs URLs (which contain the token); python-telegram-bot logs every API call's
     # parameters and results at DEBUG (which contain what users wrote and what we sent).
-    # transitions logs every state entered at INFO, and state names reveal answers
-    # ("walkthrough:safety_concern"); uvicorn's access log would show webhook paths.
-    for noisy in ("httpx", "httpcore", "apscheduler", "transitions", "uvicorn.access"):
+    # uvicorn's access log would show webhook paths.
+    for noisy in ("httpx", "httpcore", "apscheduler", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     for chatty in ("telegram", "telegram.ext"):
         logging.getLogger(chatty).setLevel(max(logging.INFO, logging.getLevelName(level)))

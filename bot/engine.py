@@ -1,19 +1,18 @@
 """The conversation engine: a user's stored state and one input in, new state and replies out.
 
-The engine knows nothing of Telegram or terminals. One shared `transitions` machine is built
-from all flows; for each input a light per-user model is attached at the stored step, the
-trigger is fired, and the model is removed again, so memory does not grow with users.
+The engine knows nothing of Telegram or terminals. A button or typed answer leads to its
+step's fixed target or to the first route whose condition the user's answers meet; the
+engine follows that itself (docs/decisions/0005-no-state-machine-library.md) and keeps no
+per-user state between inputs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any, get_args
-
-from transitions import Machine, MachineError, State
 
 from bot.actions import (
     ACTIONS,
@@ -66,39 +65,13 @@ TOKEN_CHARS = 6
 NO_SESSION_COMMANDS = frozenset({"help", "about", "privacy", "stats"})
 
 
-class _Conversation:
-    """The per-user model the shared machine drives during one input."""
-
-    state: str  # set by the machine while the model is attached
-    trigger: Callable[[str], bool]  # likewise
-
-    def __init__(self, facts: dict[str, Any]):
-        self.facts = facts
-
-
-class _FlowMachine(Machine):
-    """A shared machine whose per-input models get only `trigger`, nothing per state.
-
-    `add_model` normally binds an `is_<state>` helper and looks for `on_enter_<state>`
-    methods for every state of every flow, which made attaching a model per input cost more
-    than the rest of the engine. The engine fires triggers by name and runs entry actions
-    itself, so neither is needed.
-    """
-
-    def _add_model_to_state(self, state: State, model: object) -> None:  # noqa: ARG002
-        return
-
-    def _add_trigger_to_model(self, trigger: str, model: object) -> None:  # noqa: ARG002
-        return
-
-
 def step_token(name: str) -> str:
     """Return a short, stable token for a step, used in callback data."""
     return hashlib.blake2s(name.encode(), digest_size=8).hexdigest()[:TOKEN_CHARS]
 
 
 class Engine:
-    """Turns flows into a state machine and inputs into replies."""
+    """Turns inputs into the next step, its replies and the writes to commit."""
 
     def __init__(self, content: Content):
         self.content = content
@@ -109,36 +82,6 @@ class Engine:
         self._by_token = {step_token(name): name for name in flows.steps}
         if len(self._by_token) != len(flows.steps):
             raise ValueError("two steps share a callback token; rename one of them")
-        self.machine = _FlowMachine(
-            model=None,
-            states=list(flows.steps),
-            initial=ENTRY,
-            auto_transitions=False,
-            send_event=True,
-        )
-        for step in flows.steps.values():
-            self._add_transitions(step)
-
-    def _add_transitions(self, step: Step) -> None:
-        """Add one trigger per button (`choose_<i>`) and `submit` for typed answers."""
-        for index, button in enumerate(step.buttons):
-            if button.command:
-                continue
-            self._add_routes(f"choose_{index}", step, button.to)
-        if step.text_input:
-            self._add_routes("submit", step, step.text_input.to)
-
-    def _add_routes(self, trigger: str, step: Step, target: str | None) -> None:
-        if target:
-            self.machine.add_transition(trigger, step.name, target)
-            return
-        for route in step.routes:
-            self.machine.add_transition(
-                trigger,
-                step.name,
-                route.to,
-                conditions=[lambda event, route=route: route.matches(event.model.facts)],
-            )
 
     # --- the one entry point ------------------------------------------------------------------
 
@@ -208,7 +151,7 @@ class Engine:
             return self._command(ctx, button.command, ""), None
         if step.answer and button.value is not None:
             ctx.session.answers[step.answer] = button.value
-        self._fire(ctx, f"choose_{index}")
+        self._follow(ctx, step, button.to)
         return [self.render(ctx)], None
 
     def _system_press(
@@ -273,7 +216,7 @@ class Engine:
             ctx.typed = text  # used by the next step's actions, never stored
         else:
             ctx.session.answers[step.text_input.answer] = text
-        self._fire(ctx, "submit")
+        self._follow(ctx, step, step.text_input.to)
         return [self.render(ctx)]
 
     def _free_text(self, ctx: Context, text: str) -> list[Reply]:
@@ -303,16 +246,12 @@ class Engine:
 
     # --- state changes ------------------------------------------------------------------------
 
-    def _fire(self, ctx: Context, trigger: str) -> None:
-        """Fire `trigger` on a model attached at the session's step, then run entry actions."""
-        model = _Conversation(self.facts(ctx.session))
-        self.machine.add_model(model, initial=ctx.session.state)
-        try:
-            if not model.trigger(trigger):
-                raise MachineError(f"no route from {ctx.session.state} for {trigger}")
-            target = model.state
-        finally:
-            self.machine.remove_model(model)
+    def _follow(self, ctx: Context, step: Step, target: str | None) -> None:
+        """Go to `target`, or else to the first of the step's routes the answers meet."""
+        if target is None:
+            facts = self.facts(ctx.session)
+            # The loader makes every step's last route unconditional, so one always fits.
+            target = next(route.to for route in step.routes if route.matches(facts))
         self._enter(ctx, target)
 
     def _enter(self, ctx: Context, state: str) -> None:
