@@ -250,10 +250,10 @@ def cmd_diagram(args: argparse.Namespace) -> int:
 
 def cmd_check_draft(args: argparse.Namespace) -> int:
     """Check drafts for coaches and tests; see bot/draft_cli.py."""
+    from bot.content import Content
     from bot.draft_cli import run_check_draft
-    from bot.policy import Policy
 
-    listener = Policy.load().listener
+    listener = Content.load().policy.listener
     return run_check_draft(args.rest, sys.stdin, sys.stdout, listener.draft)
 
 
