@@ -17,7 +17,7 @@ from typing import Any, TypeVar, cast
 
 from bot import features
 from bot.actions import COMMANDS, CONTENT_FILES, ContentFile
-from bot.flows import FLOWS_DIR, FlowError, FlowSet, Messages, load_flows, load_messages
+from bot.flows import FLOWS_DIR, FlowSet, Messages, load_flows, load_messages
 from bot.listen import Listener, TextModel, load_draft_kinds
 from bot.listen.replies import FreeTextReplies, load_free_text_replies
 from bot.policy import Policy
@@ -63,10 +63,8 @@ class Content:
         def read(load: Callable[[], T]) -> T | None:
             try:
                 return load()
-            except FlowError as error:
-                problems.extend(error.problems)
             except ValueError as error:  # every loader's error names its file and key
-                problems.append(str(error))
+                problems.extend(getattr(error, "problems", None) or [str(error)])
             return None
 
         policy_dir = root / "policy"

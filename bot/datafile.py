@@ -6,8 +6,9 @@ YAML is reported with its name, line and what is wrong in plain words.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import yaml
 
@@ -43,8 +44,37 @@ _PLAIN = (
 )
 
 
+T = TypeVar("T")
+
+
 class DataFileError(ValueError):
     """A data file cannot be read: the message names the file, the line and the problem."""
+
+
+class Problems:
+    """Collects a file's problems part by part, so one report names them all.
+
+    `part(read, fallback)` runs one independent part of a loader; if it raises `error`, the
+    problem is kept and `fallback` stands in so the rest can still be checked. `check()`
+    then raises one `error` whose `problems` lists them all.
+    """
+
+    def __init__(self, error: type[ValueError]):
+        self.error = error
+        self.found: list[str] = []
+
+    def part(self, read: Callable[[], T], fallback: T) -> T:
+        try:
+            return read()
+        except self.error as problem:
+            self.found.extend(getattr(problem, "problems", None) or [str(problem)])
+            return fallback
+
+    def check(self) -> None:
+        if self.found:
+            error = self.error("\n".join(self.found))
+            error.problems = list(self.found)  # type: ignore[attr-defined]  # read by Content
+            raise error
 
 
 class _UniqueKeyLoader(_SafeLoader):

@@ -87,3 +87,19 @@ def test_check_flows_reports_rule_examples_the_rules_get_wrong(content_dir, caps
     assert main(["check-flows", "--content", str(content_dir)]) == 1
     err = capsys.readouterr().err
     assert err.startswith("2 rule examples the rules get wrong:") and "lovely picnic" in err
+
+
+def test_several_problems_inside_one_rules_file_are_all_named(content_dir):
+    rules = content_dir / "policy" / "draft_rules.yaml"
+    text = rules.read_text(encoding="utf-8").replace("severity: soften", "severity: loud", 2)
+    rules.write_text(text, encoding="utf-8")
+    crisis = content_dir / "policy" / "crisis.yaml"
+    text = crisis.read_text(encoding="utf-8")
+    text = text.replace('threatening me", level: alarm}', 'threatening me", level: loud}', 1)
+    crisis.write_text(text, encoding="utf-8")
+    with pytest.raises(ContentError) as raised:
+        Content.load(content_dir)
+    problems = raised.value.problems
+    assert any("decision_wrong" in p and "severity" in p for p in problems), problems
+    assert any("feelings_overruled" in p and "severity" in p for p in problems), problems
+    assert any(p.startswith("crisis.yaml: categories.danger_now") for p in problems), problems

@@ -7,10 +7,11 @@ import string
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
-from bot.datafile import read_mapping
+from bot.datafile import Problems, read_mapping
 
 POLICY_DIR = Path(__file__).resolve().parents[2] / "flows" / "policy"
 DEFAULT_CRISIS_PATH = POLICY_DIR / "crisis.yaml"
@@ -395,18 +396,25 @@ def load_crisis(path: Path = DEFAULT_CRISIS_PATH) -> CrisisRules:
     where = path.name
     terms = _load_terms(_get(raw, "terms", where, dict), where)
     raw_categories = _get(raw, "categories", where, dict)
-    categories = tuple(
-        _load_category(str(name), value, terms, f"{where}: categories.{name}")
+    # Each category and section is checked on its own, so one report names every problem.
+    problems = Problems(SafetyDataError)
+    found = [
+        problems.part(
+            partial(_load_category, str(name), value, terms, f"{where}: categories.{name}"), None
+        )
         for name, value in raw_categories.items()
-    )
-    missing = sorted(set(CATEGORIES) - {category.name for category in categories})
+    ]
+    categories = tuple(category for category in found if category is not None)
+    missing = sorted(set(CATEGORIES) - {str(name) for name in raw_categories})
     if missing:
-        raise SafetyDataError(f"{where}: categories: missing {missing}")
-    return CrisisRules(
-        normaliser=_load_normaliser(raw, where),
-        categories=categories,
-        texts=_load_texts(_get(raw, "texts", where, dict), f"{where}: texts"),
+        problems.found.append(f"{where}: categories: missing {missing}")
+    normaliser = problems.part(partial(_load_normaliser, raw, where), None)
+    texts = problems.part(
+        lambda: _load_texts(_get(raw, "texts", where, dict), f"{where}: texts"), None
     )
+    problems.check()
+    assert normaliser is not None and texts is not None  # no problems: every part was read
+    return CrisisRules(normaliser=normaliser, categories=categories, texts=texts)
 
 
 def _load_terms(raw: dict[Any, Any], where: str) -> dict[str, str]:
