@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, get_args
+from typing import Any, cast, get_args
+
+from transitions import Machine
 
 from bot.actions import (
     ACTIONS,
@@ -62,6 +64,8 @@ CHECKIN_ANSWER_WINDOW = timedelta(hours=12)  # typed text this soon after a chec
 MAX_CHECKED_CHARS = MAX_CHARS
 CRISIS_PREFIXES = tuple(f"{SYSTEM_PREFIX}crisis_{name}" for name in ("help", "later", "ok"))
 TOKEN_CHARS = 6
+ROUTE = "route"  # the one trigger name of the routes machine
+RouteTest = Callable[[Mapping[str, Any]], bool]  # a route's condition (Route.matches)
 NO_SESSION_COMMANDS = frozenset({"help", "about", "privacy", "stats"})
 
 
@@ -82,6 +86,16 @@ class Engine:
         self._by_token = {step_token(name): name for name in flows.steps}
         if len(self._by_token) != len(flows.steps):
             raise ValueError("two steps share a callback token; rename one of them")
+        # The flows' conditional routes as a state machine, used through transitions' public
+        # API only: `get_transitions` lists a step's routes in order, and the engine picks the
+        # first whose conditions the answers meet. No model is attached and no trigger fired,
+        # so nothing per user is bound and no state name is ever logged.
+        self.machine = Machine(
+            model=None, states=list(flows.steps), initial=ENTRY, auto_transitions=False
+        )
+        for step in flows.steps.values():
+            for route in step.routes:
+                self.machine.add_transition(ROUTE, step.name, route.to, conditions=[route.matches])
 
     # --- the one entry point ------------------------------------------------------------------
 
@@ -251,7 +265,11 @@ class Engine:
         if target is None:
             facts = self.facts(ctx.session)
             # The loader makes every step's last route unconditional, so one always fits.
-            target = next(route.to for route in step.routes if route.matches(facts))
+            target = next(
+                str(transition.dest)
+                for transition in self.machine.get_transitions(ROUTE, source=step.name)
+                if all(cast(RouteTest, c.func)(facts) for c in transition.conditions)
+            )
         self._enter(ctx, target)
 
     def _enter(self, ctx: Context, state: str) -> None:
