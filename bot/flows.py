@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from bot.datafile import read_yaml
+from bot.datafile import DataFileError, read_yaml
 
 FLOWS_DIR = Path(__file__).resolve().parent.parent / "flows"
 ENTRY = "walkthrough:welcome"
@@ -137,8 +135,8 @@ def load_flows(directory: Path = FLOWS_DIR) -> FlowSet:
     for path in sorted(directory.glob("*.yaml")):
         try:
             raw = read_yaml(path)
-        except yaml.YAMLError as error:
-            problems.append(f"{path.name}: {' '.join(str(error).split())}")
+        except DataFileError as error:
+            problems.append(str(error))
             continue
         if not isinstance(raw, dict) or "flow" not in raw:
             continue  # not a flow (for example the shared messages file)
@@ -158,7 +156,7 @@ def load_flows(directory: Path = FLOWS_DIR) -> FlowSet:
     return flow_set
 
 
-def _parse_flow(path: Path, raw: dict, problems: list[str]) -> Flow | None:
+def _parse_flow(path: Path, raw: dict[str, Any], problems: list[str]) -> Flow | None:
     """Turn one file's YAML into a Flow, recording problems instead of stopping at the first."""
     name = raw.get("flow")
     where = path.name
@@ -424,8 +422,10 @@ def load_messages(directory: Path = FLOWS_DIR) -> Messages:
     problems: list[str] = []
     try:
         raw = read_yaml(path)
-    except (OSError, yaml.YAMLError) as error:
-        raise FlowError([f"{path.name}: cannot read: {error}"]) from error
+    except DataFileError as error:
+        raise FlowError([str(error)]) from error
+    if not isinstance(raw, dict):
+        raise FlowError([f"{path.name}: the top level must be a mapping"])
     texts = {str(k): str(v).strip() for k, v in (raw.get("messages") or {}).items()}
     for name in sorted(REQUIRED_MESSAGES - set(texts)):
         problems.append(f"{path.name}: message '{name}' is missing")

@@ -173,7 +173,7 @@ class FloodGuard:
         return True
 
 
-class UpdateTracker(asyncio.Queue):
+class UpdateTracker(asyncio.Queue[object]):
     """The Application's update queue, remembering which fetched updates are not committed.
 
     An update counts as settled once its state change is committed (the handler calls
@@ -308,7 +308,9 @@ class ConfirmAfterHandled(BaseRequest):
         """Close the inner transport."""
         await self.inner.shutdown()
 
-    async def do_request(self, url: str, method: str, *args: Any, **kwargs: Any):
+    async def do_request(
+        self, url: str, method: str, *args: Any, **kwargs: Any
+    ) -> tuple[int, bytes]:
         """Poll once every fetched update is committed; if one is slow, poll without
         confirming it (the offset stays at the oldest uncommitted update)."""
         if not await self.tracker.wait_settled(CONFIRM_WAIT_SECONDS) and self.tracker.unsettled:

@@ -23,7 +23,7 @@ import logging
 import signal
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
 from starlette.applications import Starlette
@@ -31,11 +31,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 from telegram import Update
-from telegram.ext import Application, ContextTypes
+from telegram.ext import ContextTypes
 
 from bot.config import Settings
 from bot.health import touch_heartbeat
 from bot.reliability import UpdateTracker
+
+if TYPE_CHECKING:
+    from bot.telegram import AnyApplication
 
 log = logging.getLogger(__name__)
 MAX_BODY_BYTES = 1024 * 1024  # Telegram's updates are a few kB; 1 MB is a wide margin
@@ -62,7 +65,7 @@ async def read_body(request: Request, limit: int = MAX_BODY_BYTES) -> bytes:
     return b"".join(chunks)
 
 
-def make_app(application: Application, settings: Settings) -> Starlette:
+def make_app(application: AnyApplication, settings: Settings) -> Starlette:
     """The ASGI app: one POST route at WEBHOOK_URL's path."""
     path = urlsplit(settings.webhook_url or "").path or "/"
     secret = (settings.webhook_secret or "").encode()
@@ -78,11 +81,12 @@ def make_app(application: Application, settings: Settings) -> Starlette:
             log.warning("webhook: refused a body over %d bytes", MAX_BODY_BYTES)
             return Response(status_code=413)
         try:
-            update = Update.de_json(json.loads(body), application.bot)
+            data = json.loads(body)
+            if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
+                raise ValueError("not an update")
+            update = Update.de_json(data, application.bot)
         except (ValueError, TypeError, KeyError, AttributeError) as error:
             log.warning("webhook: refused a malformed update (%s)", type(error).__name__)
-            return Response(status_code=400)
-        if update is None:
             return Response(status_code=400)
         touch_heartbeat(settings.db_path)
         await tracker.put(update)
@@ -131,7 +135,7 @@ def _server(config: Any) -> Any:
     return Server(config)
 
 
-async def serve(application: Application, settings: Settings) -> None:
+async def serve(application: AnyApplication, settings: Settings) -> None:
     """Start the Application, serve, register the webhook, run until SIGTERM/SIGINT, stop."""
     import uvicorn
 
@@ -172,6 +176,6 @@ async def serve(application: Application, settings: Settings) -> None:
             await application.stop()  # handles what is still queued, then stops the jobs
 
 
-def run_webhook(application: Application, settings: Settings) -> None:
+def run_webhook(application: AnyApplication, settings: Settings) -> None:
     """Serve webhook mode until interrupted."""
     asyncio.run(serve(application, settings))

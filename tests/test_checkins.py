@@ -5,6 +5,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
+from bot.content import Content
 from bot.engine import Command, Engine, Press, Text
 from bot.features.checkins import (
     MAX_LATENESS,
@@ -13,10 +14,8 @@ from bot.features.checkins import (
     describe_settings,
     nudge_reply,
 )
-from bot.features.texts import feature_texts
-from bot.flows import load_flows, load_messages
+from bot.features.texts import FEATURE_TEXTS
 from bot.model import AddContact, SaveNudges, Session, UserData
-from bot.policy import Policy
 from bot.policy.contacts import Contact
 from bot.policy.nudges import NudgeSettings
 from bot.service import Service
@@ -25,7 +24,9 @@ from tests.store_helper import counter, nudge_row, save_session, user_row
 
 NOW = datetime(2026, 3, 10, 18, 0, tzinfo=UTC)  # 19:00 in Berlin
 BERLIN = NudgeSettings(tz="Europe/Berlin", frequency="daily", hour=19)
-ENGINE = Engine(load_flows(), load_messages(), Policy.load())
+CONTENT = Content.load()
+ENGINE = Engine(CONTENT)
+TEXTS = CONTENT.file(FEATURE_TEXTS)
 NO_DATA = UserData()
 DONE = {"safety": "clear", "response": "brief", "living": "moved_out", "feelings": "not_sure"}
 
@@ -86,7 +87,7 @@ def test_a_user_without_a_finished_walkthrough_gets_nothing():
 
 
 def test_nudge_texts_vary_by_day_and_every_nudge_has_one_tap_buttons():
-    texts, policy = feature_texts(), ENGINE.policy.nudge_texts
+    texts, policy = TEXTS, ENGINE.policy.nudge_texts
     days = {nudge_reply("checkin", 7, "UTC", NOW + timedelta(days=d), policy, texts).text
             for d in range(6)}  # fmt: skip
     assert len(days) > 1
@@ -102,11 +103,11 @@ def test_only_command_buttons_become_commands(data):
 
 
 def test_settings_in_words():
-    words = describe_settings(replace(BERLIN, frequency="weekly", weekday=0), NOW, feature_texts())
+    words = describe_settings(replace(BERLIN, frequency="weekly", weekday=0), NOW, TEXTS)
     assert "every Monday at 19:00, Europe/Berlin" in words and "22:00 to 08:00" in words
     paused = replace(BERLIN, paused_until=NOW + timedelta(days=2))
-    assert "paused until Thursday 12 Mar" in describe_settings(paused, NOW, feature_texts())
-    assert "off" in describe_settings(NudgeSettings(), NOW, feature_texts())
+    assert "paused until Thursday 12 Mar" in describe_settings(paused, NOW, TEXTS)
+    assert "off" in describe_settings(NudgeSettings(), NOW, TEXTS)
 
 
 # --- storage --------------------------------------------------------------------------------
@@ -149,7 +150,7 @@ def test_a_follow_up_is_sent_then_the_regular_schedule_returns(service):
     finished(svc.store, 2, BERLIN, follow_up_at, kind="followup")
     clock["now"] = follow_up_at
     (message,) = due_messages(svc)
-    assert message.reply.text in feature_texts().followups
+    assert message.reply.text in TEXTS.followups
     row = nudge_row(svc.store, 2)
     assert row["due_kind"] == "checkin" and row["due_at"] == (NOW + timedelta(days=1)).isoformat()
 

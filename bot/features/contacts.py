@@ -10,10 +10,11 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
+from typing import Any
 
 from bot.actions import Context, action, placeholder
 from bot.features.checkins import CHECKIN, describe_settings, settings_from
-from bot.features.texts import feature_texts
+from bot.features.texts import FEATURE_TEXTS
 from bot.model import AddContact, Attachment, Reply, SaveNudges
 from bot.policy.contacts import (
     Contact,
@@ -73,7 +74,7 @@ def contact_result(ctx: Context) -> str:
         and suggest_adjustment(plan, recent, latest.at, texts=ctx.policy.nudge_texts)
         and not suggest_adjustment(plan, recent[:-1], latest.at, texts=ctx.policy.nudge_texts)
     ):
-        parts.append(feature_texts().log["suggestion_hint"])  # only when this one tipped it
+        parts.append(ctx.content(FEATURE_TEXTS).log["suggestion_hint"])  # it tipped the balance
     return "\n\n".join(parts)
 
 
@@ -90,7 +91,7 @@ def plan_suggestion(ctx: Context) -> str:
     )
     if adjustment is None:
         return ""
-    return "\n\n" + feature_texts().plan_suggestion.format(reason=adjustment.reason)
+    return "\n\n" + ctx.content(FEATURE_TEXTS).plan_suggestion.format(reason=adjustment.reason)
 
 
 @action("change_level")
@@ -116,7 +117,7 @@ def change_result(ctx: Context) -> str:
     plan: Plan = ctx.plan()
     key = ctx.session.answers.get(PLAN_CHANGE, "cooler")
     return (
-        feature_texts()
+        ctx.content(FEATURE_TEXTS)
         .plan_change[key]
         .format(level=plan.level, name=plan.name, dose=plan.dose_text)
     )
@@ -151,7 +152,7 @@ def _settings_with_answers(ctx: Context) -> NudgeSettings:
     settings = settings_from(ctx.data.nudges)
     answers = ctx.session.answers
     chosen = {key: answers.pop(key) for key in NUDGE_ANSWERS if key in answers}
-    changes: dict = {}
+    changes: dict[str, Any] = {}
     if "nudge_frequency" in chosen:
         changes["frequency"] = chosen["nudge_frequency"]
     if "nudge_weekday" in chosen:
@@ -197,7 +198,7 @@ def set_timezone(ctx: Context) -> None:
 @placeholder("nudges.summary")
 def nudges_summary(ctx: Context) -> str:
     """The user's check-in settings in words."""
-    return describe_settings(settings_from(ctx.data.nudges), ctx.now, feature_texts())
+    return describe_settings(settings_from(ctx.data.nudges), ctx.now, ctx.content(FEATURE_TEXTS))
 
 
 @placeholder("nudges.tz")
@@ -209,14 +210,14 @@ def nudges_tz(ctx: Context) -> str:
 @placeholder("nudges.tz_question")
 def nudges_tz_question(ctx: Context) -> str:
     """Ask for the time zone; say why, and what happens until it is known."""
-    settings, texts = settings_from(ctx.data.nudges), feature_texts().timezone
+    settings, texts = settings_from(ctx.data.nudges), ctx.content(FEATURE_TEXTS).timezone
     return texts["ask_again"].format(zone=settings.tz) if settings.tz_set else texts["ask"]
 
 
 @placeholder("nudges.tz_check")
 def nudges_tz_check(ctx: Context) -> str:
     """After a typed time zone: the zone and its local time, or a kind request to retry."""
-    texts = feature_texts().timezone
+    texts = ctx.content(FEATURE_TEXTS).timezone
     if ctx.typed is not None and parse_timezone(ctx.typed) is None:
         return texts["unknown"]
     tz = settings_from(ctx.data.nudges).tz

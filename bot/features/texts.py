@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
+from bot.actions import content_file
 from bot.datafile import read_mapping
 from bot.policy.contacts import TEXTS_PATH, TextsError, _template
 
@@ -78,7 +78,4 @@ def load_feature_texts(path: Path = TEXTS_PATH) -> FeatureTexts:
     )
 
 
-@cache
-def feature_texts() -> FeatureTexts:
-    """The project's feature texts, loaded once."""
-    return load_feature_texts()
+FEATURE_TEXTS = content_file("policy/nudge_texts.yaml", load_feature_texts)

@@ -7,23 +7,24 @@ is RecordDraftCheck(verdict).
 
 from __future__ import annotations
 
-from bot.actions import Context, action, placeholder
+from bot.actions import Context, action, content_file, placeholder
 from bot.features.checkins import settings_from
 from bot.model import RecordDraftCheck, Reply, SaveNudges
 from bot.policy.drafts import format_result
 from bot.policy.nudges import later_today
 from bot.policy.timezones import zone
-from bot.policy.urge import fit_line, unanswered_in_a_row, urge_texts
+from bot.policy.urge import fit_line, load_urge_texts, unanswered_in_a_row
 
 FOLLOWUP_AFTER_HOURS = 3
 FOLLOWUP_KIND = "followup"
+URGE_TEXTS = content_file("policy/urge_texts.yaml", load_urge_texts)
 
 
 @placeholder("urge.fit_line")
 def urge_fit_line(ctx: Context) -> str:
     """When a contact the user starts next fits their plan."""
     tz = settings_from(ctx.data.nudges).tz
-    return fit_line(ctx.plan(), ctx.data.contacts, ctx.now, tz, urge_texts())
+    return fit_line(ctx.plan(), ctx.data.contacts, ctx.now, tz, ctx.content(URGE_TEXTS))
 
 
 @action("check_draft")
@@ -43,7 +44,7 @@ def schedule_followup(ctx: Context) -> None:
     """Schedule a check-in later today, outside quiet hours, keeping the user's settings."""
     settings = settings_from(ctx.data.nudges)
     due = later_today(settings, ctx.now, after_hours=FOLLOWUP_AFTER_HOURS)
-    texts = urge_texts()
+    texts = ctx.content(URGE_TEXTS)
     if due is None:
         reason = "too_late" if settings.tz_set else "no_tz"
         ctx.replies.append(Reply(texts.followup[reason]))

@@ -66,7 +66,8 @@ def fit_ovr(x: csr_matrix, y: np.ndarray) -> tuple[list[str], np.ndarray, np.nda
 def ovr_proba(x: csr_matrix, coef: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """Probabilities as the scorer computes them: sigmoids normalised to sum 1."""
     sig = 1.0 / (1.0 + np.exp(-(x @ coef.T + bias)))
-    return sig / sig.sum(axis=1, keepdims=True)
+    probabilities: np.ndarray = sig / sig.sum(axis=1, keepdims=True)  # x is scipy's: untyped
+    return probabilities
 
 
 def out_of_fold(x: csr_matrix, y: np.ndarray) -> np.ndarray:
@@ -98,7 +99,9 @@ class Builder:
         self.heads: list[dict[str, Any]] = []
         self.columns: list[bytes] = []
 
-    def add(self, name: str, kind: str, classes: list[str], coef: np.ndarray, bias: np.ndarray):
+    def add(
+        self, name: str, kind: str, classes: list[str], coef: np.ndarray, bias: np.ndarray
+    ) -> None:
         scales, intercepts = [], []
         for row, b in zip(coef, bias, strict=True):
             column, scale = quantise(row)
@@ -131,10 +134,25 @@ def examples_of(task: str, fraction: float) -> list[data.Example]:
     return keep
 
 
+def ordinary_from_other_tasks(fraction: float) -> list[data.Example]:
+    """Messages of the other tasks as ordinary crisis negatives (none of them is a crisis).
+
+    Intents were written with no risk to life by their spec; drafts are messages to a spouse.
+    Pressuring drafts marked as a threat, or with no kinds named, are left out: a few hint at
+    self-harm, and those must not teach the crisis model that such words are safe.
+    """
+    extra = examples_of("intents", fraction) + examples_of("drafts", fraction)
+    return [
+        data.Example(e.text, "none", "ordinary_other")
+        for e in extra
+        if e.label != "pressure" or (e.kinds and "threat" not in e.kinds)
+    ]
+
+
 def train_crisis(
     builder: Builder, thresholds: dict[str, float], info: dict[str, Any], fraction: float = 1.0
 ) -> None:
-    examples = examples_of("crisis", fraction)
+    examples = examples_of("crisis", fraction) + ordinary_from_other_tasks(fraction)
     x = matrix([e.text for e in examples])
     y = np.array([int(e.label == "crisis") for e in examples])
     model = fit(x, y)
@@ -149,7 +167,7 @@ def train_crisis(
     )
     positive = y == 1
     info["crisis_oof_recall_check"] = float((oof[positive] >= thresholds["crisis_check"]).mean())
-    kinds = np.array([data.REPLY_KIND[e.category] for e in examples if e.label == "crisis"])
+    kinds = np.array([data.REPLY_KIND[str(e.category)] for e in examples if e.label == "crisis"])
     builder.add("crisis_kind", "ovr", *fit_ovr(x[positive], kinds))
     info["crisis_examples"] = len(examples)
 

@@ -7,7 +7,6 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -184,12 +183,6 @@ def load_texts(path: Path = TEXTS_PATH) -> NudgeTexts:
     )
 
 
-@cache
-def default_texts() -> NudgeTexts:
-    """Return the project's texts, loaded once."""
-    return load_texts()
-
-
 def counts_against_dose(contact: Contact) -> bool:
     """Whether a contact counts against the dose: started by the user, not a practical matter."""
     return contact.initiator == "me" and contact.kind != "practical"
@@ -304,10 +297,10 @@ def suggest_adjustment(
     history: Sequence[Contact],
     now: datetime,
     min_contacts: int = 4,
-    texts: NudgeTexts | None = None,
+    *,
+    texts: NudgeTexts,
 ) -> Adjustment | None:
     """Suggest one level warmer or cooler when recent outcomes are consistent, else None."""
-    texts = texts or default_texts()
     recent = _recent(history, now)
     if len(recent) < min_contacts:
         return None
