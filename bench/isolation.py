@@ -20,8 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tests.conftest import Clock, RunningBot  # noqa: E402
-from tests.fake_bot_api import FakeBotApi  # noqa: E402
+from tests.support.bots import Clock, RunningBot  # noqa: E402
+from tests.support.fake_bot_api import FakeBotApi  # noqa: E402
 
 TOKEN = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11x"
 FLOODER, BURST, SAMPLES = 3003, 300, 60

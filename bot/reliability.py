@@ -139,7 +139,7 @@ class FloodGuard:
 
     def __init__(
         self,
-        max_waiting: int = 3,
+        max_waiting: int = 5,
         window: float = 10.0,
         clock: Callable[[], float] = time.monotonic,
     ):
@@ -206,6 +206,8 @@ class UpdateTracker(asyncio.Queue[object]):
                 return  # sent again because we polled on without confirming it: have it
             key = update_key(item)
             if self.guard is not None and key is not None and not self.guard.admit(key):
+                self._remember(item.update_id)  # set aside for good, even if sent again
+                log.info("flood guard: set an update aside (its user has updates waiting)")
                 if self.on_drop is not None:
                     task = asyncio.get_running_loop().create_task(self.on_drop(item))
                     self._dropping.add(task)
@@ -214,6 +216,12 @@ class UpdateTracker(asyncio.Queue[object]):
             self.unsettled.add(item.update_id)
             self._settled.clear()
         super().put_nowait(item)
+
+    def _remember(self, update_id: int) -> None:
+        """Skip this update if Telegram sends it again (bounded memory)."""
+        self._recent[update_id] = None
+        if len(self._recent) > RECENTLY_SETTLED:
+            del self._recent[next(iter(self._recent))]
 
     def outcome(self, update_id: int) -> asyncio.Future[bool] | None:
         """A future that says whether the update was committed (True) or not (False), or
@@ -242,9 +250,7 @@ class UpdateTracker(asyncio.Queue[object]):
         if update_id not in self.unsettled:
             return
         self.unsettled.discard(update_id)
-        self._recent[update_id] = None
-        if len(self._recent) > RECENTLY_SETTLED:
-            del self._recent[next(iter(self._recent))]
+        self._remember(update_id)
         future = self._outcomes.pop(update_id, None)
         if future is not None and not future.done():
             future.set_result(committed)

@@ -4,6 +4,8 @@ import asyncio
 import sqlite3
 import time
 
+import pytest
+
 from bot.reliability import FloodGuard
 from tests.test_e2e_walkthrough import say
 
@@ -40,6 +42,7 @@ async def help_latency(fake_api, user: int) -> float:
     return time.perf_counter() - started
 
 
+@pytest.mark.slow  # 300 updates through the real Application
 async def test_one_users_burst_does_not_slow_another_user(fake_api, start_bot):
     await start_bot()
     await say(fake_api, "/start", user=OTHER)
@@ -66,6 +69,7 @@ async def test_a_crisis_message_inside_a_burst_still_gets_the_crisis_reply(fake_
     await fake_api.wait_for(lambda: crisis in fake_api.sent_texts(FLOODER), timeout=10)
 
 
+@pytest.mark.slow  # seconds of a held lock through the real Application
 async def test_a_locked_database_does_not_freeze_other_users(fake_api, start_bot):
     bot = await start_bot()
     await say(fake_api, "/start", user=OTHER)

@@ -196,6 +196,7 @@ def handled_ids(db_path: Path) -> set[int]:
         return {row[0] for row in conn.execute("SELECT update_id FROM processed_updates")}
 
 
+@pytest.mark.slow  # real bot processes, killed
 def test_webhook_loses_no_update_across_sigkills(fake_api, bot_token, tmp_path):
     import random
     import time
@@ -216,6 +217,7 @@ def test_webhook_loses_no_update_across_sigkills(fake_api, bot_token, tmp_path):
     assert set(pushed) <= handled_ids(bot.db_path)  # 0 of 120 lost
 
 
+@pytest.mark.slow  # a real bot process
 def test_webhook_refuses_big_bodies_and_malformed_json_without_logging_them(
     fake_api, bot_token, tmp_path
 ):
