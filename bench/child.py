@@ -103,7 +103,7 @@ def generate(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def sweep(args: dict[str, Any]) -> dict[str, Any]:
-    """Claim the due nudges, then deliver some through the fake Bot API's rate limit."""
+    """Claim the due check-ins, then deliver some through the fake Bot API's rate limit."""
     from bench.sweep import sweep_sync
 
     return sweep_sync(Path(args["db"]), args["due"], args["deliver"])

@@ -16,7 +16,7 @@ from matplotlib.ticker import MaxNLocator
 from bot.policy.contacts import (
     OUTCOMES,
     Contact,
-    NudgeTexts,
+    ContactTexts,
     counts_against_dose,
     default_texts,
 )
@@ -68,7 +68,7 @@ def weekly_counts(history: Sequence[Contact], now: datetime, weeks: int) -> list
     return result
 
 
-def _week_labels(weeks: Sequence[Week], tz: str, texts: NudgeTexts) -> list[str]:
+def _week_labels(weeks: Sequence[Week], tz: str, texts: ContactTexts) -> list[str]:
     """Label each week by the local date it starts on; the last one is 'this week'."""
     local = zone(tz)
     firsts = [(w.start + timedelta(days=1)).astimezone(local) for w in weeks]
@@ -77,7 +77,7 @@ def _week_labels(weeks: Sequence[Week], tz: str, texts: NudgeTexts) -> list[str]
     return labels
 
 
-def _draw_counts(axes, weeks: Sequence[Week], plan: Plan, texts: NudgeTexts):
+def _draw_counts(axes, weeks: Sequence[Week], plan: Plan, texts: ContactTexts):
     """Top panel: bars of mine and theirs per week, and the dose as a dashed line."""
     positions = range(len(weeks))
     axes.bar(
@@ -105,7 +105,7 @@ def _draw_counts(axes, weeks: Sequence[Week], plan: Plan, texts: NudgeTexts):
     axes.spines[["top", "right"]].set_visible(False)
 
 
-def _draw_outcomes(axes, weeks: Sequence[Week], labels: Sequence[str], texts: NudgeTexts):
+def _draw_outcomes(axes, weeks: Sequence[Week], labels: Sequence[str], texts: ContactTexts):
     """Bottom panel: all contacts per week, stacked by how they went."""
     positions = list(range(len(weeks)))
     bottoms = [0] * len(weeks)
@@ -135,7 +135,7 @@ def _draw_outcomes(axes, weeks: Sequence[Week], labels: Sequence[str], texts: Nu
     axes.spines[["top", "right"]].set_visible(False)
 
 
-def _draw_empty(figure: Figure, plan: Plan, texts: NudgeTexts) -> None:
+def _draw_empty(figure: Figure, plan: Plan, texts: ContactTexts) -> None:
     """A friendly placeholder when nothing has been logged yet, with the plan for reference."""
     axes = figure.add_subplot()
     axes.set_axis_off()
@@ -153,7 +153,7 @@ def render_progress_png(
     weeks: int = 6,
     *,
     tz: str = "UTC",
-    texts: NudgeTexts | None = None,
+    texts: ContactTexts | None = None,
 ) -> bytes:
     """Render the last `weeks` weeks of contacts against the plan as a PNG (about 800x500)."""
     texts = texts or default_texts()

@@ -124,7 +124,7 @@ class Engine:
         for command in self.commands.values():
             if command.to and command.to not in self.flows.steps:
                 problems.append(f"messages.yaml: command '{command.command}' opens unknown step")
-            if not command.to and command.command not in COMMANDS:
+            if not command.to and not command.alias_of and command.command not in COMMANDS:
                 problems.append(f"messages.yaml: command '{command.command}' has no 'to'")
         for name, intent in self.policy.free_text.intents.items():
             for button in intent.buttons:
@@ -248,6 +248,8 @@ class Engine:
     def _command(self, ctx: Context, name: str, args: str) -> list[Reply]:
         """Run a command: its guard from messages.yaml, then its handler or the step it opens."""
         command = self.commands.get(name)
+        if command is not None and command.alias_of:  # an old name (/nudges) runs the new one
+            name, command = command.alias_of, self.commands.get(command.alias_of)
         if command is None or (command.hidden and not ctx.data.is_admin):
             return [self._note("unknown_command", ctx)]
         if refusal := self._refusal(ctx.session, command.needs):
@@ -293,7 +295,7 @@ class Engine:
         spec = replies.intents.get(intent) if intent else None
         choices = spec.replies if spec else replies.not_understood
         body = choices[int(ctx.now.timestamp()) % len(choices)]  # varied, and testable
-        last = ctx.data.last_nudge_at
+        last = ctx.data.last_checkin_at
         if last is not None and timedelta(0) <= ctx.now - last <= CHECKIN_ANSWER_WINDOW:
             body = f"{replies.checkin_ack} {body}"
         if ctx.session.completed_at is None and not ctx.session.coaching_off:
@@ -431,7 +433,7 @@ class Engine:
         text = self.messages[name]
         if "{commands}" in text:
             listing = "\n".join(
-                f"/{c.command} - {c.description}" for c in self.messages.commands if not c.hidden
+                f"/{c.command} - {c.description}" for c in self.messages.commands if c.listed
             )
             text = text.replace("{commands}", listing)
         return Reply(text, (Button(self.messages["continue"], data=f"{SYSTEM_PREFIX}resume"),))

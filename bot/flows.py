@@ -391,6 +391,12 @@ class BotCommand:
     to: str | None = None  # qualified step the command opens
     needs: str | None = None  # "plan": only once the user has a plan and coaching is on
     hidden: bool = False  # left out of the menu and /help (operator commands)
+    alias_of: str | None = None  # an old name kept working, left out of the menu and /help
+
+    @property
+    def listed(self) -> bool:
+        """Whether the command shows in Telegram's menu and in /help."""
+        return not self.hidden and self.alias_of is None
 
 
 @dataclass(frozen=True)
@@ -448,8 +454,15 @@ def load_messages(directory: Path = FLOWS_DIR) -> Messages:
                 to=_qualify("hub", to) if to else None,
                 needs=item.get("needs"),
                 hidden=bool(item.get("hidden", False)),
+                alias_of=item.get("alias_of"),
             )
         )
+    names = {command.command for command in commands}
+    for command in commands:
+        if command.alias_of and command.alias_of not in names:
+            problems.append(
+                f"{path.name}: command '{command.command}' is an alias of unknown command"
+            )
     if problems:
         raise FlowError(problems)
     return Messages(texts=texts, commands=tuple(commands))

@@ -106,8 +106,8 @@ class UserData:
     user_id: int = 0
     language: str | None = None
     contacts: tuple[Contact, ...] = ()  # recent ones, oldest first
-    nudges: dict[str, Any] | None = None  # NudgeSettings.as_dict(), or None if never set
-    last_nudge_at: datetime | None = None
+    checkins: dict[str, Any] | None = None  # CheckinSettings.as_dict(), or None if never set
+    last_checkin_at: datetime | None = None
     is_admin: bool = False
     # Reads beyond this user's working set, given by the service for the commands that need
     # them: every stored row about this user (/export), and operator counts (/stats, admins).
@@ -129,8 +129,8 @@ class AddContact:
 
 
 @dataclass(frozen=True)
-class SaveNudges:
-    """Store nudge settings and the next due nudge (None: nothing due)."""
+class SaveCheckins:
+    """Store check-in settings and the next due check-in (None: nothing due)."""
 
     settings: dict[str, Any] | None
     due_at: datetime | None
@@ -149,7 +149,7 @@ class EraseUser:
     """Delete every row about the user, in every table."""
 
 
-Effect = AddContact | SaveNudges | RecordDraftCheck | EraseUser
+Effect = AddContact | SaveCheckins | RecordDraftCheck | EraseUser
 
 
 @dataclass

@@ -23,7 +23,7 @@ from bot.model import (
     Effect,
     EraseUser,
     RecordDraftCheck,
-    SaveNudges,
+    SaveCheckins,
     Session,
     UserData,
 )
@@ -35,13 +35,13 @@ BUSY_TIMEOUT_MS = 5000
 CONTACT_HISTORY = timedelta(days=56)
 
 migrations = Migrations("reconnect")
-# The sweep's claim (see Store.claim_due_nudges): reads only the nudges(due_at) index, whose
-# entries carry user_id (the rowid), and writes only the small nudge_claims table.
+# The sweep's claim (see Store.claim_due_checkins): reads only the checkins(due_at) index, whose
+# entries carry user_id (the rowid), and writes only the small checkin_claims table.
 CLAIM_DUE_SQL = """
-INSERT INTO nudge_claims (user_id, due_at, claimed_at)
-SELECT n.user_id, n.due_at, :now FROM nudges n
+INSERT INTO checkin_claims (user_id, due_at, claimed_at)
+SELECT n.user_id, n.due_at, :now FROM checkins n
 WHERE n.due_at <= :now
-    AND NOT EXISTS (SELECT 1 FROM nudge_claims c WHERE c.user_id = n.user_id)
+    AND NOT EXISTS (SELECT 1 FROM checkin_claims c WHERE c.user_id = n.user_id)
 ORDER BY n.due_at LIMIT :limit
 RETURNING user_id, due_at
 """
@@ -145,6 +145,33 @@ def m004a_nudge_claims(db: Database) -> None:
     )
 
 
+@migrations()
+def m005_rename_nudges_to_checkins(db: Database) -> None:
+    """One word for one thing: the nudges tables become check-ins, and so do stored names.
+
+    Renames the tables nudges and nudge_claims (and the due-time index), the counter
+    nudges_sent, stored steps of the old "nudges" flow, and pending settings answers.
+    """
+    db.execute("ALTER TABLE nudges RENAME TO checkins")
+    db.execute("ALTER TABLE nudge_claims RENAME TO checkin_claims")
+    db.execute("DROP INDEX IF EXISTS idx_nudges_due_at")
+    db["checkins"].create_index(["due_at"], index_name="idx_checkins_due_at")
+    db.execute("UPDATE counters SET name = 'checkins_sent' WHERE name = 'nudges_sent'")
+    db.execute(
+        "UPDATE sessions SET state = 'checkins:' || substr(state, 8) WHERE state LIKE 'nudges:%'"
+    )
+    rows = db.execute("SELECT user_id, answers FROM sessions WHERE answers LIKE '%nudge_%'")
+    for user_id, answers in rows.fetchall():
+        renamed = {
+            key.replace("nudge_", "checkin_", 1) if key.startswith("nudge_") else key: value
+            for key, value in json.loads(answers).items()
+        }
+        db.execute(
+            "UPDATE sessions SET answers = ? WHERE user_id = ?",
+            [json.dumps(renamed, sort_keys=True), user_id],
+        )
+
+
 def connect(path: Path | str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> Database:
     """Open (creating owner-only if new) the database at `path` and apply pending migrations."""
     if str(path) == ":memory:":
@@ -209,10 +236,10 @@ class Store:
         )
 
     def load_user_data(self, user_id: int, now: datetime, is_admin: bool = False) -> UserData:
-        """Return the rest of one user's rows: recent contacts, nudge settings, language."""
+        """Return the rest of one user's rows: recent contacts, check-in settings, language."""
         profile = self._rows(
             "SELECT u.language, n.settings, n.last_sent_at FROM users u"
-            " LEFT JOIN nudges n ON n.user_id = u.id WHERE u.id = ?",
+            " LEFT JOIN checkins n ON n.user_id = u.id WHERE u.id = ?",
             [user_id],
         )
         found = profile[0] if profile else {}
@@ -233,8 +260,8 @@ class Store:
             user_id=user_id,
             language=found.get("language"),
             contacts=contacts,
-            nudges=json.loads(found["settings"]) if found.get("settings") else None,
-            last_nudge_at=_parse(found.get("last_sent_at")),
+            checkins=json.loads(found["settings"]) if found.get("settings") else None,
+            last_checkin_at=_parse(found.get("last_sent_at")),
             is_admin=is_admin,
         )
 
@@ -270,10 +297,10 @@ class Store:
                 [user_id, _iso(contact.at), contact.initiator, contact.kind, contact.outcome,
                  effect.note],
             )  # fmt: skip
-        elif isinstance(effect, SaveNudges):
+        elif isinstance(effect, SaveCheckins):
             self.db.execute(
                 """
-                INSERT INTO nudges (user_id, settings, due_at, due_kind)
+                INSERT INTO checkins (user_id, settings, due_at, due_kind)
                 VALUES (:user_id, :settings, :due_at, :due_kind)
                 ON CONFLICT(user_id) DO UPDATE SET settings = excluded.settings,
                     due_at = excluded.due_at, due_kind = excluded.due_kind
@@ -373,11 +400,11 @@ class Store:
         def count(sql: str, params: list[Any] | None = None) -> int:
             return next(iter(self.db.query(sql, params or [])))["n"]
 
-        counted = list(self.db.query("SELECT value FROM counters WHERE name = 'nudges_sent'"))
-        nudges_sent = (
+        counted = list(self.db.query("SELECT value FROM counters WHERE name = 'checkins_sent'"))
+        checkins_sent = (
             counted[0]["value"]
             if counted
-            else count("SELECT count(*) AS n FROM nudges WHERE last_sent_at IS NOT NULL")
+            else count("SELECT count(*) AS n FROM checkins WHERE last_sent_at IS NOT NULL")
         )
         return {
             "users": count("SELECT count(*) AS n FROM users"),
@@ -386,67 +413,71 @@ class Store:
                 [_iso(now - timedelta(days=7))],
             ),
             "completed": count("SELECT count(*) AS n FROM sessions WHERE completed_at IS NOT NULL"),
-            "nudges_sent": nudges_sent,
+            "checkins_sent": checkins_sent,
             "blocked": count("SELECT count(*) AS n FROM users WHERE active = 0"),
         }
 
-    # --- the nudge sweep ----------------------------------------------------------------------
+    # --- the check-in sweep --------------------------------------------------------------------
     #
-    # Claiming and sending are two steps, so that claiming thousands of due nudges stays cheap:
+    # Claiming and sending are two steps, so that claiming thousands of due check-ins stays cheap:
     #
-    # 1. `claim_due_nudges` copies the (user_id, due_at) of the oldest due nudges into the small
-    #    `nudge_claims` table in ONE statement. It reads only the `nudges(due_at)` index (which
-    #    holds user_id: it is the rowid) and writes only `nudge_claims`, a few hundred pages,
-    #    instead of rewriting one random page of `nudges` per claimed user. A nudge with a
+    # 1. `claim_due_checkins` copies the (user_id, due_at) of the oldest due check-ins into the
+    #    small `checkin_claims` table in ONE statement. It reads only the `checkins(due_at)`
+    #    index (which holds user_id: it is the rowid) and writes only `checkin_claims`, a few
+    #    hundred pages, instead of rewriting one random page of `checkins` per claimed user. A
+    #    check-in with a
     #    pending claim is never claimed again.
-    # 2. `take_nudge`, just before the message is sent (sending is rate-limited to ~28/s, so
+    # 2. `take_checkin`, just before the message is sent (sending is rate-limited to ~28/s, so
     #    this per-row work is off the critical path), deletes the claim and, in the SAME
     #    transaction, decides (at most one a local day, quiet hours, pause/off, follow-ups,
-    #    eligibility) and marks the nudge sent and plans the next one. Only the caller whose
-    #    DELETE removed the claim may send, so two sweepers never send the same nudge.
+    #    eligibility) and marks the check-in sent and plans the next one. Only the caller whose
+    #    DELETE removed the claim may send, so two sweepers never send the same check-in.
     #
     # Crash safety: a crash after step 1 leaves claims that were never sent; the next sweep
-    # takes them (`pending_claims`). A crash after step 2 leaves the nudge marked sent: it is
+    # takes them (`pending_claims`). A crash after step 2 leaves the check-in marked sent: it is
     # never sent twice (at most once, as before: a crash mid-send can lose that one message).
 
-    def claim_due_nudges(self, now: datetime, limit: int) -> list[NudgeClaim]:
-        """Claim up to `limit` nudges due by `now` that have no pending claim, oldest first."""
+    def claim_due_checkins(self, now: datetime, limit: int) -> list[CheckinClaim]:
+        """Claim up to `limit` check-ins due by `now` that have no pending claim, oldest first."""
         with self.db.atomic():
             rows = self.db.execute(CLAIM_DUE_SQL, {"now": _iso(now), "limit": limit}).fetchall()
-        claims = [NudgeClaim(user_id, due_at) for user_id, due_at in rows]
+        claims = [CheckinClaim(user_id, due_at) for user_id, due_at in rows]
         return sorted(claims, key=lambda claim: (claim.due_at, claim.user_id))
 
-    def pending_claims(self, limit: int) -> list[NudgeClaim]:
+    def pending_claims(self, limit: int) -> list[CheckinClaim]:
         """Claims not taken yet: left by a sweep that crashed or failed part-way, oldest first."""
         rows = self.db.query(
-            "SELECT user_id, due_at FROM nudge_claims ORDER BY due_at, user_id LIMIT ?", [limit]
+            "SELECT user_id, due_at FROM checkin_claims ORDER BY due_at, user_id LIMIT ?", [limit]
         )
-        return [NudgeClaim(row["user_id"], row["due_at"]) for row in rows]
+        return [CheckinClaim(row["user_id"], row["due_at"]) for row in rows]
 
-    def take_nudge(
-        self, claim: NudgeClaim, now: datetime, decide: Callable[[DueNudge], NudgeDecisionLike]
-    ) -> ClaimedNudge | None:
+    def take_checkin(
+        self,
+        claim: CheckinClaim,
+        now: datetime,
+        decide: Callable[[DueCheckin], CheckinDecisionLike],
+    ) -> ClaimedCheckin | None:
         """Take a claim: decide, and if it is to be sent, mark it sent in the same transaction.
 
-        Returns the nudge to send, or None (someone else took the claim, the user changed
+        Returns the check-in to send, or None (someone else took the claim, the user changed
         their schedule meanwhile, or `decide` says not now). `decide` (pure) also says when
         the next one is due; that is stored whatever it decides.
         """
         with self.db.atomic():
             taken = self.db.execute(
-                "DELETE FROM nudge_claims WHERE user_id = ? AND due_at = ?",
+                "DELETE FROM checkin_claims WHERE user_id = ? AND due_at = ?",
                 [claim.user_id, claim.due_at],
             )
             if taken.rowcount != 1:
                 return None  # another sweeper took it: only one may send
-            due = self._due_nudge(claim)
+            due = self._due_checkin(claim)
             if due is None:
                 return None  # rescheduled or stopped since the claim: the new due time rules
             decision = decide(due)
             sent_at = now if decision.send else due.last_sent_at
             self.db.execute(
                 """
-                UPDATE nudges SET due_at = ?, due_kind = ?, last_sent_at = ?, claimed_at = ?
+                UPDATE checkins SET due_at = ?, due_kind = ?, last_sent_at = ?, claimed_at = ?
                 WHERE user_id = ?
                 """,
                 [_iso(decision.next_due), decision.next_kind, _iso(sent_at),
@@ -454,17 +485,17 @@ class Store:
             )  # fmt: skip
             if not decision.send:
                 return None
-            self._count("nudges_sent", 1)
-            return ClaimedNudge(due, now, decision.next_due, decision.next_kind)
+            self._count("checkins_sent", 1)
+            return ClaimedCheckin(due, now, decision.next_due, decision.next_kind)
 
-    def _due_nudge(self, claim: NudgeClaim) -> DueNudge | None:
-        """The claimed user's nudge as the decision needs it, if still due as claimed."""
+    def _due_checkin(self, claim: CheckinClaim) -> DueCheckin | None:
+        """The claimed user's check-in as the decision needs it, if still due as claimed."""
         rows = list(
             self.db.query(
                 """
                 SELECT n.user_id, n.settings, n.due_at, n.due_kind, n.last_sent_at, u.active,
                     s.completed_at, json_extract(s.answers, '$.safety') AS safety
-                FROM nudges n
+                FROM checkins n
                 JOIN users u ON u.id = n.user_id
                 LEFT JOIN sessions s ON s.user_id = n.user_id
                 WHERE n.user_id = ? AND n.due_at = ?
@@ -475,7 +506,7 @@ class Store:
         if not rows:
             return None
         row = rows[0]
-        return DueNudge(
+        return DueCheckin(
             user_id=row["user_id"],
             settings=json.loads(row["settings"]) if row["settings"] else None,
             due_at=datetime.fromisoformat(row["due_at"]),
@@ -486,12 +517,12 @@ class Store:
             and row["safety"] != "concern",
         )
 
-    def release_nudge(self, claim: ClaimedNudge, retry_at: datetime) -> None:
-        """Put a claimed nudge that could not be delivered back as due at `retry_at`."""
+    def release_checkin(self, claim: ClaimedCheckin, retry_at: datetime) -> None:
+        """Put a claimed check-in that could not be delivered back as due at `retry_at`."""
         with self.db.atomic():
             updated = self.db.execute(
                 """
-                UPDATE nudges SET due_at = ?, due_kind = ?, last_sent_at = ?, claimed_at = NULL
+                UPDATE checkins SET due_at = ?, due_kind = ?, last_sent_at = ?, claimed_at = NULL
                 WHERE user_id = ? AND claimed_at = ? AND due_at IS ? AND due_kind IS ?
                 """,
                 [_iso(retry_at), claim.due.due_kind, _iso(claim.due.last_sent_at),
@@ -499,16 +530,16 @@ class Store:
                  claim.next_kind],
             )  # fmt: skip
             if updated.rowcount == 1:  # else the user changed their settings meanwhile
-                self._count("nudges_sent", -1)
+                self._count("checkins_sent", -1)
 
     def mark_inactive(self, user_id: int) -> None:
         """The user blocked the bot: mark them inactive and stop their check-ins."""
         with self.db.atomic():
             self.db.execute("UPDATE users SET active = 0 WHERE id = ?", [user_id])
-            self.db.execute("DELETE FROM nudge_claims WHERE user_id = ?", [user_id])
+            self.db.execute("DELETE FROM checkin_claims WHERE user_id = ?", [user_id])
             self.db.execute(
                 """
-                UPDATE nudges SET due_at = NULL, due_kind = NULL, claimed_at = NULL,
+                UPDATE checkins SET due_at = NULL, due_kind = NULL, claimed_at = NULL,
                     settings = CASE WHEN settings IS NULL THEN NULL
                         ELSE json_set(settings, '$.frequency', 'off') END
                 WHERE user_id = ?
@@ -516,9 +547,9 @@ class Store:
                 [user_id],
             )
 
-    def nudge_row(self, user_id: int) -> dict[str, Any] | None:
-        """Return the user's nudges row, or None."""
-        rows = list(self.db.query("SELECT * FROM nudges WHERE user_id = ?", [user_id]))
+    def checkin_row(self, user_id: int) -> dict[str, Any] | None:
+        """Return the user's check-ins row, or None."""
+        rows = list(self.db.query("SELECT * FROM checkins WHERE user_id = ?", [user_id]))
         return rows[0] if rows else None
 
     def counter(self, name: str) -> int:
@@ -573,8 +604,8 @@ def _decoded(value: Any) -> Any:
 
 
 @dataclass(frozen=True)
-class DueNudge:
-    """A nudges row whose time has come, as the sweep's decision needs it."""
+class DueCheckin:
+    """A checkins row whose time has come, as the sweep's decision needs it."""
 
     user_id: int
     settings: dict[str, Any] | None
@@ -585,15 +616,15 @@ class DueNudge:
 
 
 @dataclass(frozen=True)
-class NudgeClaim:
-    """A due nudge claimed for sending: the user and the due time it was claimed at."""
+class CheckinClaim:
+    """A due check-in claimed for sending: the user and the due time it was claimed at."""
 
     user_id: int
     due_at: str  # as stored, so taking it can check the schedule did not change meanwhile
 
 
-class NudgeDecisionLike(Protocol):
-    """What the sweep's decision gives back (bot.features.checkins.NudgeDecision)."""
+class CheckinDecisionLike(Protocol):
+    """What the sweep's decision gives back (bot.features.checkins.CheckinDecision)."""
 
     send: bool
     next_due: datetime | None
@@ -601,10 +632,10 @@ class NudgeDecisionLike(Protocol):
 
 
 @dataclass(frozen=True)
-class ClaimedNudge:
-    """A nudge claimed and marked sent; enough to put it back if delivery fails."""
+class ClaimedCheckin:
+    """A check-in claimed and marked sent; enough to put it back if delivery fails."""
 
-    due: DueNudge
+    due: DueCheckin
     claimed_at: datetime
     next_due: datetime | None
     next_kind: str | None

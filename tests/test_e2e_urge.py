@@ -4,7 +4,7 @@ import logging
 from datetime import datetime
 
 from bot.config import configure_logging
-from bot.policy.nudges import NudgeSettings, is_quiet
+from bot.policy.checkins import CheckinSettings, is_quiet
 from tests.test_e2e_walkthrough import USER, labels, say, tap, walk_to_hub
 
 CHOICES = {"feelings": "I'm not sure", "living": "My spouse moved out"}
@@ -40,10 +40,10 @@ async def test_urge_pause_from_the_hub_schedules_a_followup(fake_api, start_bot,
     assert "later today" in await tap(fake_api, "I'll wait")
     note, _ = await tap_for_two(fake_api, "Yes, check in later")
     assert "15:00 today" in note  # clock 12:00 UTC, the user said they are on UTC
-    row = next(bot.store.db["nudges"].rows_where("user_id = ?", [USER]))
+    row = next(bot.store.db["checkins"].rows_where("user_id = ?", [USER]))
     due = datetime.fromisoformat(row["due_at"])
     assert row["due_kind"] == "followup" and due == clock.now.replace(hour=15)
-    assert not is_quiet(NudgeSettings(), due)
+    assert not is_quiet(CheckinSettings(), due)
 
 
 async def test_no_followup_is_scheduled_late_in_the_evening(fake_api, start_bot, clock):
@@ -58,7 +58,7 @@ async def test_no_followup_is_scheduled_late_in_the_evening(fake_api, start_bot,
     await tap(fake_api, "I'll wait")
     note, _ = await tap_for_two(fake_api, "Yes, check in later")
     assert "won't message you tonight" in note
-    assert not list(bot.store.db["nudges"].rows_where("due_kind = 'followup'"))
+    assert not list(bot.store.db["checkins"].rows_where("due_kind = 'followup'"))
 
 
 async def test_a_draft_is_checked_and_nothing_of_it_is_kept(fake_api, start_bot, caplog):
@@ -120,4 +120,4 @@ async def test_no_followup_before_the_time_zone_is_known(fake_api, start_bot):
     await tap(fake_api, "I'll wait")
     note, _ = await tap_for_two(fake_api, "Yes, check in later")
     assert "/timezone" in note
-    assert not list(bot.store.db["nudges"].rows_where("due_kind = 'followup'"))
+    assert not list(bot.store.db["checkins"].rows_where("due_kind = 'followup'"))

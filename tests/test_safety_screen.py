@@ -1,4 +1,4 @@
-"""The safety screen and crisis replies in the engine: resources, coaching off, back on, nudges."""
+"""The safety screen and crisis replies in the engine: resources, coaching off and on, check-ins."""
 
 import shutil
 from datetime import UTC, datetime, timedelta
@@ -7,7 +7,7 @@ import pytest
 
 from bot.engine import MENU, SAFETY_MENU, Command, Engine, Press, Session, Text
 from bot.flows import FLOWS_DIR, load_flows, load_messages
-from bot.model import SaveNudges, UserData
+from bot.model import SaveCheckins, UserData
 from bot.policy import Policy
 from bot.policy.plan import plan_from_answers
 from bot.store import Store
@@ -49,20 +49,20 @@ def test_concern_shows_the_users_own_resources(language, country, expected):
         assert piece in text
 
 
-def test_concern_clears_any_due_nudge_and_keeps_the_settings(tmp_path):
+def test_concern_clears_any_due_checkin_and_keeps_the_settings(tmp_path):
     store = Store(tmp_path / "bot.db")
-    store.commit(7, Session(), [SaveNudges(SETTINGS, NOW + timedelta(hours=2), "checkin")], NOW)
+    store.commit(7, Session(), [SaveCheckins(SETTINGS, NOW + timedelta(hours=2), "checkin")], NOW)
     data = store.load_user_data(7, NOW)
     outcome = press(at_safety(), "something here applies", data)
     store.commit(7, outcome.session, outcome.effects, NOW)
-    row = store.db["nudges"].get(7)
+    row = store.db["checkins"].get(7)
     assert row["due_at"] is None and row["due_kind"] is None
-    assert store.load_user_data(7, NOW).nudges == SETTINGS
+    assert store.load_user_data(7, NOW).checkins == SETTINGS
 
 
-def test_concern_without_nudge_settings_leaves_nothing_due():
+def test_concern_without_checkin_settings_leaves_nothing_due():
     outcome = press(at_safety(), "something here applies")
-    assert outcome.effects == [SaveNudges(None, None, None)]
+    assert outcome.effects == [SaveCheckins(None, None, None)]
 
 
 def test_plan_is_refused_while_coaching_is_off():

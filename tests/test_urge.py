@@ -7,10 +7,10 @@ import pytest
 
 from bot.engine import Command, Engine, Press, Session, Text
 from bot.flows import load_flows, load_messages
-from bot.model import RecordDraftCheck, SaveNudges, UserData
+from bot.model import RecordDraftCheck, SaveCheckins, UserData
 from bot.policy import Policy
+from bot.policy.checkins import CheckinSettings, is_quiet
 from bot.policy.contacts import Contact
-from bot.policy.nudges import NudgeSettings, is_quiet
 from bot.policy.plan import plan_for_level
 from bot.policy.urge import fit_line, next_fit, unanswered_in_a_row, urge_texts
 
@@ -138,12 +138,12 @@ def press(session: Session, label: str, now=NOW, data=None):
     return ENGINE.handle(session, Press(button.data), now, data)
 
 
-def test_waiting_schedules_a_followup_and_keeps_nudge_settings():
-    settings = NudgeSettings(tz="Europe/Berlin", frequency="daily", hour=19).as_dict()
-    data = UserData(user_id=1, nudges=settings)
+def test_waiting_schedules_a_followup_and_keeps_checkin_settings():
+    settings = CheckinSettings(tz="Europe/Berlin", frequency="daily", hour=19).as_dict()
+    data = UserData(user_id=1, checkins=settings)
     outcome = press(hub_session("urge:wait"), "Yes, check in later", data=data)
     assert outcome.effects == [
-        SaveNudges(settings=settings, due_at=NOW + timedelta(hours=3), due_kind="followup")
+        SaveCheckins(settings=settings, due_at=NOW + timedelta(hours=3), due_kind="followup")
     ]
     assert "16:00" in outcome.replies[0].text  # 15:00 UTC is 16:00 in Berlin
 
@@ -151,10 +151,10 @@ def test_waiting_schedules_a_followup_and_keeps_nudge_settings():
 @pytest.mark.parametrize("hour", [19, 20, 23])
 def test_no_followup_lands_in_quiet_hours_or_tomorrow(hour):
     late = NOW.replace(hour=hour)
-    on_utc = UserData(user_id=1, nudges=NudgeSettings(tz="UTC", tz_set=True).as_dict())
+    on_utc = UserData(user_id=1, checkins=CheckinSettings(tz="UTC", tz_set=True).as_dict())
     outcome = press(hub_session("urge:wait"), "Yes, check in later", now=late, data=on_utc)
     for effect in outcome.effects:
-        assert not is_quiet(NudgeSettings(), effect.due_at)
+        assert not is_quiet(CheckinSettings(), effect.due_at)
     assert outcome.effects == []
     assert outcome.replies[0].text == urge_texts().followup["too_late"]
 

@@ -14,19 +14,25 @@ from datetime import UTC, datetime, time, timedelta
 from bot.actions import Context, action, placeholder
 from bot.features.checkins import CHECKIN, describe_settings, settings_from
 from bot.features.texts import feature_texts
-from bot.model import AddContact, Attachment, Reply, SaveNudges
+from bot.model import AddContact, Attachment, Reply, SaveCheckins
+from bot.policy.checkins import CheckinSettings, next_checkin
 from bot.policy.contacts import (
     Contact,
     assess_contact,
     progress_summary,
     suggest_adjustment,
 )
-from bot.policy.nudges import NudgeSettings, next_checkin
 from bot.policy.plan import Plan, plan_for_level
 from bot.policy.timezones import parse_timezone, zone
 
 LOG_ANSWERS = ("log_initiator", "log_kind", "log_outcome")
-NUDGE_ANSWERS = ("nudge_frequency", "nudge_weekday", "nudge_hour", "nudge_quiet", "nudge_pause")
+CHECKIN_ANSWERS = (
+    "checkin_frequency",
+    "checkin_weekday",
+    "checkin_hour",
+    "checkin_quiet",
+    "checkin_pause",
+)
 PLAN_CHANGED_AT = "plan_changed_at"  # plan suggestions only look at contacts after a change
 PLAN_CHANGE = "plan_change"  # how the last level change went, for re-rendering its result
 CHART_WEEKS = 6
@@ -59,19 +65,19 @@ def _since_plan_change(ctx: Context) -> tuple[Contact, ...]:
 
 @placeholder("contact.result")
 def contact_result(ctx: Context) -> str:
-    """How the latest logged contact fits the plan, with a gentle nudge when over it."""
+    """How the latest logged contact fits the plan, with a gentle check-in when over it."""
     if not ctx.data.contacts:
         return ""
     history, latest, plan = ctx.data.contacts, ctx.data.contacts[-1], ctx.plan()
-    assessment = assess_contact(plan, history, latest, latest.at, ctx.policy.nudge_texts)
+    assessment = assess_contact(plan, history, latest, latest.at, ctx.policy.contact_texts)
     parts = [assessment.fit_line]
-    if assessment.nudge:
-        parts.append(assessment.nudge)
+    if assessment.advice:
+        parts.append(assessment.advice)
     recent = _since_plan_change(ctx)
     if (
         latest in recent
-        and suggest_adjustment(plan, recent, latest.at, texts=ctx.policy.nudge_texts)
-        and not suggest_adjustment(plan, recent[:-1], latest.at, texts=ctx.policy.nudge_texts)
+        and suggest_adjustment(plan, recent, latest.at, texts=ctx.policy.contact_texts)
+        and not suggest_adjustment(plan, recent[:-1], latest.at, texts=ctx.policy.contact_texts)
     ):
         parts.append(feature_texts().log["suggestion_hint"])  # only when this one tipped it
     return "\n\n".join(parts)
@@ -86,7 +92,7 @@ def plan_suggestion(ctx: Context) -> str:
     if ctx.session.plan is None:
         return ""
     adjustment = suggest_adjustment(
-        ctx.plan(), _since_plan_change(ctx), ctx.now, texts=ctx.policy.nudge_texts
+        ctx.plan(), _since_plan_change(ctx), ctx.now, texts=ctx.policy.contact_texts
     )
     if adjustment is None:
         return ""
@@ -129,8 +135,8 @@ def change_result(ctx: Context) -> str:
 def show_progress(ctx: Context) -> None:
     """Send the chart of the last weeks as a photo, with the two-line summary as caption."""
     plan, history, now = ctx.plan(), ctx.data.contacts, ctx.now
-    tz = settings_from(ctx.data.nudges).tz
-    texts = ctx.policy.nudge_texts
+    tz = settings_from(ctx.data.checkins).tz
+    texts = ctx.policy.contact_texts
     summary = "\n".join(progress_summary(history, plan, now, texts))
 
     def render() -> bytes:
@@ -146,44 +152,44 @@ def show_progress(ctx: Context) -> None:
 # --- check-in settings ------------------------------------------------------------------------
 
 
-def _settings_with_answers(ctx: Context) -> NudgeSettings:
+def _settings_with_answers(ctx: Context) -> CheckinSettings:
     """The stored settings with the choices just made in the check-in steps applied."""
-    settings = settings_from(ctx.data.nudges)
+    settings = settings_from(ctx.data.checkins)
     answers = ctx.session.answers
-    chosen = {key: answers.pop(key) for key in NUDGE_ANSWERS if key in answers}
+    chosen = {key: answers.pop(key) for key in CHECKIN_ANSWERS if key in answers}
     changes: dict = {}
-    if "nudge_frequency" in chosen:
-        changes["frequency"] = chosen["nudge_frequency"]
-    if "nudge_weekday" in chosen:
-        changes["weekday"] = int(chosen["nudge_weekday"])
-    if "nudge_hour" in chosen:
-        changes["hour"] = int(chosen["nudge_hour"])
-    if "nudge_quiet" in chosen:
-        start, end = chosen["nudge_quiet"].split("-")
+    if "checkin_frequency" in chosen:
+        changes["frequency"] = chosen["checkin_frequency"]
+    if "checkin_weekday" in chosen:
+        changes["weekday"] = int(chosen["checkin_weekday"])
+    if "checkin_hour" in chosen:
+        changes["hour"] = int(chosen["checkin_hour"])
+    if "checkin_quiet" in chosen:
+        start, end = chosen["checkin_quiet"].split("-")
         changes["quiet_start"], changes["quiet_end"] = time(int(start)), time(int(end))
-    if "nudge_pause" in chosen:
-        days = int(chosen["nudge_pause"])
+    if "checkin_pause" in chosen:
+        days = int(chosen["checkin_pause"])
         changes["paused_until"] = ctx.now + timedelta(days=days) if days else None
     return replace(settings, **changes)
 
 
-def save_settings(ctx: Context, settings: NudgeSettings) -> None:
+def save_settings(ctx: Context, settings: CheckinSettings) -> None:
     """Store the settings and the next check-in they lead to, in this update's transaction."""
-    due = next_checkin(settings, ctx.now, ctx.data.last_nudge_at)
-    ctx.effects.append(SaveNudges(settings.as_dict(), due, CHECKIN if due else None))
-    ctx.data = replace(ctx.data, nudges=settings.as_dict())
+    due = next_checkin(settings, ctx.now, ctx.data.last_checkin_at)
+    ctx.effects.append(SaveCheckins(settings.as_dict(), due, CHECKIN if due else None))
+    ctx.data = replace(ctx.data, checkins=settings.as_dict())
 
 
-@action("save_nudges")
-def save_nudges(ctx: Context) -> None:
+@action("save_checkins")
+def save_checkins(ctx: Context) -> None:
     """Apply the check-in choices made in the steps before, and plan the next check-in."""
     save_settings(ctx, _settings_with_answers(ctx))
 
 
-@action("stop_nudges")
-def stop_nudges(ctx: Context) -> None:
+@action("stop_checkins")
+def stop_checkins(ctx: Context) -> None:
     """Turn check-ins off; nothing more is sent until the user turns them on again."""
-    save_settings(ctx, replace(settings_from(ctx.data.nudges), frequency="off"))
+    save_settings(ctx, replace(settings_from(ctx.data.checkins), frequency="off"))
 
 
 @action("set_timezone")
@@ -191,34 +197,34 @@ def set_timezone(ctx: Context) -> None:
     """Store the time zone the user typed, if it names one (the step's text says if not)."""
     found = parse_timezone(ctx.typed or "")
     if found is not None:
-        save_settings(ctx, replace(settings_from(ctx.data.nudges), tz=found, tz_set=True))
+        save_settings(ctx, replace(settings_from(ctx.data.checkins), tz=found, tz_set=True))
 
 
-@placeholder("nudges.summary")
-def nudges_summary(ctx: Context) -> str:
+@placeholder("checkins.summary")
+def checkins_summary(ctx: Context) -> str:
     """The user's check-in settings in words."""
-    return describe_settings(settings_from(ctx.data.nudges), ctx.now, feature_texts())
+    return describe_settings(settings_from(ctx.data.checkins), ctx.now, feature_texts())
 
 
-@placeholder("nudges.tz")
-def nudges_tz(ctx: Context) -> str:
+@placeholder("checkins.tz")
+def checkins_tz(ctx: Context) -> str:
     """The user's time zone as stored (UTC until they set one)."""
-    return settings_from(ctx.data.nudges).tz
+    return settings_from(ctx.data.checkins).tz
 
 
-@placeholder("nudges.tz_question")
-def nudges_tz_question(ctx: Context) -> str:
+@placeholder("checkins.tz_question")
+def checkins_tz_question(ctx: Context) -> str:
     """Ask for the time zone; say why, and what happens until it is known."""
-    settings, texts = settings_from(ctx.data.nudges), feature_texts().timezone
+    settings, texts = settings_from(ctx.data.checkins), feature_texts().timezone
     return texts["ask_again"].format(zone=settings.tz) if settings.tz_set else texts["ask"]
 
 
-@placeholder("nudges.tz_check")
-def nudges_tz_check(ctx: Context) -> str:
+@placeholder("checkins.tz_check")
+def checkins_tz_check(ctx: Context) -> str:
     """After a typed time zone: the zone and its local time, or a kind request to retry."""
     texts = feature_texts().timezone
     if ctx.typed is not None and parse_timezone(ctx.typed) is None:
         return texts["unknown"]
-    tz = settings_from(ctx.data.nudges).tz
+    tz = settings_from(ctx.data.checkins).tz
     local = ctx.now.astimezone(zone(tz))
     return texts["current"].format(zone=tz, local_time=f"{local:%H:%M}")

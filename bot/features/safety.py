@@ -1,14 +1,14 @@
 """The safety screen's actions and placeholders: the user's own help resources, coaching paused.
 
 When the safety screen shows a reason not to coach contact (answers.safety == "concern"), the
-engine refuses the plan commands (`coaching_off`); this module stops any due nudge at once and
+engine refuses the plan commands (`coaching_off`); this module stops any due check-in at once and
 fills the safety texts with the resources for the user's country or language.
 """
 
 from __future__ import annotations
 
 from bot.actions import Context, action, placeholder
-from bot.model import SaveNudges
+from bot.model import SaveCheckins
 from bot.policy.safety import ResourceSet, resource_lines, resources_for, safety_stop_text
 
 HELP_LINES = ("emergency_advice", "crisis_line", "dv_help", "legal_help")
@@ -37,5 +37,5 @@ for _name in HELP_LINES:
 
 @action("pause_coaching")
 def pause_coaching(ctx: Context) -> None:
-    """Stop contact nudges at once: nothing stays due (settings are kept for later)."""
-    ctx.effects.append(SaveNudges(ctx.data.nudges, None, None))
+    """Stop contact check-ins at once: nothing stays due (settings are kept for later)."""
+    ctx.effects.append(SaveCheckins(ctx.data.checkins, None, None))

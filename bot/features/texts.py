@@ -1,4 +1,4 @@
-"""The feature texts kept in nudge_texts.yaml beside the policy's own sections."""
+"""The feature texts in flows/texts/ that the contact policy itself does not use."""
 
 from __future__ import annotations
 
@@ -7,11 +7,10 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from bot.datafile import read_mapping
-from bot.policy.contacts import TEXTS_PATH, TextsError, _template
+from bot.policy.contacts import TEXTS_DIR, TextsError, _template, in_file, read_texts
 
 _KEYED: dict[str, dict[str, set[str]]] = {
-    "nudge_buttons": {key: set() for key in ("log", "menu", "change", "stop")},
+    "checkin_buttons": {key: set() for key in ("log", "menu", "change", "stop")},
     "log": {"suggestion_hint": set()},
     "plan_change": {
         "warmer": {"level", "name", "dose"},
@@ -19,7 +18,7 @@ _KEYED: dict[str, dict[str, set[str]]] = {
         "warmest": set(),
         "coolest": set(),
     },
-    "nudge_summary": {
+    "checkin_summary": {
         "daily": {"hour", "zone"},
         "weekly": {"weekday", "hour", "zone"},
         "off": set(),
@@ -38,15 +37,15 @@ _KEYED: dict[str, dict[str, set[str]]] = {
 
 @dataclass(frozen=True)
 class FeatureTexts:
-    """Validated texts for logging, plan changes, check-in settings and nudge messages."""
+    """Validated texts for logging, plan changes, check-in settings and check-in messages."""
 
     followups: tuple[str, ...]
     weekdays: tuple[str, ...]
     plan_suggestion: str
-    nudge_buttons: dict[str, str]
+    checkin_buttons: dict[str, str]
     log: dict[str, str]
     plan_change: dict[str, str]
-    nudge_summary: dict[str, str]
+    checkin_summary: dict[str, str]
     timezone: dict[str, str]
 
 
@@ -67,9 +66,16 @@ def _section(raw: dict[str, Any], key: str) -> dict[str, str]:
     return {name: _template(f"{key}.{name}", entries[name], fields[name]) for name in fields}
 
 
-def load_feature_texts(path: Path = TEXTS_PATH) -> FeatureTexts:
-    """Load and validate the feature sections of nudge_texts.yaml."""
-    raw = read_mapping(path, TextsError)
+def load_feature_texts(folder: Path = TEXTS_DIR) -> FeatureTexts:
+    """Load and validate the feature sections of flows/texts/."""
+    raw, where = read_texts(folder)
+    try:
+        return _feature_texts(raw)
+    except TextsError as error:
+        raise in_file(where, error) from error
+
+
+def _feature_texts(raw: dict[str, Any]) -> FeatureTexts:
     return FeatureTexts(
         followups=_list(raw, "followups"),
         weekdays=_list(raw, "weekdays", 7),

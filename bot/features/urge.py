@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from bot.actions import Context, action, placeholder
 from bot.features.checkins import settings_from
-from bot.model import RecordDraftCheck, Reply, SaveNudges
+from bot.model import RecordDraftCheck, Reply, SaveCheckins
+from bot.policy.checkins import later_today
 from bot.policy.drafts import format_result
-from bot.policy.nudges import later_today
 from bot.policy.timezones import zone
 from bot.policy.urge import fit_line, unanswered_in_a_row, urge_texts
 
@@ -22,7 +22,7 @@ FOLLOWUP_KIND = "followup"
 @placeholder("urge.fit_line")
 def urge_fit_line(ctx: Context) -> str:
     """When a contact the user starts next fits their plan."""
-    tz = settings_from(ctx.data.nudges).tz
+    tz = settings_from(ctx.data.checkins).tz
     return fit_line(ctx.plan(), ctx.data.contacts, ctx.now, tz, urge_texts())
 
 
@@ -41,13 +41,13 @@ def check_typed_draft(ctx: Context) -> None:
 @action("schedule_followup")
 def schedule_followup(ctx: Context) -> None:
     """Schedule a check-in later today, outside quiet hours, keeping the user's settings."""
-    settings = settings_from(ctx.data.nudges)
+    settings = settings_from(ctx.data.checkins)
     due = later_today(settings, ctx.now, after_hours=FOLLOWUP_AFTER_HOURS)
     texts = urge_texts()
     if due is None:
         reason = "too_late" if settings.tz_set else "no_tz"
         ctx.replies.append(Reply(texts.followup[reason]))
         return
-    ctx.effects.append(SaveNudges(settings=ctx.data.nudges, due_at=due, due_kind=FOLLOWUP_KIND))
+    ctx.effects.append(SaveCheckins(settings=ctx.data.checkins, due_at=due, due_kind=FOLLOWUP_KIND))
     local = due.astimezone(zone(settings.tz)).strftime("%H:%M")
     ctx.replies.append(Reply(texts.followup["scheduled"].format(time=local)))

@@ -1,11 +1,11 @@
-"""Pure policy: plan, nudges, draft checks and safety, as functions of data and a clock."""
+"""Pure policy: plan, check-ins, draft checks and safety, as functions of data and a clock."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.policy.contacts import NudgeTexts, load_texts
+from bot.policy.contacts import ContactTexts, load_texts
 from bot.policy.drafts import DraftRules, load_rules
 from bot.policy.plan import DoseTable, load_dose_table
 from bot.policy.safety import CrisisRules, Resources, load_crisis, load_resources
@@ -20,7 +20,7 @@ class Policy:
     """All policy data, loaded and validated once at start."""
 
     dose_table: DoseTable
-    nudge_texts: NudgeTexts
+    contact_texts: ContactTexts
     crisis: CrisisRules
     resources: Resources
     draft_rules: DraftRules
@@ -37,7 +37,7 @@ class Policy:
         listener = Listener(TextModel.load(), crisis, draft_rules, load_draft_kinds())
         return cls(
             dose_table=load_dose_table(),
-            nudge_texts=load_texts(),
+            contact_texts=load_texts(),
             crisis=crisis,
             resources=load_resources(),
             draft_rules=draft_rules,
