@@ -349,7 +349,8 @@ class Engine:
         level = (session.plan or {}).get("level") or damage_level(
             session.answers, self.policy.dose_table
         )
-        return {**session.answers, "level": str(level)}
+        has_plan = "yes" if session.plan and session.completed_at else "no"
+        return {**session.answers, "level": str(level), "has_plan": has_plan}
 
     # --- safety -------------------------------------------------------------------------------
 

@@ -30,7 +30,13 @@ MAX_LABEL_CHARS = 40
 STEP_ID = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 # Facts the engine computes itself and that conditions may test besides stored answers.
-COMPUTED_FACTS = {"level": {"1", "2", "3", "4"}}
+# Facts that conditions may test besides stored button answers: the computed level, and
+# answers set by actions (change_against, by weigh_change), and whether the plan exists.
+COMPUTED_FACTS = {
+    "level": {"1", "2", "3", "4"},
+    "change_against": {"yes", "no"},
+    "has_plan": {"yes", "no"},
+}
 
 
 class FlowError(ValueError):

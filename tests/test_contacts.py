@@ -25,7 +25,8 @@ from bot.policy.plan import load_dose_table, plan_for_level
 TABLE = load_dose_table()
 TEXTS = load_texts()
 NOW = datetime(2024, 5, 10, 12, 0, tzinfo=UTC)
-WARM, COOL, COLD, CLOSED = (plan_for_level(level, TABLE) for level in (1, 2, 3, 4))
+WARM, COOL, COLD, DISTANT = (plan_for_level(level, TABLE) for level in (1, 2, 3, 4))
+TOGETHER = plan_for_level(2, TABLE, {"living": "together"})
 
 
 def mine(ago: timedelta, kind="message", outcome="neutral") -> Contact:
@@ -90,11 +91,13 @@ def test_contacts_they_start_never_count_or_get_advice():
     assert not result.counted
     assert not result.over_dose and not result.too_soon
     assert result.advice is None
-    assert result.fit_line == TEXTS.fit["them"]
+    assert result.fit_line == TEXTS.fit["them_warm"]  # theirs() went warmly
+    cold = assess_contact(COOL, history, theirs(days(0), outcome="cold"), NOW, TEXTS)
+    assert cold.fit_line == TEXTS.fit["them"] and "lovely" not in cold.fit_line.lower()
 
 
-def test_practical_matters_do_not_count_even_on_a_closed_plan():
-    result = assess_contact(CLOSED, [], mine(days(0), kind="practical"), NOW, TEXTS)
+def test_practical_matters_do_not_count_even_on_the_most_distant_plan():
+    result = assess_contact(DISTANT, [], mine(days(0), kind="practical"), NOW, TEXTS)
     assert not result.counted and result.count == 0
     assert result.advice is None
     assert result.fit_line == TEXTS.fit["practical"]
@@ -141,19 +144,39 @@ def test_new_contact_already_in_history_is_not_counted_twice():
     assert not result.over_dose and not result.too_soon
 
 
-def test_level_four_any_contact_i_start_gets_a_gentle_explanation():
-    result = assess_contact(CLOSED, [], mine(days(0)), NOW, TEXTS)
-    assert result.over_dose
-    assert not result.too_soon  # a closed plan has no spacing rule
-    assert result.fit_line == TEXTS.fit["closed"].format(dose=CLOSED.dose_text)
-    assert any(why in result.advice for why in TEXTS.advice["closed"])
+def test_level_four_allows_one_light_touch_a_month_then_explains_gently():
+    first = assess_contact(DISTANT, [], mine(days(0)), NOW, TEXTS)
+    assert first.counted and not first.over_dose and first.advice is None
+    second = assess_contact(DISTANT, [mine(days(10))], mine(days(0)), NOW, TEXTS)
+    assert second.over_dose
+    assert any(why.split(",")[0] in second.advice for why in TEXTS.advice["over_dose"])
 
 
 def test_advice_varies_between_contacts():
     advice = {
-        assess_contact(CLOSED, [], mine(timedelta(hours=h)), NOW, TEXTS).advice for h in range(48)
+        assess_contact(COOL, [mine(days(2))], mine(timedelta(hours=h)), NOW, TEXTS).advice
+        for h in range(0, 48)
     }
     assert len(advice) > 2
+
+
+def test_no_lecture_after_a_warm_contact_or_twice_in_a_few_days():
+    warm = assess_contact(COOL, [mine(days(2))], mine(days(0), outcome="warm"), NOW, TEXTS)
+    assert warm.over_dose and warm.advice is None
+    # A slip two days ago already had its word; this one is noted without a second lecture.
+    history = [mine(days(5)), mine(days(2))]
+    again = assess_contact(COOL, history, mine(days(0)), NOW, TEXTS)
+    assert again.over_dose and again.advice is None
+    assert "plan suggests" in again.fit_line  # still honest about the count
+    fresh = assess_contact(COOL, [mine(days(3.5))], mine(days(0)), NOW, TEXTS)
+    assert fresh.advice  # first slip in a while: one gentle word
+
+
+def test_living_together_is_never_counted_against_a_dose():
+    history = [mine(days(1)), mine(days(2)), mine(days(3))]
+    result = assess_contact(TOGETHER, history, mine(days(0)), NOW, TEXTS)
+    assert not result.counted and not result.over_dose and result.advice is None
+    assert result.fit_line == TEXTS.fit["together"]
 
 
 # --- the texts file ---------------------------------------------------------------------
@@ -279,8 +302,8 @@ def test_no_suggestion_beyond_the_warmest_or_coolest_level():
     warm = [theirs(days(d), outcome="warm") for d in (1, 2, 3, 4)]
     cold = [mine(days(d), outcome="cold") for d in (1, 2, 3, 4)]
     assert suggest_adjustment(WARM, warm, NOW, texts=TEXTS) is None
-    assert suggest_adjustment(CLOSED, cold, NOW, texts=TEXTS) is None
-    assert suggest_adjustment(CLOSED, warm, NOW, texts=TEXTS).to_level == 3
+    assert suggest_adjustment(DISTANT, cold, NOW, texts=TEXTS) is None
+    assert suggest_adjustment(DISTANT, warm, NOW, texts=TEXTS).to_level == 3
     assert suggest_adjustment(WARM, cold, NOW, texts=TEXTS).to_level == 2
 
 

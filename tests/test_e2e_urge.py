@@ -7,7 +7,11 @@ from bot.config import configure_logging
 from bot.policy.checkins import CheckinSettings, is_quiet
 from tests.test_e2e_walkthrough import USER, labels, say, tap, walk_to_hub
 
-CHOICES = {"feelings": "I'm not sure", "living": "My spouse moved out"}
+CHOICES = {
+    "feelings": "I'm not sure",
+    "living": "My spouse moved out",
+    "response": "Polite but brief",
+}
 # Words of a pressuring draft that must never reach the database or the log.
 DRAFT = "Zanzibar flamingo, please come home, you promised forever and the kids need you"
 SECRET_WORDS = ("Zanzibar", "flamingo", "promised", "forever")

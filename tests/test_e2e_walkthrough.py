@@ -56,7 +56,7 @@ async def walk_to_hub(api: FakeBotApi, choices: dict[str, str], user: int = USER
         {"feelings": "I'm not sure", "living": "A divorce is under way"},
         {"feelings": "Seeing someone else", "response": "They ignore or blocked me"},
     ],
-    ids=["intervention", "out-of-love-together", "not-sure-divorce", "closed"],
+    ids=["intervention", "out-of-love-together", "not-sure-divorce", "distant"],
 )
 async def test_a_user_walks_a_branch_to_the_hub(fake_api, start_bot, choices):
     bot = await start_bot()

@@ -50,8 +50,9 @@ def test_spacing_alone_can_hold_the_next_contact_back():
     assert next_fit(PLAN[1], [mine(10 / 24)], NOW) == NOW + timedelta(hours=14)
 
 
-def test_a_closed_plan_never_fits_a_contact_the_user_starts():
-    assert next_fit(PLAN[4], [], NOW) is None
+def test_the_most_distant_plan_still_fits_one_light_touch_a_month():
+    assert next_fit(PLAN[4], [], NOW) == NOW
+    assert next_fit(PLAN[4], [mine(10)], NOW) == NOW + timedelta(days=20)
 
 
 def test_fit_line_names_the_weekday_in_the_user_s_zone():
@@ -60,7 +61,7 @@ def test_fit_line_names_the_weekday_in_the_user_s_zone():
     assert line == texts.fit["weekday"].format(weekday="Monday", dose="", days=4)
     assert "right now" in fit_line(PLAN[2], [], NOW, "UTC", texts)
     assert "tomorrow" in fit_line(PLAN[2], [mine(6.5)], NOW, "UTC", texts)
-    assert "practical" in fit_line(PLAN[4], [], NOW, "UTC", texts)
+    assert "right now" in fit_line(PLAN[4], [], NOW, "UTC", texts)
 
 
 def test_fit_line_counts_days_by_local_date():

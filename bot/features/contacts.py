@@ -99,6 +99,37 @@ def plan_suggestion(ctx: Context) -> str:
     return "\n\n" + feature_texts().plan_suggestion.format(reason=adjustment.reason)
 
 
+# Going warmer is weighed against this many of the latest contacts, and asked again when
+# at least AGAINST_SHARE of them were cold or unanswered.
+EVIDENCE_CONTACTS = 5
+AGAINST_SHARE = 0.6
+
+
+def _cold_evidence(ctx: Context) -> tuple[int, int]:
+    """(cold or unanswered, looked at) among the latest logged contacts."""
+    latest = ctx.data.contacts[-EVIDENCE_CONTACTS:]
+    return sum(c.outcome in ("cold", "no_answer") for c in latest), len(latest)
+
+
+@action("weigh_change")
+def weigh_change(ctx: Context) -> None:
+    """Note whether the chosen change goes against the logged evidence (warmer after cold)."""
+    cold, looked_at = _cold_evidence(ctx)
+    against = (
+        ctx.session.answers.get("plan_direction") == "warmer"
+        and looked_at >= 3
+        and cold >= AGAINST_SHARE * looked_at
+    )
+    ctx.session.answers["change_against"] = "yes" if against else "no"
+
+
+@placeholder("plan.evidence")
+def plan_evidence(ctx: Context) -> str:
+    """What the log shows, before a change against it."""
+    cold, looked_at = _cold_evidence(ctx)
+    return feature_texts().plan_evidence.format(n=looked_at, matching=cold)
+
+
 @action("change_level")
 def change_level(ctx: Context) -> None:
     """Move the plan one level warmer or cooler, as the user chose (never past the ends)."""
@@ -111,9 +142,16 @@ def change_level(ctx: Context) -> None:
     if target not in levels:
         answers[PLAN_CHANGE] = "warmest" if step < 0 else "coolest"
         return
-    ctx.session.plan = plan_for_level(target, ctx.policy.dose_table).as_dict()
+    suggested = suggest_adjustment(
+        current, _since_plan_change(ctx), ctx.now, texts=ctx.policy.contact_texts
+    )
+    ctx.session.plan = plan_for_level(target, ctx.policy.dose_table, answers).as_dict()
     answers[PLAN_CHANGE] = "warmer" if step < 0 else "cooler"
-    answers[PLAN_CHANGED_AT] = ctx.now.astimezone(UTC).isoformat()
+    answers.pop("change_against", None)
+    if suggested is None or suggested.to_level == target:
+        # Suggestions look only at contacts after a change the evidence agreed with; after a
+        # change against it, the suggestion stays visible.
+        answers[PLAN_CHANGED_AT] = ctx.now.astimezone(UTC).isoformat()
 
 
 @placeholder("plan.change_result")

@@ -42,6 +42,7 @@ class FeatureTexts:
     followups: tuple[str, ...]
     weekdays: tuple[str, ...]
     plan_suggestion: str
+    plan_evidence: str
     checkin_buttons: dict[str, str]
     log: dict[str, str]
     plan_change: dict[str, str]
@@ -80,6 +81,7 @@ def _feature_texts(raw: dict[str, Any]) -> FeatureTexts:
         followups=_list(raw, "followups"),
         weekdays=_list(raw, "weekdays", 7),
         plan_suggestion=_template("plan_suggestion", raw.get("plan_suggestion"), {"reason"}),
+        plan_evidence=_template("plan_evidence", raw.get("plan_evidence"), {"n", "matching"}),
         **{key: _section(raw, key) for key in _KEYED},
     )
 

@@ -28,7 +28,7 @@ TEXT_FILES: dict[str, tuple[str, ...]] = {
         "log",
     ),
     "progress.yaml": ("outcome_names", "summary", "chart"),
-    "plan.yaml": ("adjustment", "plan_suggestion", "plan_change"),
+    "plan.yaml": ("adjustment", "plan_evidence", "plan_suggestion", "plan_change"),
     "checkins.yaml": ("checkins", "followups", "checkin_buttons", "checkin_summary", "weekdays"),
     "timezone.yaml": ("timezone",),
 }
@@ -117,7 +117,7 @@ _SUMMARY_FIELDS: dict[str, set[str]] = {
 _KEYED_SECTIONS: dict[str, dict[str, set[str]]] = {
     "fit": {
         key: {"ordinal", "window", "dose"}
-        for key in ("them", "practical", "within", "over", "closed")
+        for key in ("them", "them_warm", "together", "practical", "within", "over", "closed")
     },
     "gap": {"hours": {"n"}, "day": set(), "days": {"n"}},
     "adjustment": {"warmer": {"n", "matching"}, "cooler": {"n", "matching"}},
@@ -298,7 +298,9 @@ def _advice(plan: Plan, over_dose: bool, new: Contact, texts: ContactTexts) -> s
 def _fit_line(plan: Plan, new: Contact, count: int, over: bool, texts: ContactTexts) -> str:
     """One line on how the new contact fits the plan."""
     if new.initiator == "them":
-        key = "them"
+        key = "them_warm" if new.outcome == "warm" else "them"
+    elif plan.together:
+        key = "together"
     elif new.kind == "practical":
         key = "practical"
     elif plan.max_contacts == 0:
@@ -312,12 +314,29 @@ def _fit_line(plan: Plan, new: Contact, count: int, over: bool, texts: ContactTe
     )
 
 
+# The why-room-helps word is given at most once in this long, and never after a warm contact:
+# the same lecture after every log teaches nothing and stings.
+LECTURE_EVERY = timedelta(days=3)
+
+
+def _lecture_due(plan: Plan, others: Sequence[Contact], new: Contact) -> bool:
+    """Whether the over-the-plan word fits now: not after a warm contact, not again so soon."""
+    if new.outcome == "warm":
+        return False
+    return not any(
+        counts_against_dose(earlier)
+        and new.at - LECTURE_EVERY <= earlier.at < new.at
+        and _was_slip(plan, others, earlier)
+        for earlier in others
+    )
+
+
 def assess_contact(
     plan: Plan, history: Sequence[Contact], new: Contact, now: datetime, texts: ContactTexts
 ) -> ContactAssessment:
     """Assess a newly logged contact against the plan (history need not exclude it)."""
     others = [c for c in history if c != new]
-    counted = counts_against_dose(new)
+    counted = counts_against_dose(new) and not plan.together  # at home: no count (R18)
     count = len(_counted_in_window([*others, new], plan.per_days, now))
     previous = _previous_counted(others, new.at)
     hours = (new.at - previous.at).total_seconds() / 3600 if previous else None
@@ -336,7 +355,11 @@ def assess_contact(
         too_soon=too_soon,
         hours_since_previous=hours,
         fit_line=_fit_line(plan, new, count, over_dose, texts),
-        advice=_advice(plan, over_dose, new, texts) if over_dose or too_soon else None,
+        advice=(
+            _advice(plan, over_dose, new, texts)
+            if (over_dose or too_soon) and _lecture_due(plan, others, new)
+            else None
+        ),
     )
 
 

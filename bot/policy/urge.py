@@ -16,7 +16,7 @@ from bot.policy.timezones import zone
 TEXTS_PATH = Path(__file__).resolve().parents[2] / "flows" / "policy" / "urge_texts.yaml"
 # Unanswered messages older than this no longer make the next one "one more in a row".
 IN_A_ROW_WINDOW = timedelta(days=14)
-FIT_KEYS = ("now", "today", "tomorrow", "weekday", "days", "closed")
+FIT_KEYS = ("now", "today", "tomorrow", "weekday", "days", "together", "no_plan", "safety")
 FOLLOWUP_KEYS = ("scheduled", "too_late", "no_tz")
 
 
@@ -83,9 +83,11 @@ def fit_line(
     plan: Plan, contacts: Sequence[Contact], now: datetime, tz: str, texts: UrgeTexts
 ) -> str:
     """One line: a contact fits now, or from which day (in the user's time zone)."""
+    if plan.together:
+        return texts.fit["together"]
     moment = next_fit(plan, contacts, now)
-    if moment is None:
-        return texts.fit["closed"].format(dose=plan.dose_text)
+    if moment is None:  # no level has a zero dose; kept for a hand-edited table
+        return texts.fit["no_plan"]
     if moment <= now:
         return texts.fit["now"].format(dose=plan.dose_text)
     local_zone = zone(tz)
