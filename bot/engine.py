@@ -238,7 +238,7 @@ class Engine:
             return [Reply(self.messages["crisis_later"])], None
         if name == "crisis_ok":
             return [self._note("crisis_ok", ctx)], None
-        if name in COMMANDS and pending == name.removesuffix("_yes").removesuffix("_no"):
+        if name in COMMANDS and pending == name.partition("_")[0]:  # reset_yes answers reset
             return COMMANDS[name](ctx), None
         return self._stale(ctx)
 
@@ -263,11 +263,10 @@ class Engine:
     @staticmethod
     def _refusal(session: Session, needs: str | None) -> str | None:
         """Why a command guarded by `needs` cannot run yet (a message name), or None."""
-        if needs == "plan":
-            if session.coaching_off:
-                return "coaching_off"
-            if session.plan is None or session.completed_at is None:
-                return "no_plan_yet"
+        if needs in ("plan", "coaching") and session.coaching_off:
+            return "coaching_off"
+        if needs == "plan" and (session.plan is None or session.completed_at is None):
+            return "no_plan_yet"
         return None
 
     def _text(self, ctx: Context, text: str) -> list[Reply]:
@@ -331,7 +330,9 @@ class Engine:
         ctx.session.state = state
         for name in self.flows.step(state).actions:
             ACTIONS[name](ctx)
-        if state == MENU and ctx.session.completed_at is None:
+        # The walk-through is complete when the menu is reached with a plan (an action may
+        # have sent a plan-less user back to the walk-through instead).
+        if ctx.session.state == MENU and ctx.session.completed_at is None and ctx.session.plan:
             ctx.session.completed_at = ctx.now
 
     def enter(self, ctx: Context, state: str) -> Reply:

@@ -36,6 +36,7 @@ COMPUTED_FACTS = {
     "level": {"1", "2", "3", "4"},
     "change_against": {"yes", "no"},
     "has_plan": {"yes", "no"},
+    "safety_before": {"clear", "concern"},
 }
 
 
@@ -395,7 +396,8 @@ class BotCommand:
     command: str
     description: str
     to: str | None = None  # qualified step the command opens
-    needs: str | None = None  # "plan": only once the user has a plan and coaching is on
+    # "plan": only once the user has a plan and coaching is on; "coaching": while it is on
+    needs: str | None = None
     hidden: bool = False  # left out of the menu and /help (operator commands)
     alias_of: str | None = None  # an old name kept working, left out of the menu and /help
 
@@ -450,8 +452,10 @@ def load_messages(directory: Path = FLOWS_DIR) -> Messages:
         command, description = str(item.get("command", "")), str(item.get("description", ""))
         if not re.fullmatch(r"[a-z0-9_]{1,32}", command) or not 3 <= len(description) <= 256:
             problems.append(f"{path.name}: command '{command}' needs a valid name and description")
-        if item.get("needs") not in (None, "plan"):
-            problems.append(f"{path.name}: command '{command}': 'needs' can only be 'plan'")
+        if item.get("needs") not in (None, "plan", "coaching"):
+            problems.append(
+                f"{path.name}: command '{command}': 'needs' can only be 'plan' or 'coaching'"
+            )
         to = item.get("to")
         commands.append(
             BotCommand(

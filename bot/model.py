@@ -109,6 +109,7 @@ class UserData:
     checkins: dict[str, Any] | None = None  # CheckinSettings.as_dict(), or None if never set
     last_checkin_at: datetime | None = None
     is_admin: bool = False
+    last_logged: Contact | None = None  # the contact logged in this update (it may be a past one)
     # Reads beyond this user's working set, given by the service for the commands that need
     # them: every stored row about this user (/export), and operator counts (/stats, admins).
     read_all: Callable[[], dict[str, list[dict[str, Any]]]] | None = field(
@@ -145,11 +146,19 @@ class RecordDraftCheck:
 
 
 @dataclass(frozen=True)
+class ChangeContact:
+    """Change how a logged contact went (`outcome`), or remove it (`outcome` None)."""
+
+    contact: Contact
+    outcome: str | None = None
+
+
+@dataclass(frozen=True)
 class EraseUser:
     """Delete every row about the user, in every table."""
 
 
-Effect = AddContact | SaveCheckins | RecordDraftCheck | EraseUser
+Effect = AddContact | ChangeContact | SaveCheckins | RecordDraftCheck | EraseUser
 
 
 @dataclass

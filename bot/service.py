@@ -159,7 +159,8 @@ class Service:
             return None
         tz = settings_from(taken.due.settings).tz
         policy, texts = self.engine.policy.contact_texts, feature_texts()
-        reply = checkin_reply(taken.due.due_kind, taken.due.user_id, tz, now, policy, texts)
+        due = taken.due
+        reply = checkin_reply(due.due_kind, due.user_id, tz, now, policy, texts, due.mode)
         return DueMessage(taken.due.user_id, reply, taken)
 
     def release_checkin(self, message: DueMessage, after_seconds: float = 0) -> None:

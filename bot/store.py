@@ -20,6 +20,7 @@ from sqlite_utils import Database, Migrations
 
 from bot.model import (
     AddContact,
+    ChangeContact,
     Effect,
     EraseUser,
     RecordDraftCheck,
@@ -297,6 +298,16 @@ class Store:
                 [user_id, _iso(contact.at), contact.initiator, contact.kind, contact.outcome,
                  effect.note],
             )  # fmt: skip
+        elif isinstance(effect, ChangeContact):
+            where = "user_id = ? AND at = ? AND initiator = ? AND kind = ?"
+            found = effect.contact
+            keys = [user_id, _iso(found.at), found.initiator, found.kind]
+            if effect.outcome is None:
+                self.db.execute(f"DELETE FROM contacts WHERE {where}", keys)
+            else:
+                self.db.execute(
+                    f"UPDATE contacts SET outcome = ? WHERE {where}", [effect.outcome, *keys]
+                )
         elif isinstance(effect, SaveCheckins):
             self.db.execute(
                 """
@@ -512,9 +523,14 @@ class Store:
             due_at=datetime.fromisoformat(row["due_at"]),
             due_kind=row["due_kind"] or "checkin",
             last_sent_at=_parse(row["last_sent_at"]),
-            eligible=bool(row["active"])
-            and bool(row["completed_at"])
-            and row["safety"] != "concern",
+            eligible=bool(row["active"]),  # setting check-ins is enough, wherever one stops
+            mode=(
+                "safety"
+                if row["safety"] == "concern"
+                else "coaching"
+                if row["completed_at"]
+                else "walkthrough"
+            ),
         )
 
     def release_checkin(self, claim: ClaimedCheckin, retry_at: datetime) -> None:
@@ -612,7 +628,8 @@ class DueCheckin:
     due_at: datetime
     due_kind: str
     last_sent_at: datetime | None
-    eligible: bool  # walk-through finished and coaching on
+    eligible: bool  # the user has not blocked the bot
+    mode: str = "coaching"  # "coaching", "walkthrough" (no plan yet) or "safety" (self-care)
 
 
 @dataclass(frozen=True)

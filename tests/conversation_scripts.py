@@ -12,7 +12,7 @@ store, check-in sweep) on a fresh SQLite file, with an injected clock:
     never: ["moved out"]                  # texts that must never appear for this persona
     steps:
       - command: /plan                    # or: tap: "Button label"; type: "some words"
-        expect: ["level 3"]               # each must appear in this step's replies
+        expect: ["level 3"]               # each must appear in this step's replies or buttons
         expect_not: ["no contact"]        # none of these may appear
         state: "hub:plan"                 # optional: the step the user is on afterwards
       - wait: 3h                          # move the clock (m, h, d)
@@ -36,6 +36,7 @@ import yaml
 from bot.engine import Command, Press, Reply, Text
 from bot.flows import MENU
 from bot.model import AddContact, SaveCheckins, Session
+from bot.policy.checkins import CheckinSettings, next_checkin
 from bot.policy.contacts import Contact
 from bot.policy.plan import plan_from_answers
 from bot.service import Service
@@ -84,7 +85,8 @@ def _seed(run: Run, script: dict[str, Any]) -> None:
         contact = Contact(at, item.get("by", "me"), item.get("kind", "message"), item["outcome"])
         effects.append(AddContact(contact, note=None))
     if settings := script.get("checkins"):
-        effects.append(SaveCheckins(dict(settings), None, None))
+        due = next_checkin(CheckinSettings.from_dict(settings), now, None)
+        effects.append(SaveCheckins(dict(settings), due, "checkin" if due else None))
     session = None
     if (answers := script.get("menu")) is not None:
         answers = {"safety": "clear", **{k: str(v) for k, v in answers.items()}}
@@ -121,7 +123,10 @@ def _act(run: Run, step: dict[str, Any], index: int) -> None:
 
 
 def _check(run: Run, step: dict[str, Any], index: int) -> None:
-    text = "\n".join(reply.text for reply in run.last)
+    # What the user sees: each message and the labels of its buttons.
+    text = "\n".join(
+        f"{reply.text}\n[{' | '.join(b.label for b in reply.buttons)}]" for reply in run.last
+    )
     run.seen.append(text)
     lowered = text.lower()
     for wanted in step.get("expect") or []:

@@ -92,7 +92,25 @@ def test_checkin_texts_vary_by_day_and_every_checkin_has_one_tap_buttons():
     follow_up = checkin_reply("followup", 7, "UTC", NOW, policy, texts)
     assert follow_up.text in texts.followups
     commands = {command_from_press(b.data).name for b in follow_up.buttons}
-    assert commands == {"log", "menu", "checkins", "stopcheckins"}
+    assert commands == {"mood", "log", "menu", "checkins", "stopcheckins"}
+    moods = [command_from_press(b.data) for b in follow_up.buttons[:3]]
+    assert [(c.name, c.args) for c in moods] == [("mood", m) for m in ("good", "okay", "low")]
+
+
+@pytest.mark.parametrize(
+    ("mode", "commands"),
+    [
+        ("coaching", ["log", "menu", "checkins", "stopcheckins"]),
+        ("walkthrough", ["start", "checkins", "stopcheckins"]),  # no logging before a plan
+        ("safety", ["menu", "checkins", "stopcheckins"]),  # self-care only
+    ],
+)
+def test_checkin_buttons_fit_where_the_user_is(mode, commands):
+    texts, policy = feature_texts(), ENGINE.policy.contact_texts
+    reply = checkin_reply("checkin", 7, "UTC", NOW, policy, texts, mode)
+    assert [command_from_press(b.data).name for b in reply.buttons[3:]] == commands
+    if mode == "safety":
+        assert reply.text in texts.safety_checkins
 
 
 @pytest.mark.parametrize("data", ["x.reset_yes", "s.abcdef.1", "c.", "c.Bad Name", "c." + "a" * 40])
@@ -178,12 +196,20 @@ def test_blocked_user_is_inactive_with_check_ins_off(service):
     assert due_messages(svc) == []
 
 
-def test_reset_or_safety_concern_clears_the_due_checkin(service):
+def test_reset_or_safety_concern_keeps_check_ins_in_the_right_mode(service):
+    """Setting check-ins is enough: they never silently stop when the walk-through is not
+    finished (reset) or coaching is off (safety); they fit the mode instead."""
     svc, _ = service
     finished(svc.store, 5, BERLIN, NOW)
     svc.store.save_session(5, Session(answers={"safety": "concern"}), NOW)
-    assert due_messages(svc) == []
-    assert svc.store.checkin_row(5)["due_at"] is None
+    (message,) = due_messages(svc)
+    assert message.reply.text in feature_texts().safety_checkins
+    assert "Log a contact" not in [b.label for b in message.reply.buttons]
+    finished(svc.store, 6, BERLIN, NOW)
+    svc.store.save_session(6, Session(), NOW)  # /reset: the walk-through again
+    (again,) = due_messages(svc)
+    assert "Go on with the walk-through" in [b.label for b in again.reply.buttons]
+    assert svc.store.checkin_row(6)["due_at"] is not None  # the next one is planned
 
 
 def test_nothing_is_claimed_twice_and_only_one_taker_may_send(service):

@@ -25,6 +25,14 @@ async def tap_for_two(api, label: str) -> list[str]:
     return api.sent_texts(USER)[before:]
 
 
+async def say_for_two(api, text: str) -> str:
+    """Type a text whose answer is a note and then a step; return both, joined."""
+    before = len(api.sent_texts(USER))
+    api.text(USER, text)
+    await api.wait_for(lambda: len(api.sent_texts(USER)) >= before + 2)
+    return "\n".join(api.sent_texts(USER)[before:])
+
+
 def dump(store) -> str:
     """Every row of every table, as one text."""
     return "\n".join(repr(row) for table in store.db.table_names() for row in store.db[table].rows)
@@ -115,13 +123,15 @@ async def test_a_kind_draft_from_the_urge_pause_passes(fake_api, start_bot):
     assert "Thanks for taking Max" not in dump(bot.store)
 
 
-async def test_no_followup_before_the_time_zone_is_known(fake_api, start_bot):
+async def test_check_in_later_without_a_time_zone_asks_for_one(fake_api, start_bot):
     bot = await start_bot()
     await walk_to_hub(fake_api, CHOICES)
     await say(fake_api, "/urge")
     await tap(fake_api, "I just miss them")
     await tap(fake_api, "Go on")
     await tap(fake_api, "I'll wait")
-    note, _ = await tap_for_two(fake_api, "Yes, check in later")
-    assert "/timezone" in note
-    assert not list(bot.store.db["checkins"].rows_where("due_kind = 'followup'"))
+    note, asked = await tap_for_two(fake_api, "Yes, check in later")
+    assert "Tell me where you are" in note and "city" in asked
+    assert not list(bot.store.db["checkins"].rows_where("due_kind = 'followup'"))  # no zone yet
+    assert "I'll check in with you at about 15:00" in await say_for_two(fake_api, "UTC")
+    assert list(bot.store.db["checkins"].rows_where("due_kind = 'followup'"))

@@ -182,7 +182,7 @@ async def test_concern_screen_end_to_end(fake_api, start_bot):
     text = (await reply_count(fake_api, USER, count + 1))[-1]
     assert "court order" in text and "local emergency number" in text
     assert "safety comes first" in (await say(fake_api, "/plan")).lower()
-    assert not bot.store.db["checkins"].get(USER)["due_at"]
+    assert not list(bot.store.db["checkins"].rows_where("user_id = ?", [USER]))  # none set
     assert "safety comes first" in (await tap(fake_api, "Continue")).lower()
     assert bot.store.load_session(USER).state == "hub:safety_menu"
 

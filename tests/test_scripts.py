@@ -4,10 +4,12 @@ import time
 
 import pytest
 
+from bot.policy.timezones import resolve_timezone
 from bot.service import build_engine
 from tests.conversation_scripts import ScriptFailure, all_scripts, make_service_for, run_script
 
 ENGINE = build_engine()
+resolve_timezone("IST")  # the time zone data loads once per process, not per script
 
 
 @pytest.mark.parametrize("path", all_scripts(), ids=lambda path: path.stem)

@@ -166,9 +166,16 @@ def test_no_followup_while_the_time_zone_is_unknown():
     assert outcome.replies[0].text == urge_texts().followup["no_tz"]
 
 
-def test_urge_command_needs_a_plan():
-    no_plan = Session(state="walkthrough:welcome")
-    assert ENGINE.handle(no_plan, Command("urge"), NOW).session.state == "walkthrough:welcome"
+def test_urge_and_draft_work_from_day_one_and_return_to_the_walkthrough():
+    no_plan = Session(state="walkthrough:living_q")
+    paused = ENGINE.handle(no_plan, Command("urge"), NOW).session
+    assert paused.state == "urge:pause" and paused.answers["return_to"] == "walkthrough:living_q"
+    back = ENGINE.handle(paused, Command("menu"), NOW)
+    assert back.session.state == "walkthrough:living_q" and back.session.completed_at is None
+    assert ENGINE.handle(no_plan, Command("draft"), NOW).session.state == "draft:paste"
+    safety = Session(state="hub:safety_menu", answers={"safety": "concern"})
+    assert ENGINE.handle(safety, Command("urge"), NOW).session.state == "urge:safe_pause"
+    assert "safety comes first" in ENGINE.handle(safety, Command("draft"), NOW).replies[0].text
     assert ENGINE.handle(hub_session(), Command("urge"), NOW).session.state == "urge:pause"
     assert ENGINE.handle(hub_session(), Command("draft"), NOW).session.state == "draft:paste"
 

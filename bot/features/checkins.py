@@ -7,13 +7,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 from typing import Any
 
 from bot.actions import COMMAND_PREFIX
 from bot.features.texts import FeatureTexts
 from bot.model import Button, Command, Reply
-from bot.policy.checkins import CheckinSettings, is_quiet, next_checkin, pick_checkin_text
+from bot.policy.checkins import (
+    CheckinSettings,
+    in_quiet_window,
+    is_quiet,
+    next_checkin,
+    pick_checkin_text,
+)
 from bot.policy.contacts import ContactTexts
 from bot.policy.timezones import zone
 
@@ -22,6 +28,14 @@ from bot.policy.timezones import zone
 MAX_LATENESS = timedelta(hours=6)
 # Buttons under a check-in run commands (COMMAND_PREFIX), so they work whatever step the user is on.
 CHECKIN_BUTTONS = {"log": "log", "menu": "menu", "change": "checkins", "stop": "stopcheckins"}
+# What a check-in offers depends on where the user is: no logging before a plan exists (they
+# go back to the walk-through) or while coaching is off for safety (self-care only).
+BUTTONS_BY_MODE = {
+    "coaching": ("log", "menu", "change", "stop"),
+    "walkthrough": ("resume", "change", "stop"),
+    "safety": ("menu", "change", "stop"),
+}
+MOODS = ("good", "okay", "low")
 CHECKIN, FOLLOWUP = "checkin", "followup"
 
 
@@ -92,23 +106,36 @@ def decide_due_checkin(
 
 
 def checkin_reply(
-    kind: str, user_id: int, tz: str, now: datetime, policy: ContactTexts, texts: FeatureTexts
+    kind: str,
+    user_id: int,
+    tz: str,
+    now: datetime,
+    policy: ContactTexts,
+    texts: FeatureTexts,
+    mode: str = "coaching",
 ) -> Reply:
-    """The check-in message: a varying gentle text and one-tap buttons to log, open or stop."""
-    variants = texts.followups if kind == FOLLOWUP else policy.checkins
+    """The check-in message: a varying gentle text, a one-tap mood, and buttons that fit."""
+    if mode == "safety":
+        variants = texts.safety_checkins  # self-care only: nothing about contact
+    else:
+        variants = texts.followups if kind == FOLLOWUP else policy.checkins
     text = pick_checkin_text(variants, user_id, now, tz)
+    commands = {**CHECKIN_BUTTONS, "resume": "start"}
+    moods = tuple(Button(texts.moods[mood], data=f"{COMMAND_PREFIX}mood.{mood}") for mood in MOODS)
     buttons = tuple(
-        Button(texts.checkin_buttons[key], data=f"{COMMAND_PREFIX}{command}")
-        for key, command in CHECKIN_BUTTONS.items()
+        Button(texts.checkin_buttons[key], data=f"{COMMAND_PREFIX}{commands[key]}")
+        for key in BUTTONS_BY_MODE.get(mode, BUTTONS_BY_MODE["coaching"])
     )
-    return Reply(text, buttons)
+    return Reply(text, moods + buttons)
 
 
 def command_from_press(data: str) -> Command | None:
     """The command a check-in button runs ('c.log' -> /log), or None for other buttons."""
-    name = data.removeprefix(COMMAND_PREFIX)
+    name, _, argument = data.removeprefix(COMMAND_PREFIX).partition(".")
     if data.startswith(COMMAND_PREFIX) and re.fullmatch(r"[a-z0-9_]{1,32}", name):
-        return Command(name)
+        if argument and not re.fullmatch(r"[a-z0-9_\-]{1,24}", argument):
+            return None
+        return Command(name, argument)
     return None
 
 
@@ -132,4 +159,11 @@ def describe_settings(settings: CheckinSettings, now: datetime, texts: FeatureTe
         )
     start, end = settings.quiet_start, settings.quiet_end
     lines.append(words["quiet"].format(start=f"{start:%H:%M}", end=f"{end:%H:%M}"))
+    if settings.frequency != "off" and in_quiet_window(settings, time(settings.hour)):
+        # Never confirm a time the bot will not keep: say when it will write instead.
+        lines.append(
+            texts.checkin_quiet["explain"].format(
+                hour=hour, start=f"{start:%H:%M}", end=f"{end:%H:%M}", nearest=f"{end:%H:%M}"
+            )
+        )
     return " ".join(lines)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 
-from bot.actions import Context, action, placeholder
+from bot.actions import Context, action, command, placeholder
 from bot.features.checkins import CHECKIN, describe_settings, settings_from
 from bot.features.texts import feature_texts
 from bot.model import AddContact, Attachment, Reply, SaveCheckins
@@ -19,11 +19,12 @@ from bot.policy.checkins import CheckinSettings, next_checkin
 from bot.policy.contacts import (
     Contact,
     assess_contact,
+    days_within_plan,
     progress_summary,
     suggest_adjustment,
 )
-from bot.policy.plan import Plan, plan_for_level
-from bot.policy.timezones import parse_timezone, zone
+from bot.policy.plan import Plan, plan_for_level, plan_from_answers
+from bot.policy.timezones import is_fixed_offset, parse_timezone, resolve_timezone, zone
 
 LOG_ANSWERS = ("log_initiator", "log_kind", "log_outcome")
 CHECKIN_ANSWERS = (
@@ -46,12 +47,22 @@ def log_contact(ctx: Context) -> None:
     """Store the contact the user just described (and its optional typed note)."""
     answers = ctx.session.answers
     values = [answers.pop(key, None) for key in LOG_ANSWERS]
-    if None in values:
+    days_ago = int(answers.pop("log_days_ago", 0) or 0)
+    count = max(1, min(int(answers.pop("log_count", 1) or 1), 5))
+    if None in values or values[0] not in ("me", "them"):
         return  # reached without the three answers: nothing to log
     initiator, kind, outcome = values
-    contact = Contact(at=ctx.now, initiator=initiator, kind=kind, outcome=outcome)
-    ctx.effects.append(AddContact(contact, note=ctx.typed))
-    ctx.data = replace(ctx.data, contacts=(*ctx.data.contacts, contact))
+    last = ctx.now - timedelta(days=days_ago)
+    added = [
+        Contact(at=last - timedelta(hours=count - 1 - i), initiator=initiator, kind=kind,
+                outcome=outcome)
+        for i in range(count)
+    ]  # fmt: skip
+    for contact in added:  # the note goes with the last of them
+        note = ctx.typed if contact is added[-1] else None
+        ctx.effects.append(AddContact(contact, note=note))
+    contacts = sorted((*ctx.data.contacts, *added), key=lambda c: c.at)
+    ctx.data = replace(ctx.data, contacts=tuple(contacts), last_logged=added[-1])
 
 
 def _since_plan_change(ctx: Context) -> tuple[Contact, ...]:
@@ -68,7 +79,8 @@ def contact_result(ctx: Context) -> str:
     """How the latest logged contact fits the plan, with a gentle check-in when over it."""
     if not ctx.data.contacts:
         return ""
-    history, latest, plan = ctx.data.contacts, ctx.data.contacts[-1], ctx.plan()
+    latest = ctx.data.last_logged or ctx.data.contacts[-1]
+    history, plan = ctx.data.contacts, ctx.plan()
     assessment = assess_contact(plan, history, latest, latest.at, ctx.policy.contact_texts)
     parts = [assessment.fit_line]
     if assessment.advice:
@@ -81,6 +93,70 @@ def contact_result(ctx: Context) -> str:
     ):
         parts.append(feature_texts().log["suggestion_hint"])  # only when this one tipped it
     return "\n\n".join(parts)
+
+
+# --- changing or removing a logged contact ---------------------------------------------------
+
+LIST_CONTACTS = 6
+OUTCOMES = ("warm", "neutral", "cold", "no_answer")
+
+
+def _contact_key(contact: Contact) -> str:
+    return str(int(contact.at.timestamp()))
+
+
+def _describe(ctx: Context, contact: Contact) -> str:
+    words = feature_texts().contact_words
+    local = contact.at.astimezone(zone(settings_from(ctx.data.checkins).tz))
+    when = f"{feature_texts().weekdays[local.weekday()][:3]} {local:%d %b, %H:%M}"
+    return words["line"].format(
+        when=when, who=words[contact.initiator], kind=words[contact.kind],
+        outcome=words[contact.outcome].lower(),
+    )  # fmt: skip
+
+
+@command("contacts")
+def contacts(ctx: Context) -> list[Reply]:
+    """List recent contacts; "/contacts KEY" opens one, "KEY-OUTCOME" or "KEY-del" changes it.
+
+    Each contact is named by its time (seconds), so an old button never hits another one.
+    """
+    from bot.actions import COMMAND_PREFIX
+    from bot.model import Button, ChangeContact
+
+    key, _, change = (ctx.typed or "").strip().partition("-")
+    found = [c for c in ctx.data.contacts if _contact_key(c) == key]
+    if not found:
+        recent = ctx.data.contacts[-LIST_CONTACTS:][::-1]
+        if not recent:
+            return [ctx.note("contacts_none")]
+        buttons = tuple(
+            Button(_describe(ctx, c), data=f"{COMMAND_PREFIX}contacts.{_contact_key(c)}")
+            for c in recent
+        )
+        return [Reply(ctx.text("contacts_list"), (*buttons, ctx.resume_button()))]
+    contact = found[-1]
+    if change == "del":
+        ctx.effects.append(ChangeContact(contact, None))
+        ctx.data = replace(ctx.data, contacts=tuple(c for c in ctx.data.contacts if c != contact))
+        return [ctx.note("contact_removed")]
+    words = feature_texts().contact_words
+    if change in OUTCOMES:
+        ctx.effects.append(ChangeContact(contact, change))
+        changed = replace(contact, outcome=change)
+        ctx.data = replace(
+            ctx.data, contacts=tuple(changed if c == contact else c for c in ctx.data.contacts)
+        )
+        note = ctx.note("contact_changed")
+        text = note.text.replace("{outcome}", words[change].lower(), 1)
+        return [Reply(text, note.buttons)]
+    buttons = tuple(
+        Button(words[outcome], data=f"{COMMAND_PREFIX}contacts.{key}-{outcome}")
+        for outcome in OUTCOMES
+    )
+    remove = Button(ctx.text("contact_remove"), data=f"{COMMAND_PREFIX}contacts.{key}-del")
+    text = f"{_describe(ctx, contact)}.\n{ctx.text('contact_one')}"
+    return [Reply(text, (*buttons, remove, ctx.resume_button()))]
 
 
 # --- the plan ---------------------------------------------------------------------------------
@@ -154,6 +230,45 @@ def change_level(ctx: Context) -> None:
         answers[PLAN_CHANGED_AT] = ctx.now.astimezone(UTC).isoformat()
 
 
+# What each "something changed" event means for the assessment answers.
+CHANGE_EVENTS = {
+    "warm_reply": {"response": "warm"},
+    "divorce_filed": {"living": "divorce"},
+    "new_partner": {"feelings": "someone_else"},
+    "moved_back": {"living": "together"},
+}
+REASSESSED_FROM = "reassessed_from"
+
+
+@action("reassess")
+def reassess(ctx: Context) -> None:
+    """Apply what changed to the answers and recompute the plan from all of them."""
+    answers = ctx.session.answers
+    answers.update(CHANGE_EVENTS.get(answers.pop("change_event", ""), {}))
+    before = ctx.plan()
+    after = plan_from_answers(answers, ctx.policy.dose_table)
+    answers[REASSESSED_FROM] = f"{before.level}:{before.name}"
+    if after.level != before.level or after.together != before.together:
+        answers[PLAN_CHANGED_AT] = ctx.now.astimezone(UTC).isoformat()
+    ctx.session.plan = after.as_dict()
+
+
+@placeholder("reassess.result")
+def reassess_result(ctx: Context) -> str:
+    """What the re-assessment changed, and the answers that led there."""
+    from bot.policy.plan import level_reasons
+
+    plan, answers = ctx.plan(), ctx.session.answers
+    level, _, name = answers.get(REASSESSED_FROM, "").partition(":")
+    texts = feature_texts().reassess
+    key = "together" if plan.together else "same" if level == str(plan.level) else "changed"
+    why = "; ".join(level_reasons(answers, ctx.policy.dose_table)) or ctx.text("plan_why_none")
+    return texts[key].format(
+        level=plan.level, name=plan.name, dose=plan.dose_text, why=why,
+        before=f"level {level} ({name})",
+    )  # fmt: skip
+
+
 @placeholder("plan.change_result")
 def change_result(ctx: Context) -> str:
     """What the last level change did."""
@@ -185,6 +300,26 @@ def show_progress(ctx: Context) -> None:
         return render_progress_png(history, plan, now, CHART_WEEKS, tz=tz, texts=texts)
 
     ctx.replies.append(Reply(summary, attachment=Attachment("photo", "progress.png", render)))
+
+
+@placeholder("progress.note")
+def progress_note(ctx: Context) -> str:
+    """Under the chart: mood lately, days within the plan, and a word that fits the weeks."""
+    from bot.features.mood import mood_line
+
+    texts, plan = feature_texts().progress_view, ctx.plan()
+    lines = []
+    if plan.together:
+        lines.append(texts["together"])
+    else:
+        # From when the plan began, or the first contact logged (past ones may be older).
+        start = min([ctx.session.completed_at or ctx.now, *(c.at for c in ctx.data.contacts)])
+        within, total, slipped = days_within_plan(plan, ctx.data.contacts, ctx.now, start)
+        lines.append(texts["within"].format(days=within, total=total))
+        lines.append(texts["after_slip"] if slipped else texts["steady"])
+    if line := mood_line(ctx):
+        lines.append(line)
+    return "\n" + "\n".join(lines)
 
 
 # --- check-in settings ------------------------------------------------------------------------
@@ -230,12 +365,27 @@ def stop_checkins(ctx: Context) -> None:
     save_settings(ctx, replace(settings_from(ctx.data.checkins), frequency="off"))
 
 
+@command("timezone")
+def timezone(ctx: Context) -> list[Reply]:
+    """Ask for the time zone, or set it at once from the command (/timezone Kolkata)."""
+    from bot.features.urge import remember_place
+
+    remember_place(ctx)
+    if ctx.typed:
+        return [ctx.enter("checkins:tz_check")]
+    return [ctx.enter("checkins:tz")]
+
+
 @action("set_timezone")
 def set_timezone(ctx: Context) -> None:
     """Store the time zone the user typed, if it names one (the step's text says if not)."""
     found = parse_timezone(ctx.typed or "")
     if found is not None:
         save_settings(ctx, replace(settings_from(ctx.data.checkins), tz=found, tz_set=True))
+        if ctx.session.answers.pop("followup_after_tz", None):
+            from bot.features.urge import schedule_followup
+
+            schedule_followup(ctx)  # the follow-up the user asked for before giving a zone
 
 
 @placeholder("checkins.summary")
@@ -261,8 +411,14 @@ def checkins_tz_question(ctx: Context) -> str:
 def checkins_tz_check(ctx: Context) -> str:
     """After a typed time zone: the zone and its local time, or a kind request to retry."""
     texts = feature_texts().timezone
-    if ctx.typed is not None and parse_timezone(ctx.typed) is None:
-        return texts["unknown"]
+    if ctx.typed is not None:
+        found = resolve_timezone(ctx.typed)
+        if found.choices:  # ambiguous: ask which one, by the places' names
+            options = ", ".join(tz.split("/")[-1].replace("_", " ") for tz in found.choices)
+            return texts["choose"].format(options=options)
+        if found.zone is None:
+            return texts["unknown"]
     tz = settings_from(ctx.data.checkins).tz
     local = ctx.now.astimezone(zone(tz))
-    return texts["current"].format(zone=tz, local_time=f"{local:%H:%M}")
+    line = texts["current"].format(zone=tz, local_time=f"{local:%H:%M}")
+    return f"{line} {texts['fixed']}" if is_fixed_offset(tz) else line

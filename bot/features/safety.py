@@ -8,7 +8,6 @@ fills the safety texts with the resources for the user's country or language.
 from __future__ import annotations
 
 from bot.actions import Context, action, placeholder
-from bot.model import SaveCheckins
 from bot.policy.safety import ResourceSet, resource_lines, resources_for, safety_stop_text
 
 HELP_LINES = ("emergency_advice", "crisis_line", "dv_help", "legal_help")
@@ -35,7 +34,11 @@ for _name in HELP_LINES:
     )
 
 
-@action("pause_coaching")
-def pause_coaching(ctx: Context) -> None:
-    """Stop contact check-ins at once: nothing stays due (settings are kept for later)."""
-    ctx.effects.append(SaveCheckins(ctx.data.checkins, None, None))
+@action("remember_safety")
+def remember_safety(ctx: Context) -> None:
+    """Keep the safety answer given before, so clearing a concern is confirmed, not silent."""
+    before = ctx.session.answers.get("safety")
+    if before:
+        ctx.session.answers["safety_before"] = before
+    else:
+        ctx.session.answers.pop("safety_before", None)

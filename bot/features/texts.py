@@ -10,13 +10,32 @@ from typing import Any
 from bot.policy.contacts import TEXTS_DIR, TextsError, _template, in_file, read_texts
 
 _KEYED: dict[str, dict[str, set[str]]] = {
-    "checkin_buttons": {key: set() for key in ("log", "menu", "change", "stop")},
+    "checkin_buttons": {key: set() for key in ("log", "menu", "change", "stop", "resume")},
+    "moods": {key: set() for key in ("good", "okay", "low")},
+    "checkin_quiet": {"explain": {"hour", "start", "end", "nearest"}},
+    "mood_saved": {key: set() for key in ("good", "okay", "low")},
     "log": {"suggestion_hint": set()},
+    "contact_words": {
+        "line": {"when", "who", "kind", "outcome"},
+        **{key: set() for key in ("me", "them", "message", "call", "meeting", "practical")},
+        **{key: set() for key in ("warm", "neutral", "cold", "no_answer")},
+    },
+    "reassess": {
+        key: {"level", "name", "dose", "why", "before"} for key in ("changed", "same", "together")
+    },
     "plan_change": {
         "warmer": {"level", "name", "dose"},
         "cooler": {"level", "name", "dose"},
         "warmest": set(),
         "coolest": set(),
+    },
+    "mood_names": {"good": {"n"}, "okay": {"n"}, "low": {"n"}},
+    "progress_view": {
+        "mood": {"moods"},
+        "within": {"days", "total"},
+        "after_slip": set(),
+        "steady": set(),
+        "together": set(),
     },
     "checkin_summary": {
         "daily": {"hour", "zone"},
@@ -31,6 +50,8 @@ _KEYED: dict[str, dict[str, set[str]]] = {
         "unknown": set(),
         "ask": set(),
         "ask_again": {"zone"},
+        "choose": {"options"},
+        "fixed": set(),
     },
 }
 
@@ -40,12 +61,20 @@ class FeatureTexts:
     """Validated texts for logging, plan changes, check-in settings and check-in messages."""
 
     followups: tuple[str, ...]
+    safety_checkins: tuple[str, ...]
+    moods: dict[str, str]
+    checkin_quiet: dict[str, str]
     weekdays: tuple[str, ...]
     plan_suggestion: str
     plan_evidence: str
     checkin_buttons: dict[str, str]
+    mood_saved: dict[str, str]
+    mood_names: dict[str, str]
+    progress_view: dict[str, str]
     log: dict[str, str]
+    contact_words: dict[str, str]
     plan_change: dict[str, str]
+    reassess: dict[str, str]
     checkin_summary: dict[str, str]
     timezone: dict[str, str]
 
@@ -79,6 +108,7 @@ def load_feature_texts(folder: Path = TEXTS_DIR) -> FeatureTexts:
 def _feature_texts(raw: dict[str, Any]) -> FeatureTexts:
     return FeatureTexts(
         followups=_list(raw, "followups"),
+        safety_checkins=_list(raw, "safety_checkins"),
         weekdays=_list(raw, "weekdays", 7),
         plan_suggestion=_template("plan_suggestion", raw.get("plan_suggestion"), {"reason"}),
         plan_evidence=_template("plan_evidence", raw.get("plan_evidence"), {"n", "matching"}),

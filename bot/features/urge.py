@@ -7,7 +7,7 @@ is RecordDraftCheck(verdict).
 
 from __future__ import annotations
 
-from bot.actions import Context, action, placeholder
+from bot.actions import Context, action, command, placeholder
 from bot.features.checkins import settings_from
 from bot.model import RecordDraftCheck, Reply, SaveCheckins
 from bot.policy.checkins import later_today
@@ -19,11 +19,68 @@ FOLLOWUP_AFTER_HOURS = 3
 FOLLOWUP_KIND = "followup"
 
 
+RETURN_TO = "return_to"  # where a user without a plan goes back to after /urge or /draft
+
+
+def has_plan(ctx: Context) -> bool:
+    """Whether the user finished the walk-through and has a plan."""
+    return ctx.session.plan is not None and ctx.session.completed_at is not None
+
+
+def remember_place(ctx: Context) -> None:
+    """Before a plan exists, remember the walk-through step to come back to."""
+    if not has_plan(ctx) and not ctx.session.state.startswith(("urge:", "draft:", "checkins:")):
+        ctx.session.answers[RETURN_TO] = ctx.session.state
+
+
+@action("back_to_walkthrough")
+def back_to_walkthrough(ctx: Context) -> None:
+    """At the menu without a plan: back to the remembered walk-through step, if any."""
+    back = ctx.session.answers.pop(RETURN_TO, None)
+    if not has_plan(ctx) and back and not back.startswith(("hub:menu", "urge:", "draft:")):
+        ctx.enter(back)
+
+
+@command("checkins")
+def checkins(ctx: Context) -> list[Reply]:
+    """Check-in settings: for everyone, wherever they are (setting them is enough)."""
+    remember_place(ctx)
+    return [ctx.enter("checkins:settings")]
+
+
+@command("stopcheckins")
+def stopcheckins(ctx: Context) -> list[Reply]:
+    """Stop check-ins at once."""
+    remember_place(ctx)
+    return [ctx.enter("checkins:stopped")]
+
+
+@command("urge")
+def urge(ctx: Context) -> list[Reply]:
+    """The pause before contact: for everyone, from day one; reframed while coaching is off."""
+    if ctx.session.coaching_off:
+        return [ctx.enter("urge:safe_pause")]
+    remember_place(ctx)
+    return [ctx.enter("urge:pause")]
+
+
+@command("draft")
+def draft(ctx: Context) -> list[Reply]:
+    """The draft check: for everyone from day one (refused only while coaching is off)."""
+    remember_place(ctx)
+    return [ctx.enter("draft:paste")]
+
+
 @placeholder("urge.fit_line")
 def urge_fit_line(ctx: Context) -> str:
-    """When a contact the user starts next fits their plan."""
+    """The plan, and when a contact the user starts next fits it (or the plan-less word)."""
+    texts = urge_texts()
+    if not has_plan(ctx):
+        return texts.fit["no_plan"]
+    plan = ctx.plan()
     tz = settings_from(ctx.data.checkins).tz
-    return fit_line(ctx.plan(), ctx.data.contacts, ctx.now, tz, urge_texts())
+    line = fit_line(plan, ctx.data.contacts, ctx.now, tz, texts)
+    return line if plan.together else f"{texts.plan.format(dose=plan.dose_text)}\n{line}"
 
 
 @action("check_draft")
@@ -38,15 +95,25 @@ def check_typed_draft(ctx: Context) -> None:
     ctx.effects.append(RecordDraftCheck(result.verdict))
 
 
+FOLLOWUP_AFTER_TZ = "followup_after_tz"  # a follow-up waits for the time zone asked for
+
+
 @action("schedule_followup")
 def schedule_followup(ctx: Context) -> None:
-    """Schedule a check-in later today, outside quiet hours, keeping the user's settings."""
+    """Schedule a check-in later today, outside quiet hours, keeping the user's settings.
+
+    Without a time zone it asks for one (and schedules once it is given), never refuses.
+    """
     settings = settings_from(ctx.data.checkins)
-    due = later_today(settings, ctx.now, after_hours=FOLLOWUP_AFTER_HOURS)
     texts = urge_texts()
+    if not settings.tz_set:
+        ctx.session.answers[FOLLOWUP_AFTER_TZ] = "yes"
+        ctx.replies.append(Reply(texts.followup["no_tz"]))
+        ctx.enter("checkins:tz")
+        return
+    due = later_today(settings, ctx.now, after_hours=FOLLOWUP_AFTER_HOURS)
     if due is None:
-        reason = "too_late" if settings.tz_set else "no_tz"
-        ctx.replies.append(Reply(texts.followup[reason]))
+        ctx.replies.append(Reply(texts.followup["too_late"]))
         return
     ctx.effects.append(SaveCheckins(settings=ctx.data.checkins, due_at=due, due_kind=FOLLOWUP_KIND))
     local = due.astimezone(zone(settings.tz)).strftime("%H:%M")

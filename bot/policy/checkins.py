@@ -83,7 +83,7 @@ def _time_from(value: str | None, default: time) -> time:
     return time.fromisoformat(value) if value else default
 
 
-def _in_quiet_window(settings: CheckinSettings, wall: time) -> bool:
+def in_quiet_window(settings: CheckinSettings, wall: time) -> bool:
     """Whether a local wall-clock time falls in [quiet_start, quiet_end)."""
     start, end = settings.quiet_start, settings.quiet_end
     if start == end:
@@ -96,7 +96,7 @@ def _in_quiet_window(settings: CheckinSettings, wall: time) -> bool:
 def is_quiet(settings: CheckinSettings, at: datetime) -> bool:
     """Whether `at` falls in the user's local quiet hours."""
     local = at.astimezone(zone(settings.tz))
-    return _in_quiet_window(settings, local.time().replace(tzinfo=None))
+    return in_quiet_window(settings, local.time().replace(tzinfo=None))
 
 
 def _exists(local: datetime, tz: tzinfo) -> bool:
@@ -136,7 +136,7 @@ def _slot_on(settings: CheckinSettings, day: date, tz: tzinfo) -> datetime | Non
     if settings.frequency == "weekly" and day.weekday() != settings.weekday:
         return None
     wall = time(settings.hour)
-    if _in_quiet_window(settings, wall):
+    if in_quiet_window(settings, wall):
         wall = settings.quiet_end
     slot = local_to_utc(day, wall, tz)
     if is_quiet(settings, slot):  # a daylight-saving shift pushed it into quiet hours

@@ -26,10 +26,21 @@ TEXT_FILES: dict[str, tuple[str, ...]] = {
         "advice",
         "gap",
         "log",
+        "contact_words",
     ),
-    "progress.yaml": ("outcome_names", "summary", "chart"),
-    "plan.yaml": ("adjustment", "plan_evidence", "plan_suggestion", "plan_change"),
-    "checkins.yaml": ("checkins", "followups", "checkin_buttons", "checkin_summary", "weekdays"),
+    "progress.yaml": ("outcome_names", "summary", "chart", "mood_names", "progress_view"),
+    "plan.yaml": ("adjustment", "plan_evidence", "plan_suggestion", "plan_change", "reassess"),
+    "checkins.yaml": (
+        "checkins",
+        "followups",
+        "safety_checkins",
+        "checkin_buttons",
+        "checkin_summary",
+        "weekdays",
+        "moods",
+        "mood_saved",
+        "checkin_quiet",
+    ),
     "timezone.yaml": ("timezone",),
 }
 
@@ -445,3 +456,21 @@ def progress_summary(
     )
     went = _outcomes_line(_recent(history, now), texts)
     return [counts, f"{went} {_days_line(plan, history, now, texts)}"]
+
+
+PROGRESS_DAYS = 28
+
+
+def days_within_plan(
+    plan: Plan, history: Sequence[Contact], now: datetime, since: datetime
+) -> tuple[int, int, bool]:
+    """Of the last days (at most four weeks, not before `since`): how many had no contact over
+    the plan, how many days that is, and whether any had one. A slip never resets a count."""
+    total = max(1, min(PROGRESS_DAYS, (now - since).days + 1))
+    start = now - timedelta(days=total)
+    slip_days = {
+        (now - c.at).days
+        for c in history
+        if start < c.at <= now and counts_against_dose(c) and _was_slip(plan, history, c)
+    }
+    return total - len(slip_days), total, bool(slip_days)

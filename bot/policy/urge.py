@@ -29,6 +29,7 @@ class UrgeTexts:
     """The lines the urge pause fills in: how a contact fits, and the follow-up answer."""
 
     fit: dict[str, str]
+    plan: str
     weekdays: tuple[str, ...]
     followup: dict[str, str]
 
@@ -42,9 +43,11 @@ def load_urge_texts(path: Path = TEXTS_PATH) -> UrgeTexts:
         weekdays = tuple(str(day) for day in raw["weekdays"])
     except (KeyError, TypeError) as error:
         raise UrgeTextsError(f"{path.name}: {error!r}") from error
+    if "{dose}" not in str(raw.get("plan", "")):
+        raise UrgeTextsError(f"{path.name}: 'plan' must be a text with {{dose}}")
     if len(weekdays) != 7:
         raise UrgeTextsError(f"{path.name}: weekdays must list Monday..Sunday")
-    return UrgeTexts(fit, weekdays, followup)
+    return UrgeTexts(fit, str(raw.get("plan", "")), weekdays, followup)
 
 
 @cache
