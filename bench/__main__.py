@@ -85,6 +85,7 @@ def measure(options: argparse.Namespace) -> dict[str, Any]:
         args = {"db": str(db), "users": size, "updates": options.memory_updates, "pin": False}
         run = child("run", args)
         results["memory"][str(size)] = {"rss_mb": run["rss_mb"], "peak_rss_mb": run["peak_rss_mb"]}
+    results["listening"] = child("listen", {})
     db = database(work, options.startup_users, due)
     results["startup"] = child("startup", {"db": str(db)}) | {"users": options.startup_users}
     db = database(work, options.sweep_users, due)
@@ -118,6 +119,13 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
          updates["updates_per_s"] >= 1000),
         ("update latency p50", f"{updates['p50_ms']:.2f} ms", "", True),
         ("update latency p99", f"{updates['p99_ms']:.2f} ms", "< 10 ms", updates["p99_ms"] < 10),
+    ]  # fmt: skip
+    listening = results["listening"]
+    table += [
+        ("understanding a typed message p99 (held-out texts)", f"{listening['p99_ms']:.2f} ms",
+         "<= 2 ms", listening["p99_ms"] <= 2),
+        ("  worst case, 4,096 characters", f"{listening['worst_4096_ms']:.1f} ms", "<= 20 ms",
+         listening["worst_4096_ms"] <= 20),
     ]  # fmt: skip
     for size, rss in sorted(memory.items()):
         figure = f"memory after run, {size:,} users"

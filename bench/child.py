@@ -109,7 +109,16 @@ def sweep(args: dict[str, Any]) -> dict[str, Any]:
     return sweep_sync(Path(args["db"]), args["due"], args["deliver"])
 
 
-KINDS = {"run": run, "startup": startup, "generate": generate, "sweep": sweep}
+def listen(args: dict[str, Any]) -> dict[str, Any]:
+    """The cost of understanding one typed message (see bench/listening.py)."""
+    from bench.listening import measure
+    from bot.policy import Policy
+
+    pin_to_one_core()
+    return measure(Policy.load().listener)
+
+
+KINDS = {"run": run, "startup": startup, "generate": generate, "sweep": sweep, "listen": listen}
 
 
 def main() -> None:

@@ -32,12 +32,19 @@ from bot.telegram import build_application
 TOKEN = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11x"
 WARMUP = 200  # ops before timing starts: first-use costs (regex caches, page cache) excluded
 WALKERS = 1000
-TEXTS = (
+TEXTS = (  # free text: at the menu, mid-walk, and answers to a check-in
     "hello",
     "I am not sure what to do now",
     "thanks, that helps",
     "She did not answer yesterday",
     "ok",
+    "not great today, cried all morning",
+    "she said she wants a divorce today",
+    "I texted him 6 times last night and he never answered, I feel so stupid",
+    "everyone keeps telling me to go no contact, shouldn't I?",
+    "better today, went for a walk with the kids",
+    "can you help me with the custody schedule for christmas",
+    "hola, no sé qué hacer",
 )
 DRAFTS = (
     "Hi, hope your week is going well. The kids loved the park on Sunday.",

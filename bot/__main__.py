@@ -6,14 +6,9 @@ import argparse
 import logging
 import sys
 from pathlib import Path
-from typing import TYPE_CHECKING
-from urllib.parse import urlsplit
 
-from bot.config import Settings, SettingsError, configure_logging, load_settings
+from bot.config import SettingsError, configure_logging, load_settings
 from bot.flows import POINT_IDS, FlowError, load_flows
-
-if TYPE_CHECKING:
-    from telegram.ext import Application
 
 log = logging.getLogger("bot")
 
@@ -43,6 +38,8 @@ def main(argv: list[str] | None = None) -> int:
     diagram.add_argument(
         "--update", metavar="FILE", help="rewrite the diagram in this file (docs/flows.md)"
     )
+    commands.add_parser("doctor", help="check the database's integrity and say what to do")
+    commands.add_parser("health", help="exit 0 if the database is writable and polling is recent")
     backup = commands.add_parser("backup", help="write a consistent copy of the live database")
     backup.add_argument("path", help="where to write the copy (mode 0600)")
     for name, text in PASS_THROUGH.items():
@@ -66,6 +63,8 @@ def main(argv: list[str] | None = None) -> int:
         "check-text": cmd_check_text,
         "train": cmd_train,
         "backup": cmd_backup,
+        "doctor": cmd_doctor,
+        "health": cmd_health,
     }
     try:
         return handlers[args.command](args)
@@ -75,26 +74,85 @@ def main(argv: list[str] | None = None) -> int:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    """Run the Telegram bot until interrupted."""
+    """Run the Telegram bot until interrupted; start-up failures end with one line, code 2."""
     settings = load_settings(require_token=True, webhook=args.webhook)
     configure_logging(settings.log_level, settings.token, settings.webhook_secret)
+    import sqlite3
+
+    from telegram.error import InvalidToken, NetworkError
+
+    from bot.health import damage
     from bot.service import Service, build_engine
     from bot.store import Store
     from bot.telegram import ALLOWED_UPDATES, build_application
 
-    store = Store(settings.db_path)
+    if problem := damage(settings.db_path):
+        return fail(f"the database {settings.db_path} is damaged ({problem}): "
+                    "run `python -m bot doctor`")  # fmt: skip
     try:
-        service = Service(store, build_engine(), admin_ids=settings.admin_user_ids)
+        store = Store(settings.db_path)
+    except sqlite3.DatabaseError as error:
+        return fail(f"the database {settings.db_path} cannot be opened ({error}): "
+                    "run `python -m bot doctor`")  # fmt: skip
+    try:
+        service = Service(
+            store,
+            build_engine(),
+            admin_ids=settings.admin_user_ids,
+            backup_retention_hours=settings.backup_retention_hours,
+        )
         application = build_application(settings, service)
         # SIGTERM/SIGINT: stop fetching, finish the updates in flight, confirm the offset.
         if args.webhook:
+            from bot.webhook import run_webhook
+
             run_webhook(application, settings)
         else:
             application.run_polling(allowed_updates=ALLOWED_UPDATES)
+    except InvalidToken:
+        failure = (
+            "Telegram refused TELEGRAM_BOT_TOKEN (revoked or mistyped), or TELEGRAM_API_URL "
+            "points to the wrong place; check both (the token is not shown)"
+        )
+    except NetworkError as error:
+        where = settings.api_url or "https://api.telegram.org"
+        failure = (f"cannot reach the Telegram Bot API at {where} ({type(error).__name__}): "
+                    "check the network and TELEGRAM_API_URL")  # fmt: skip
+    except sqlite3.DatabaseError as error:
+        failure = (f"the database {settings.db_path} failed ({error}): "
+                   "run `python -m bot doctor`")  # fmt: skip
+    else:
+        failure = None
     finally:
         store.close()  # the last connection: checkpoints the WAL into the file
         log.info("Reconnect stopped; the database is closed")
-    return 0
+    return fail(failure) if failure else 0
+
+
+def fail(line: str) -> int:
+    """End a start-up failure with one clear line on stderr and exit code 2."""
+    print(f"error: {line}", file=sys.stderr)
+    return 2
+
+
+def cmd_doctor(args: argparse.Namespace) -> int:
+    """Check the database's integrity; exit 2 (with what to do) if it is damaged."""
+    settings = load_settings(require_token=False)
+    from bot.health import doctor
+
+    healthy, lines = doctor(settings.db_path)
+    print("\n".join(lines), file=sys.stdout if healthy else sys.stderr)
+    return 0 if healthy else 2
+
+
+def cmd_health(args: argparse.Namespace) -> int:
+    """The container's health check: exit 0 when healthy, 1 otherwise."""
+    settings = load_settings(require_token=False)
+    from bot.health import health
+
+    healthy, line = health(settings.db_path)
+    print(line)
+    return 0 if healthy else 1
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
@@ -109,20 +167,6 @@ def cmd_backup(args: argparse.Namespace) -> int:
         return 1
     print(f"backup of {settings.db_path} written to {args.path} ({size} bytes)")
     return 0
-
-
-def run_webhook(application: Application, settings: Settings) -> None:
-    """Serve PTB's webhook server; Telegram posts updates to WEBHOOK_URL with the secret."""
-    from bot.telegram import ALLOWED_UPDATES
-
-    application.run_webhook(
-        listen=settings.webhook_listen,
-        port=settings.webhook_port,
-        url_path=urlsplit(settings.webhook_url or "").path.lstrip("/"),
-        webhook_url=settings.webhook_url,
-        secret_token=settings.webhook_secret,
-        allowed_updates=ALLOWED_UPDATES,
-    )
 
 
 def cmd_chat(args: argparse.Namespace) -> int:
@@ -194,8 +238,10 @@ def cmd_diagram(args: argparse.Namespace) -> int:
 def cmd_check_draft(args: argparse.Namespace) -> int:
     """Check drafts for coaches and tests; see bot/draft_cli.py."""
     from bot.draft_cli import run_check_draft
+    from bot.policy import Policy
 
-    return run_check_draft(args.rest, sys.stdin, sys.stdout)
+    listener = Policy.load().listener
+    return run_check_draft(args.rest, sys.stdin, sys.stdout, listener.draft)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:

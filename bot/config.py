@@ -41,6 +41,7 @@ class Settings:
     webhook_port: int = DEFAULT_WEBHOOK_PORT
     webhook_url: str | None = None
     webhook_secret: str | None = None
+    backup_retention_hours: int = 168  # how long backups keep erased data (said in /privacy)
 
     def __repr__(self) -> str:  # never print the token, even by accident
         return f"Settings(api_url={self.api_url!r}, db_path={self.db_path!r}, ...)"
@@ -82,7 +83,13 @@ def load_settings(
     )
     if not sweep.isdigit() or not 5 <= int(sweep) <= 3600:
         raise SettingsError(f"CHECKIN_SWEEP_SECONDS must be a whole number 5..3600, got {sweep!r}")
+    retention = os.environ.get("BACKUP_RETENTION_HOURS", "").strip() or "168"
+    if not retention.isdigit() or not 1 <= int(retention) <= 24 * 366:
+        raise SettingsError(
+            f"BACKUP_RETENTION_HOURS must be a whole number of hours (1..8784), got {retention!r}"
+        )
     return Settings(
+        backup_retention_hours=int(retention),
         token=token,
         api_url=api_url,
         db_path=db_path,
@@ -140,6 +147,17 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+class NoLibraryTracebacks(logging.Filter):
+    """Drop the tracebacks libraries attach (PTB's start-up retry loop logs one whose
+    exception names the token; a traceback's locals can hold what a user wrote). The line
+    itself stays; our own errors are reported by type, without content."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        if not record.name.startswith("bot"):
+            record.exc_info, record.exc_text, record.stack_info = None, None, None
+        return True
+
+
 def configure_logging(level: str, token: str | None = None, secret: str | None = None) -> None:
     """Log to stderr without message text, answers, the token or the webhook secret."""
     logging.basicConfig(
@@ -149,9 +167,12 @@ def configure_logging(level: str, token: str | None = None, secret: str | None =
     secrets += [secret] if secret else []
     for handler in logging.getLogger().handlers:
         handler.addFilter(RedactSecrets(secrets))
+        handler.addFilter(NoLibraryTracebacks())
     # httpx logs URLs (which contain the token); python-telegram-bot logs every API call's
     # parameters and results at DEBUG (which contain what users wrote and what we sent).
-    for noisy in ("httpx", "httpcore", "apscheduler"):
+    # transitions logs every state entered at INFO, and state names reveal answers
+    # ("walkthrough:safety_concern"); uvicorn's access log would show webhook paths.
+    for noisy in ("httpx", "httpcore", "apscheduler", "transitions", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     for chatty in ("telegram", "telegram.ext"):
         logging.getLogger(chatty).setLevel(max(logging.INFO, logging.getLevelName(level)))

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TextIO
 
 from bot.policy.drafts import (
     DEFAULT_RULES_PATH,
+    DraftResult,
     DraftRules,
     DraftRulesError,
     check_draft,
@@ -58,7 +60,10 @@ def _draft_from_line(line: str) -> tuple[str, int]:
     return data["text"], recent
 
 
-def _check_jsonl(path: Path, rules: DraftRules, stdout: TextIO) -> int:
+Checker = Callable[[str, int], DraftResult]
+
+
+def _check_jsonl(path: Path, check: Checker, stdout: TextIO) -> int:
     """Check one draft per line; a bad line gets an error object and exit code 1."""
     status = 0
     with path.open(encoding="utf-8") as lines:
@@ -71,12 +76,18 @@ def _check_jsonl(path: Path, rules: DraftRules, stdout: TextIO) -> int:
                 _write_json(stdout, {"error": str(error), "line": number})
                 status = 1
                 continue
-            _write_json(stdout, check_draft(text, rules, recent_unanswered=recent).as_json())
+            _write_json(stdout, check(text, recent).as_json())
     return status
 
 
-def run_check_draft(argv: list[str], stdin: TextIO, stdout: TextIO) -> int:
-    """`check-draft`: one draft from stdin, or `--jsonl FILE`; prints JSON results."""
+def run_check_draft(
+    argv: list[str], stdin: TextIO, stdout: TextIO, checker: Checker | None = None
+) -> int:
+    """`check-draft`: one draft from stdin, or `--jsonl FILE`; prints JSON results.
+
+    `checker` is the bot's own check (rules and text model); `--rules FILE`, or no checker,
+    checks with the phrase rules alone.
+    """
     try:
         options = _parse(argv, {"--jsonl", "--rules"}, set())
         rules = load_rules(options.get("--rules", DEFAULT_RULES_PATH))
@@ -86,9 +97,14 @@ def run_check_draft(argv: list[str], stdin: TextIO, stdout: TextIO) -> int:
     except DraftRulesError as error:
         _write_json(stdout, {"error": str(error)})
         return 2
+    if checker is None or "--rules" in options:
+
+        def checker(text: str, recent: int) -> DraftResult:
+            return check_draft(text, rules, recent_unanswered=recent)
+
     if "--jsonl" in options:
         try:
-            return _check_jsonl(Path(options["--jsonl"]), rules, stdout)
+            return _check_jsonl(Path(options["--jsonl"]), checker, stdout)
         except OSError as error:
             _write_json(stdout, {"error": f"cannot read {options['--jsonl']}: {error}"})
             return 2
@@ -96,7 +112,7 @@ def run_check_draft(argv: list[str], stdin: TextIO, stdout: TextIO) -> int:
     if not text:
         _write_json(stdout, {"error": "no draft on standard input"})
         return 1
-    _write_json(stdout, check_draft(text, rules).as_json())
+    _write_json(stdout, checker(text, 0).as_json())
     return 0
 
 

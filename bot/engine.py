@@ -25,9 +25,11 @@ from bot.actions import (
     Context,
 )
 from bot.flows import ENTRY, MENU, PLACEHOLDER, SAFETY_MENU, FlowError, FlowSet, Messages, Step
+from bot.listen.features import MAX_CHARS
 from bot.model import (
     Button,
     Command,
+    CountHeard,
     Event,
     Media,
     Outcome,
@@ -56,6 +58,10 @@ __all__ = [
 
 MAX_TYPED_CHARS = 1000  # past this a typed message is only acknowledged, never echoed
 CHECKIN_ANSWER_WINDOW = timedelta(hours=12)  # typed text this soon after a check-in answers it
+# The crisis check reads the whole of any Telegram message (4,096) and caption (1,024); only
+# longer input (the terminal) is checked at its start and end, so its cost stays bounded.
+MAX_CHECKED_CHARS = MAX_CHARS
+CRISIS_PREFIXES = tuple(f"{SYSTEM_PREFIX}crisis_{name}" for name in ("help", "later", "ok"))
 TOKEN_CHARS = 6
 NO_SESSION_COMMANDS = frozenset({"help", "about", "privacy", "stats"})
 
@@ -165,9 +171,17 @@ class Engine:
     ) -> Outcome:
         """Apply one input to a user's session and return the new session, replies and writes."""
         data = data or UserData()
-        if isinstance(event, Text) and (signal := self._crisis(event.text)):
+        if (said := words_of(event)) and (signal := self._crisis(said)):
             # Someone may be in danger: stop the flow at once, change nothing, store nothing.
+            # Checked before any other reply (a long message, a caption, a command's words).
             return Outcome(session, [self.crisis_reply(signal, session, data)], changed=False)
+        if isinstance(event, Press) and event.data.startswith(CRISIS_PREFIXES):
+            # A crisis reply's buttons work for anyone, even someone with no session yet.
+            ctx = self.context(session.copy() if session else Session(), data, now)
+            replies, notice = self._system_press(ctx, event.data.removeprefix(SYSTEM_PREFIX), None)
+            if session is None and event.data.startswith(f"{SYSTEM_PREFIX}crisis_ok"):
+                replies = [Reply(self.messages["crisis_ok_new"])]
+            return Outcome(session, replies, changed=False, notice=notice)
         if session is None:
             if isinstance(event, Command) and event.name in NO_SESSION_COMMANDS:
                 # Someone may want to read about the bot (or an operator check the counts)
@@ -189,7 +203,7 @@ class Engine:
         elif isinstance(event, Text):
             replies = self._text(ctx, event.text)
         else:
-            replies = [self._note("media", ctx)]
+            replies = [self._note("forwarded" if event.kind == "forwarded" else "media", ctx)]
         changed = ctx.session != session or bool(ctx.effects)
         return Outcome(ctx.session, [*ctx.replies, *replies], changed, notice, ctx.effects)
 
@@ -292,6 +306,7 @@ class Engine:
         replies = self.policy.free_text
         intent, _ = self.policy.listener.intent(text)
         spec = replies.intents.get(intent) if intent else None
+        ctx.effects.append(CountHeard(intent or "not_understood"))
         choices = spec.replies if spec else replies.not_understood
         body = choices[int(ctx.now.timestamp()) % len(choices)]  # varied, and testable
         last = ctx.data.last_checkin_at
@@ -356,8 +371,18 @@ class Engine:
     # --- safety -------------------------------------------------------------------------------
 
     def _crisis(self, text: str) -> CrisisSignal | None:
-        """The one crisis check: the whole text, rules and model (see bot.listen)."""
-        return self.policy.listener.crisis(text)
+        """The one entry for the crisis check: every input that carries words comes here.
+
+        The whole text is checked, by the rules and the model together (see bot.listen).
+        Past MAX_CHECKED_CHARS, which no Telegram message reaches, the cost stays bounded: the
+        first and the last MAX_CHECKED_CHARS are checked.
+        """
+        listener = self.policy.listener
+        if len(text) <= MAX_CHECKED_CHARS:
+            return listener.crisis(text)
+        head, tail = text[:MAX_CHECKED_CHARS], text[-MAX_CHECKED_CHARS:]
+        found = [s for part in (head, tail) if (s := listener.crisis(part))]
+        return next((s for s in found if s.level == "alarm"), found[0] if found else None)
 
     def crisis_reply(self, signal: CrisisSignal, session: Session | None, data: UserData) -> Reply:
         """The caring reply to a crisis signal, with help links and a way to go on later."""
@@ -442,3 +467,14 @@ class Engine:
 
 
 CATEGORIES = frozenset({"self_harm", "harm_others", "danger_now", "distress"})
+
+
+def words_of(event: Event) -> str:
+    """Everything a person wrote in an input: typed text, a command's words, a caption."""
+    if isinstance(event, Text):
+        return event.text
+    if isinstance(event, Command):
+        return event.args
+    if isinstance(event, Media):
+        return event.caption
+    return ""

@@ -9,6 +9,9 @@ from typing import Any, Literal
 
 from bot.policy.contacts import Contact
 
+# How long backups and replicas keep data after /delete erased it here (a setting).
+DEFAULT_BACKUP_RETENTION_HOURS = 168
+
 # --- inputs -----------------------------------------------------------------------------------
 
 
@@ -36,9 +39,14 @@ class Text:
 
 @dataclass(frozen=True)
 class Media:
-    """Something the bot cannot read: a sticker, photo, voice note, file..."""
+    """Something the bot cannot read: a sticker, photo, voice note, file, a forwarded message.
+
+    `caption` is any text that came with it (a photo's caption, a forwarded message's text):
+    never stored or answered, only checked for signs of crisis.
+    """
 
     kind: str
+    caption: str = ""
 
 
 Event = Command | Press | Text | Media
@@ -116,6 +124,8 @@ class UserData:
         default=None, compare=False, repr=False
     )
     read_stats: Callable[[], dict[str, int]] | None = field(default=None, compare=False, repr=False)
+    # How long backups and replicas keep what /delete erased here (BACKUP_RETENTION_HOURS).
+    backup_retention_hours: int = DEFAULT_BACKUP_RETENTION_HOURS
 
 
 # --- effects: writes besides the session, applied in the same transaction ---------------------
@@ -158,7 +168,14 @@ class EraseUser:
     """Delete every row about the user, in every table."""
 
 
-Effect = AddContact | ChangeContact | SaveCheckins | RecordDraftCheck | EraseUser
+@dataclass(frozen=True)
+class CountHeard:
+    """Count what a typed message was about (an intent, or not understood); never the text."""
+
+    name: str
+
+
+Effect = AddContact | ChangeContact | SaveCheckins | RecordDraftCheck | EraseUser | CountHeard
 
 
 @dataclass

@@ -171,9 +171,15 @@ class ConfirmAfterHandled(BaseRequest):
     update ids make harmless.
     """
 
-    def __init__(self, tracker: UpdateTracker, inner: BaseRequest | None = None):
+    def __init__(
+        self,
+        tracker: UpdateTracker,
+        inner: BaseRequest | None = None,
+        on_success: Callable[[], None] | None = None,
+    ):
         self.tracker = tracker
         self.inner = inner or HTTPXRequest(connection_pool_size=1)
+        self.on_success = on_success  # the health check's heartbeat
 
     @property
     def read_timeout(self) -> float | None:
@@ -192,4 +198,7 @@ class ConfirmAfterHandled(BaseRequest):
         """Wait until every fetched update is committed, then poll."""
         if not await self.tracker.wait_settled(CONFIRM_WAIT_SECONDS):
             log.debug("polling on with %d updates still waiting", len(self.tracker.unsettled))
-        return await self.inner.do_request(url, method, *args, **kwargs)
+        code, payload = await self.inner.do_request(url, method, *args, **kwargs)
+        if code == 200 and self.on_success is not None:
+            self.on_success()
+        return code, payload

@@ -25,9 +25,20 @@ from bot.features.checkins import (
 from bot.features.texts import feature_texts
 from bot.flows import FLOWS_DIR, load_flows, load_messages
 from bot.locks import UserLocks
-from bot.model import Event, Press, Reply, UserData
+from bot.model import (
+    DEFAULT_BACKUP_RETENTION_HOURS,
+    Command,
+    Event,
+    Media,
+    Press,
+    Reply,
+    Session,
+    Text,
+    UserData,
+)
 from bot.policy import Policy
 from bot.store import CheckinClaim, ClaimedCheckin, DueCheckin, Store
+from bot.store.users import BadRow
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -74,8 +85,10 @@ class Service:
         engine: Engine,
         clock: Clock = utc_now,
         admin_ids: frozenset[int] = frozenset(),
+        backup_retention_hours: int = DEFAULT_BACKUP_RETENTION_HOURS,
     ):
         self.store = store
+        self.backup_retention_hours = backup_retention_hours
         self.engine = engine
         self.clock = clock
         self.admin_ids = admin_ids
@@ -95,18 +108,27 @@ class Service:
         committed in the same transaction as its state change, and a redelivery gets nothing.
         """
         now = self.clock()
+        event = storable(event)
         if isinstance(event, Press) and (command := command_from_press(event.data)):
             event = command  # a button under a check-in runs a command, whatever the step
         try:
             if update_id is not None and self.store.is_processed(update_id):
                 log.info("update %s was already handled; skipped", update_id)
                 return Result([], duplicate=True)
-            session = self.store.load_session(user_id)
+            unreadable = False
+            try:
+                session = self.store.load_session(user_id)
+            except BadRow as error:
+                # Say so kindly and start the conversation afresh; /delete and /export work.
+                log.error("a stored session could not be read (%s); the user starts afresh", error)
+                session, unreadable = Session(), True
             data = self.store.load_user_data(user_id, now, is_admin=user_id in self.admin_ids)
             if language and data.language != language:
                 data = replace(data, language=language)
             data = self._with_reads(user_id, data, now)
             outcome = self.engine.handle(session, event, now, data)
+            if unreadable:
+                outcome.replies.insert(0, Reply(self.engine.messages["unreadable_row"]))
             if outcome.changed:
                 self.store.commit(
                     user_id, outcome.session, outcome.effects, now, language, update_id
@@ -122,12 +144,20 @@ class Service:
         if not outcome.changed:
             self._mark_read_only(update_id, user_id, now)
         self._prune(now)
+        log.debug(
+            "handled a %s (%s)", type(event).__name__, "changed" if outcome.changed else "read"
+        )
         return Result(outcome.replies, outcome.notice)
 
     def _with_reads(self, user_id: int, data: UserData, now: datetime) -> UserData:
         """Give the engine read access for /export (own rows) and /stats (admins only)."""
         stats = partial(self.store.operator_stats, now) if data.is_admin else None
-        return replace(data, read_all=partial(self.store.export_user, user_id), read_stats=stats)
+        return replace(
+            data,
+            read_all=partial(self.store.export_user, user_id),
+            read_stats=stats,
+            backup_retention_hours=self.backup_retention_hours,
+        )
 
     # --- the check-in sweep (the Telegram job sends what this returns) ---------------------------
 
@@ -204,6 +234,22 @@ class Service:
             log.error("could not mark a user inactive: %s", describe_storage_error(error))
         else:
             log.info("a user blocked the bot; marked inactive")
+
+
+def storable(event: Event) -> Event:
+    """The input with any lone surrogate (not valid UTF-8: SQLite and Telegram refuse it)
+    replaced, so odd input always gets a reply and can be stored."""
+
+    def clean(text: str) -> str:
+        return text.encode("utf-8", "replace").decode("utf-8")
+
+    if isinstance(event, Text):
+        return Text(clean(event.text))
+    if isinstance(event, Command):
+        return Command(clean(event.name), clean(event.args))
+    if isinstance(event, Media):
+        return Media(event.kind, clean(event.caption))
+    return event
 
 
 @dataclass(frozen=True)

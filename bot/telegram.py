@@ -8,7 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import traceback
 import warnings
+from functools import partial
+from pathlib import Path
 from typing import Any
 
 from telegram import (
@@ -39,6 +42,7 @@ from telegram.request import BaseRequest
 from telegram.warnings import PTBUserWarning
 
 from bot.config import Settings
+from bot.health import touch_heartbeat
 from bot.model import Command, Event, Media, Press, Reply, Text
 from bot.reliability import (
     ConfirmAfterHandled,
@@ -87,7 +91,10 @@ def build_application(
     )
     if request is not None:
         builder = builder.request(request)
-    builder = builder.get_updates_request(ConfirmAfterHandled(tracker, get_updates_request))
+    heartbeat = partial(touch_heartbeat, settings.db_path)
+    builder = builder.get_updates_request(
+        ConfirmAfterHandled(tracker, get_updates_request, on_success=heartbeat)
+    )
     if settings.api_url:
         base = settings.api_url.rstrip("/")
         builder = builder.base_url(base).base_file_url(base.removesuffix("/bot") + "/file/bot")
@@ -153,18 +160,25 @@ async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Typed text in a private chat."""
-    await _handle(update, context, Text(update.effective_message.text or ""))
+    """Typed text in a private chat; a forwarded message is someone else's words, not input."""
+    message = update.effective_message
+    if message.forward_origin is not None:  # never stored; still checked for a crisis
+        await _handle(update, context, Media("forwarded", caption=message.text or ""))
+        return
+    await _handle(update, context, Text(message.text or ""))
 
 
 async def on_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Stickers, photos, voice notes, files: things the bot does not read."""
+    """Stickers, photos, voice notes, files: things the bot does not read (captions are
+    checked for a crisis before anything else, never stored)."""
     message = update.effective_message
     kind = next(
         (k for k in ("sticker", "photo", "voice", "video", "document", "audio") if message[k]),
         "other",
     )
-    await _handle(update, context, Media(kind))
+    if message.forward_origin is not None:
+        kind = "forwarded"
+    await _handle(update, context, Media(kind, caption=message.caption or ""))
 
 
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
@@ -207,8 +221,8 @@ async def on_membership(update: Update, context: ContextTypes.DEFAULT_TYPE) -> N
 async def _handle(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Event) -> None:
     """Ask the service (which commits first), then send the replies."""
     user = update.effective_user
-    if user is None:
-        return
+    if user is None or user.is_bot:
+        return  # only people have a conversation (and a row)
     service: Service = context.bot_data["service"]
     result = service.handle(user.id, event, user.language_code, update_id=update.update_id)
     if isinstance(context.application.update_queue, UpdateTracker):
@@ -335,7 +349,11 @@ async def call_unparsed(bot: Bot, method: str, params: dict[str, Any]) -> Any:
 async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Log the failure without any message content."""
     error = context.error
-    log.error("error while handling an update: %s", type(error).__name__, exc_info=error)
+    # Type and place only: an exception's message or a traceback's locals can hold what a
+    # user wrote or a state name that reveals an answer.
+    frames = traceback.extract_tb(error.__traceback__) if error is not None else []
+    where = f"{Path(frames[-1].filename).name}:{frames[-1].lineno}" if frames else "?"
+    log.error("error while handling an update: %s at %s", type(error).__name__, where)
 
 
 # --- the check-in sweep: due check-ins live in SQLite; one repeating job sends them -------------

@@ -21,6 +21,7 @@ from bot.policy.checkins import CheckinSettings
 from bot.policy.contacts import Contact
 from bot.service import Service
 from bot.store import Store
+from tests.store_helper import checkin_row, counter, save_session, user_row
 
 NOW = datetime(2026, 3, 10, 18, 0, tzinfo=UTC)  # 19:00 in Berlin
 BERLIN = CheckinSettings(tz="Europe/Berlin", frequency="daily", hour=19)
@@ -154,10 +155,10 @@ def test_a_claimed_checkin_is_marked_sent_in_the_same_transaction(service):
     finished(svc.store, 1, BERLIN, NOW)
     (message,) = due_messages(svc)
     assert message.user_id == 1 and message.reply.buttons
-    row = svc.store.checkin_row(1)
+    row = checkin_row(svc.store, 1)
     assert row["last_sent_at"] == NOW.isoformat() and row["due_at"] > NOW.isoformat()
     assert due_messages(svc) == []  # a second sweep finds nothing
-    assert svc.store.counter("checkins_sent") == 1
+    assert counter(svc.store, "checkins_sent") == 1
 
 
 def test_a_follow_up_is_sent_then_the_regular_schedule_returns(service):
@@ -167,7 +168,7 @@ def test_a_follow_up_is_sent_then_the_regular_schedule_returns(service):
     clock["now"] = follow_up_at
     (message,) = due_messages(svc)
     assert message.reply.text in feature_texts().followups
-    row = svc.store.checkin_row(2)
+    row = checkin_row(svc.store, 2)
     assert row["due_kind"] == "checkin" and row["due_at"] == (NOW + timedelta(days=1)).isoformat()
 
 
@@ -176,23 +177,23 @@ def test_release_puts_it_back_unless_the_user_changed_settings_meanwhile(service
     finished(svc.store, 3, BERLIN, NOW)
     (message,) = due_messages(svc)
     svc.release_checkin(message, after_seconds=60)
-    row = svc.store.checkin_row(3)
+    row = checkin_row(svc.store, 3)
     assert row["due_at"] == (NOW + timedelta(seconds=60)).isoformat()
-    assert row["last_sent_at"] is None and svc.store.counter("checkins_sent") == 0
+    assert row["last_sent_at"] is None and counter(svc.store, "checkins_sent") == 0
     clock["now"] = NOW + timedelta(seconds=60)
     (again,) = due_messages(svc)
     svc.store.commit(3, None, [SaveCheckins(CheckinSettings().as_dict(), None)], NOW)  # turned off
     svc.release_checkin(again)
-    assert svc.store.checkin_row(3)["due_at"] is None
+    assert checkin_row(svc.store, 3)["due_at"] is None
 
 
 def test_blocked_user_is_inactive_with_check_ins_off(service):
     svc, _ = service
     finished(svc.store, 4, BERLIN, NOW)
     svc.user_blocked(4)
-    assert svc.store.user_row(4)["active"] == 0
+    assert user_row(svc.store, 4)["active"] == 0
     data = svc.store.load_user_data(4, NOW)
-    assert data.checkins["frequency"] == "off" and svc.store.checkin_row(4)["due_at"] is None
+    assert data.checkins["frequency"] == "off" and checkin_row(svc.store, 4)["due_at"] is None
     assert due_messages(svc) == []
 
 
@@ -201,15 +202,15 @@ def test_reset_or_safety_concern_keeps_check_ins_in_the_right_mode(service):
     finished (reset) or coaching is off (safety); they fit the mode instead."""
     svc, _ = service
     finished(svc.store, 5, BERLIN, NOW)
-    svc.store.save_session(5, Session(answers={"safety": "concern"}), NOW)
+    save_session(svc.store, 5, Session(answers={"safety": "concern"}), NOW)
     (message,) = due_messages(svc)
     assert message.reply.text in feature_texts().safety_checkins
     assert "Log a contact" not in [b.label for b in message.reply.buttons]
     finished(svc.store, 6, BERLIN, NOW)
-    svc.store.save_session(6, Session(), NOW)  # /reset: the walk-through again
+    save_session(svc.store, 6, Session(), NOW)  # /reset: the walk-through again
     (again,) = due_messages(svc)
     assert "Go on with the walk-through" in [b.label for b in again.reply.buttons]
-    assert svc.store.checkin_row(6)["due_at"] is not None  # the next one is planned
+    assert checkin_row(svc.store, 6)["due_at"] is not None  # the next one is planned
 
 
 def test_nothing_is_claimed_twice_and_only_one_taker_may_send(service):
@@ -223,7 +224,7 @@ def test_nothing_is_claimed_twice_and_only_one_taker_may_send(service):
     assert svc.store.claim_due_checkins(NOW, 10) == []
     assert svc.take_checkin(first[0]) is not None
     assert svc.take_checkin(first[0]) is None  # a second taker of the same claim sends nothing
-    assert svc.store.counter("checkins_sent") == 1
+    assert counter(svc.store, "checkins_sent") == 1
 
 
 def test_a_crash_after_claiming_sends_each_checkin_once_after_restart(service, tmp_path):
@@ -235,7 +236,7 @@ def test_a_crash_after_claiming_sends_each_checkin_once_after_restart(service, t
     assert {m.user_id for m in due_messages(restarted)} == {20, 21}  # left-over claims first
     assert due_messages(restarted) == []
     assert svc.take_checkin(claim) is None  # the old sweeper cannot send it as well
-    assert restarted.store.counter("checkins_sent") == 2
+    assert counter(restarted.store, "checkins_sent") == 2
     restarted.store.close()
 
 
@@ -246,7 +247,7 @@ def test_a_crash_after_taking_never_sends_it_again(service, tmp_path):
     assert svc.take_checkin(claim) is not None  # marked sent; the process dies mid-send
     restarted = Service(Store(tmp_path / "bot.db"), ENGINE, clock=lambda: NOW)
     assert restarted.claim_due_checkins() == [] and due_messages(restarted) == []
-    assert restarted.store.checkin_row(22)["last_sent_at"] == NOW.isoformat()
+    assert checkin_row(restarted.store, 22)["last_sent_at"] == NOW.isoformat()
     restarted.store.close()
 
 
@@ -257,7 +258,7 @@ def test_a_claim_taken_after_the_user_changed_their_schedule_sends_nothing(servi
     later = NOW + timedelta(hours=2)
     svc.store.commit(23, None, [SaveCheckins(BERLIN.as_dict(), later, "checkin")], NOW)
     assert svc.take_checkin(claim) is None
-    row = svc.store.checkin_row(23)
+    row = checkin_row(svc.store, 23)
     assert row["due_at"] == later.isoformat() and row["last_sent_at"] is None
 
 
@@ -267,11 +268,11 @@ def test_eligibility_and_quiet_hours_are_judged_when_the_claim_is_taken(service)
     finished(svc.store, 25, BERLIN, NOW)
     blocked, quiet = svc.claim_due_checkins()
     svc.user_blocked(24)
-    assert svc.take_checkin(blocked) is None and svc.store.checkin_row(24)["due_at"] is None
+    assert svc.take_checkin(blocked) is None and checkin_row(svc.store, 24)["due_at"] is None
     clock["now"] = NOW + timedelta(hours=3, minutes=30)  # 22:30 in Berlin by the time it is sent
     assert svc.take_checkin(quiet) is None
-    assert svc.store.checkin_row(25)["due_at"] == (NOW + timedelta(days=1)).isoformat()
-    assert svc.store.counter("checkins_sent") == 0
+    assert checkin_row(svc.store, 25)["due_at"] == (NOW + timedelta(days=1)).isoformat()
+    assert counter(svc.store, "checkins_sent") == 0
 
 
 def test_a_released_checkin_is_claimed_and_sent_again_once(service):
@@ -283,7 +284,7 @@ def test_a_released_checkin_is_claimed_and_sent_again_once(service):
     clock["now"] = NOW + timedelta(seconds=30)
     (again,) = due_messages(svc)
     assert again.user_id == 26 and due_messages(svc) == []
-    assert svc.store.counter("checkins_sent") == 1
+    assert counter(svc.store, "checkins_sent") == 1
 
 
 # --- the flows through the engine -----------------------------------------------------------

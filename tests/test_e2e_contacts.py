@@ -6,6 +6,7 @@ from types import SimpleNamespace
 import pytest
 
 from tests.fake_bot_api import FakeBotApi, png_size
+from tests.store_helper import checkin_row, counter, user_row
 from tests.test_e2e_walkthrough import USER, labels, say, tap, walk_to_hub
 
 CHECKIN_BUTTONS = {
@@ -82,7 +83,7 @@ async def test_a_second_contact_too_soon_gets_a_gentle_checkin_and_the_note_is_k
 async def test_check_in_arrives_at_the_chosen_local_hour_and_once(fake_api, start_bot, clock):
     bot = await start_bot()
     await set_up_berlin_evening(fake_api)
-    assert bot.store.checkin_row(USER)["due_at"] == "2026-11-26T18:00:00+00:00"
+    assert checkin_row(bot.store, USER)["due_at"] == "2026-11-26T18:00:00+00:00"
     clock.advance(hours=5, minutes=59)  # 17:59 UTC, 18:59 in Berlin
     await sweep(bot)
     assert checkins_sent(fake_api) == []
@@ -92,8 +93,8 @@ async def test_check_in_arrives_at_the_chosen_local_hour_and_once(fake_api, star
     (checkin,) = checkins_sent(fake_api)
     assert "?" in checkin["text"]
     assert set(labels(fake_api)) == CHECKIN_BUTTONS
-    assert bot.store.checkin_row(USER)["due_at"] == "2026-11-27T18:00:00+00:00"  # tomorrow
-    assert bot.store.counter("checkins_sent") == 1
+    assert checkin_row(bot.store, USER)["due_at"] == "2026-11-27T18:00:00+00:00"  # tomorrow
+    assert counter(bot.store, "checkins_sent") == 1
 
 
 async def test_a_due_check_in_is_not_sent_in_quiet_hours(fake_api, start_bot, clock):
@@ -103,7 +104,7 @@ async def test_a_due_check_in_is_not_sent_in_quiet_hours(fake_api, start_bot, cl
     clock.advance(hours=9, minutes=30)
     await sweep(bot)
     assert checkins_sent(fake_api) == []
-    assert bot.store.checkin_row(USER)["due_at"] == "2026-11-27T18:00:00+00:00"
+    assert checkin_row(bot.store, USER)["due_at"] == "2026-11-27T18:00:00+00:00"
     clock.now = datetime.fromisoformat("2026-11-27T18:00:05+00:00")
     await sweep(bot)
     assert len(checkins_sent(fake_api)) == 1
@@ -120,7 +121,7 @@ async def test_checkin_buttons_lead_into_logging_and_can_stop_check_ins(fake_api
     await sweep(bot)
     stopped = await tap(fake_api, "Stop check-ins")
     assert "Check-ins are off" in stopped
-    assert bot.store.checkin_row(USER)["due_at"] is None
+    assert checkin_row(bot.store, USER)["due_at"] is None
     clock.advance(days=3)
     await sweep(bot)
     assert len(checkins_sent(fake_api)) == 2
@@ -132,8 +133,8 @@ async def test_a_user_who_blocked_the_bot_gets_no_more_checkins(fake_api, start_
     fake_api.fail("sendMessage", error_code=403, chat_id=USER, times=None)
     clock.advance(hours=6)
     await sweep(bot)
-    assert bot.store.user_row(USER)["active"] == 0
-    assert bot.store.checkin_row(USER)["due_at"] is None
+    assert user_row(bot.store, USER)["active"] == 0
+    assert checkin_row(bot.store, USER)["due_at"] is None
     attempts = len(fake_api.calls("sendMessage", chat_id=USER))
     fake_api.clear_faults()
     for _ in range(3):
@@ -166,8 +167,8 @@ async def test_a_network_error_puts_the_checkin_back_and_it_is_sent_later(
     clock.advance(hours=6)
     await sweep(bot)
     assert checkins_sent(fake_api) == []
-    assert bot.store.checkin_row(USER)["due_at"] == (clock.now + timedelta(minutes=1)).isoformat()
-    assert bot.store.counter("checkins_sent") == 0
+    assert checkin_row(bot.store, USER)["due_at"] == (clock.now + timedelta(minutes=1)).isoformat()
+    assert counter(bot.store, "checkins_sent") == 0
     await sweep(bot)
     assert checkins_sent(fake_api) == []  # not before the retry time
     clock.advance(minutes=1)
@@ -190,10 +191,10 @@ async def test_flood_control_that_outlasts_the_retries_puts_the_checkin_back(
     await set_up_berlin_evening(fake_api)
     clock.advance(hours=6)
     await checkin_sweep(SimpleNamespace(bot=FloodedBot(), bot_data=bot.application.bot_data))
-    row = bot.store.checkin_row(USER)
+    row = checkin_row(bot.store, USER)
     assert row["due_at"] == (clock.now + timedelta(seconds=30)).isoformat()
     assert row["due_kind"] == "checkin" and row["last_sent_at"] is None
-    assert bot.store.counter("checkins_sent") == 0
+    assert counter(bot.store, "checkins_sent") == 0
     await sweep(bot)
     assert checkins_sent(fake_api) == []  # not yet: Telegram asked us to wait
     clock.advance(seconds=30)

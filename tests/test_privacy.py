@@ -211,7 +211,7 @@ async def test_a_whole_session_at_debug_logs_no_text_and_no_token(
         bot = await start_bot()
         await say(fake_api, "/start")
         await tap(fake_api, "Let's begin")
-        await say(fake_api, CHATTER)
+        await say(fake_api, CHATTER, replies=2)
         await say(fake_api, ALARM)
         await say(fake_api, CHECK)
         await say(fake_api, "/country Ireland")

@@ -23,6 +23,7 @@ from bot.service import PROCESSED_KEEP, Service, build_engine
 from bot.store import Store
 from bot.telegram import build_application
 from tests.fake_bot_api import NOT_MODIFIED, QUERY_TOO_OLD, FakeBotApi
+from tests.store_helper import user_row
 from tests.test_e2e_walkthrough import labels, reply_count, say, tap
 
 USER = 1001
@@ -128,7 +129,8 @@ def test_erased_users_processed_ids_name_nobody(tmp_path):
     service.handle(USER, Command("start"), update_id=1)
     service.handle(OTHER, Command("start"), update_id=2)
     store.erase_user(USER)
-    assert processed(store) == [2]
+    assert processed(store, USER) == []  # nothing names the erased user
+    assert processed(store) == [1, 2]  # but update 1 stays handled: a redelivery is a no-op
 
 
 # --- per-user order, concurrency across users ---------------------------------------------
@@ -164,8 +166,8 @@ async def test_one_slow_user_does_not_hold_up_others_and_keeps_their_order(
     await say(fake_api, "/help", OTHER)  # answered while USER's reply is still on its way
     calls = fake_api.calls("sendMessage", USER)
     assert len(calls) == 2 and calls[-1].status is None  # USER's "hello" waits its turn
-    texts = await reply_count(fake_api, USER, 3)
-    assert "protective order" in texts[1] and "protective order" in texts[2]
+    texts = await reply_count(fake_api, USER, 4)  # "hello": an answer, then the step again
+    assert "protective order" in texts[1] and "protective order" in texts[3]
     assert bot.store.load_session(USER).state == "walkthrough:safety"
     await fake_api.wait_for(lambda: len(bot.service.locks) == 0)  # idle locks are dropped
 
@@ -242,10 +244,10 @@ async def test_a_user_who_blocked_the_bot_is_marked_inactive(fake_api, start_bot
     await say(fake_api, "/start")
     fake_api.fail("sendMessage", error_code=403, chat_id=USER)
     fake_api.press(USER, "Let's begin")
-    await fake_api.wait_for(lambda: bot.store.user_row(USER)["active"] == 0)
+    await fake_api.wait_for(lambda: user_row(bot.store, USER)["active"] == 0)
     assert bot.store.load_session(USER).state == "walkthrough:safety"  # still saved
     assert await say(fake_api, "/start")  # they came back: active again
-    assert bot.store.user_row(USER)["active"] == 1
+    assert user_row(bot.store, USER)["active"] == 1
     assert not any("error while handling" in r.getMessage() for r in caplog.records)
 
 

@@ -10,6 +10,7 @@ from bot.engine import Command, Session
 from bot.policy.plan import plan_for_level
 from bot.service import Service, build_engine
 from bot.store import Store, connect, migrations
+from tests.store_helper import checkin_row, counter, save_session, user_row
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -27,7 +28,7 @@ def test_migrations_from_empty_create_the_tables(tmp_path):
 def test_database_is_owner_only_in_a_new_directory(tmp_path):
     path = tmp_path / "nested" / "bot.db"
     store = Store(path)
-    store.save_session(1, Session(), NOW)
+    save_session(store, 1, Session(), NOW)
     assert (path.parent / "bot.db-wal").exists()
     for file in [path, *path.parent.glob("bot.db-*")]:
         assert stat.S_IMODE(file.stat().st_mode) == 0o600, file
@@ -49,12 +50,12 @@ def test_session_round_trip_and_revision(tmp_path):
         plan={"level": 2, "name": "cool"},
         completed_at=NOW,
     )
-    store.save_session(7, session, NOW, language="de")
-    store.save_session(7, session, NOW)
+    save_session(store, 7, session, NOW, language="de")
+    save_session(store, 7, session, NOW)
     assert store.load_session(7) == session
     row = next(store.db.query("SELECT revision FROM sessions WHERE user_id = 7"))
     assert row["revision"] == 2
-    assert store.user_row(7)["language"] == "de"  # a missing language keeps the known one
+    assert user_row(store, 7)["language"] == "de"  # a missing language keeps the known one
 
 
 def test_a_failed_save_leaves_nothing_half_written(tmp_path):
@@ -63,8 +64,8 @@ def test_a_failed_save_leaves_nothing_half_written(tmp_path):
         "CREATE TRIGGER refuse BEFORE INSERT ON sessions BEGIN SELECT RAISE(ABORT, 'no'); END"
     )
     with pytest.raises(sqlite3.IntegrityError):
-        store.save_session(9, Session(), NOW)
-    assert store.user_row(9) is None  # the user row was rolled back with the session
+        save_session(store, 9, Session(), NOW)
+    assert user_row(store, 9) is None  # the user row was rolled back with the session
 
 
 def test_service_commits_before_replying_and_survives_a_restart(tmp_path):
@@ -109,6 +110,46 @@ def test_erase_user_leaves_nothing_in_any_table(tmp_path):
         assert any(row["who"] == 2 for row in rows), table  # the other user is untouched
 
 
+def test_a_database_with_the_old_migration_names_is_renamed_not_migrated_again(tmp_path):
+    from bot.store.schema import RENAMED_MIGRATIONS
+
+    path = tmp_path / "old.db"
+    db = connect(path)
+    for old, new in RENAMED_MIGRATIONS.items():  # as a database made before the rename
+        db.execute("UPDATE _sqlite_migrations SET name = ? WHERE name = ?", [old, new])
+    db.conn.commit()
+    db.close()
+    again = connect(path)  # would fail with "table users already exists" if re-applied
+    names = [m.name for m in migrations.applied(again)]
+    assert names == [m.name for m in migrations._migrations]
+    assert not set(RENAMED_MIGRATIONS) & set(names)
+
+
+def test_checkin_eligibility_asks_the_session_whether_coaching_is_off(tmp_path, monkeypatch):
+    from datetime import timedelta
+
+    from bot.model import SaveCheckins
+
+    store = Store(tmp_path / "bot.db")
+    session = Session(state="hub:menu", answers={"safety": "none"}, completed_at=NOW)
+    due = NOW + timedelta(hours=1)
+    store.commit(1, session, [SaveCheckins({"checkin_time": "19:00"}, due, "checkin")], NOW)
+    seen = []
+
+    def decide(checkin):
+        seen.append((checkin.eligible, checkin.mode))
+        return type("D", (), {"send": False, "next_due": None, "next_kind": None})()
+
+    (claim,) = store.claim_due_checkins(due, 10)
+    store.take_checkin(claim, due, decide)
+    monkeypatch.setattr(Session, "coaching_off", property(lambda self: True))
+    store.commit(1, session, [SaveCheckins({"checkin_time": "19:00"}, due, "checkin")], NOW)
+    (claim,) = store.claim_due_checkins(due, 10)
+    store.take_checkin(claim, due, decide)
+    # The SQL does not repeat the rule: Session decides. Safety mode keeps self-care check-ins.
+    assert seen == [(True, "coaching"), (True, "safety")]
+
+
 def test_the_checkin_rename_migration_keeps_an_old_database_working(tmp_path):
     """A database made before check-ins had one name keeps its rows under the new names."""
     path = tmp_path / "old.db"
@@ -134,8 +175,8 @@ def test_the_checkin_rename_migration_keeps_an_old_database_working(tmp_path):
     store = Store(path)
     assert {"checkins", "checkin_claims"} <= set(store.db.table_names())
     assert not {"nudges", "nudge_claims"} & set(store.db.table_names())
-    assert store.checkin_row(5)["due_at"] == "2026-01-01"
-    assert store.counter("checkins_sent") == 4
+    assert checkin_row(store, 5)["due_at"] == "2026-01-01"
+    assert counter(store, "checkins_sent") == 4
     session = store.load_session(5)
     assert session.state == "checkins:hour"
     assert session.answers == {"checkin_frequency": "daily", "level": "2"}

@@ -72,8 +72,19 @@ def country_label(code: str, countries: Countries) -> str:
 @command("privacy")
 def privacy(ctx: Context) -> list[Reply]:
     """What is stored, why, for how long, who can see it, and the user's rights."""
-    parts = [Reply(ctx.text(name)) for name in PRIVACY_PARTS]
+    retention = retention_text(ctx.data.backup_retention_hours)
+    parts = [
+        Reply(ctx.text(name).replace("{backup_retention}", retention)) for name in PRIVACY_PARTS
+    ]
     return [*parts, ctx.note("privacy_who")]
+
+
+def retention_text(hours: int) -> str:
+    """'7 days', '1 day' or '36 hours': how long backups keep erased data."""
+    if hours % 24 == 0:
+        days = hours // 24
+        return f"{days} day" if days == 1 else f"{days} days"
+    return f"{hours} hours"
 
 
 @command("export")

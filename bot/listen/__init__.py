@@ -21,6 +21,7 @@ from bot.policy.safety import CrisisRules, CrisisSignal, detect_crisis
 
 KINDS_PATH = Path(__file__).resolve().parents[2] / "flows" / "policy" / "draft_kinds.yaml"
 NOT_UNDERSTOOD = "off_topic"
+INTENT_CHARS = 1000  # what a message is about shows in its start; bounds the cost of long ones
 __all__ = ["DraftKinds", "Listener", "ModelError", "TextModel", "load_draft_kinds"]
 
 
@@ -92,10 +93,14 @@ class Listener:
         """
         text = text[:MAX_CHARS]
         signal = detect_crisis(text, self.crisis_rules)
-        if signal is not None and signal.level == "alarm" or self.model is None:
+        if self.model is None:
             return signal
         score = self.crisis_score(text)
         thresholds = self.model.thresholds
+        if signal is not None and signal.level == "alarm":
+            if score < thresholds.get("crisis_rule_veto", 0.0):
+                return CrisisSignal("check", signal.category)  # the past, the news, a joke
+            return signal
         if score >= thresholds["crisis_alarm"]:
             return CrisisSignal("alarm", signal.category if signal else self._kind(text))
         if signal is None and score >= thresholds["crisis_check"]:
@@ -109,7 +114,7 @@ class Listener:
 
     def intent(self, text: str) -> tuple[str | None, float]:
         """What the message is about (an intent of data/text/intents), or None if unclear."""
-        probabilities = self._probabilities("intent", text[:MAX_CHARS])
+        probabilities = self._probabilities("intent", text[:INTENT_CHARS])
         if not probabilities:
             return None, 0.0
         best = max(probabilities, key=probabilities.__getitem__)

@@ -1,29 +1,32 @@
 """Text to hashed n-gram features, the same at training and at run time (plain Python).
 
-A message is normalised (lower case, curly quotes straight, runs of a letter cut to two),
-then split into word unigrams and bigrams and character 2- to 5-grams inside words
-(with a space on each side, like scikit-learn's `char_wb`). Each n-gram is hashed with
-CRC-32 into `BUCKETS` slots; the set of slots (not counts) is the message's features.
+A message is normalised (lower case, curly quotes straight, no accents, runs of a letter cut
+to two), then split into word unigrams and bigrams and the UTF-8 byte 3- to 5-grams inside
+each word (with a space on each side, like scikit-learn's `char_wb`). Each n-gram is hashed
+with CRC-32 into `BUCKETS` slots; the set of slots (not counts) is the message's features.
 """
 
 from __future__ import annotations
 
 import re
 import unicodedata
-import zlib
+from zlib import crc32
 
 BUCKETS = 1 << 17
+MASK = BUCKETS - 1  # BUCKETS is a power of two: `& MASK` is `% BUCKETS`
 _WORD = re.compile(r"[^\W_]+(?:'[^\W_]+)?|[\U0001F300-\U0001FAFF\u2600-\u27BF]")
 _REPEATS = re.compile(r"(.)\1{2,}")
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
-CHAR_SIZES = (2, 3, 4, 5)
+CHAR_SIZES = (3, 4, 5)
 MAX_CHARS = 4096  # Telegram's limit for one message; a longer text is cut here first
 
 
 def normalise(text: str) -> str:
     """Lower case, straight quotes, no accents, letter runs cut to two."""
     text = text[:MAX_CHARS].translate(_QUOTES).lower()
-    text = "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
+    if not text.isascii():
+        decomposed = unicodedata.normalize("NFKD", text)
+        text = "".join(c for c in decomposed if not unicodedata.combining(c))
     return _REPEATS.sub(r"\1\1", text)
 
 
@@ -32,20 +35,19 @@ def words(text: str) -> list[str]:
     return _WORD.findall(text)
 
 
-def grams(text: str) -> set[str]:
-    """Every n-gram feature of a raw text, as strings (before hashing)."""
-    tokens = words(normalise(text))
-    found = {f"w:{t}" for t in tokens}
-    found.update(f"b:{a} {b}" for a, b in zip(tokens, tokens[1:], strict=False))
-    for token in set(tokens):
-        padded = f" {token} "
-        for size in CHAR_SIZES:
-            if len(padded) < size:
-                break
-            found.update(padded[i : i + size] for i in range(len(padded) - size + 1))
-    return found
-
-
 def hashed(text: str) -> list[int]:
-    """The message's feature slots, sorted (what the models score)."""
-    return sorted({zlib.crc32(g.encode()) % BUCKETS for g in grams(text)})
+    """The message's feature slots (what the models score), in no particular order.
+
+    Word unigrams and bigrams, and byte 3- to 5-grams of each distinct word padded with a
+    space on each side, each hashed with CRC-32 into `BUCKETS` slots.
+    """
+    tokens = words(normalise(text))
+    slots = {crc32(b"w:" + t.encode()) & MASK for t in tokens}
+    slots.update(
+        crc32(f"b:{a} {b}".encode()) & MASK for a, b in zip(tokens, tokens[1:], strict=False)
+    )
+    for token in set(tokens):
+        padded = b" " + token.encode() + b" "
+        for size in CHAR_SIZES:
+            slots.update(crc32(padded[i : i + size]) & MASK for i in range(len(padded) - size + 1))
+    return list(slots)

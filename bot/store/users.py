@@ -1,0 +1,322 @@
+"""Users' own rows: sessions, the effects of an update, erasure, export, stats, processed ids.
+
+Every read goes through `schema.rows`; every write of one update goes through `commit`, in
+one transaction.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlite_utils import Database
+
+from bot.model import (
+    AddContact,
+    ChangeContact,
+    CountHeard,
+    Effect,
+    EraseUser,
+    RecordDraftCheck,
+    SaveCheckins,
+    Session,
+    UserData,
+)
+from bot.policy.contacts import Contact
+from bot.store.schema import OWN_TABLES, iso, parse, rows
+
+# How far back a user's contacts are loaded with each update: enough for the chart (six
+# weeks) and the plan adjustment (four), and bounded so one update reads a bounded amount.
+CONTACT_HISTORY = timedelta(days=56)
+
+
+class BadRow(ValueError):
+    """A stored row that cannot be read back (hand-edited, or written by a broken version)."""
+
+
+def session_from_row(row: dict[str, Any]) -> Session:
+    """A sessions row as the engine's Session; BadRow if any field is malformed."""
+    try:
+        answers = json.loads(row["answers"])
+        plan = json.loads(row["plan"]) if row["plan"] else None
+        completed_at = parse(row["completed_at"])
+    except (TypeError, ValueError) as error:
+        raise BadRow(f"sessions: {type(error).__name__}") from None
+    if not isinstance(row["state"], str) or not isinstance(answers, dict):
+        raise BadRow("sessions: state or answers of the wrong type")
+    if plan is not None and not isinstance(plan, dict):
+        raise BadRow("sessions: plan of the wrong type")
+    if row["pending"] is not None and not isinstance(row["pending"], str):
+        raise BadRow("sessions: pending of the wrong type")
+    return Session(
+        state=row["state"],
+        answers=answers,
+        plan=plan,
+        pending=row["pending"],
+        completed_at=completed_at,
+    )
+
+
+def _contact(row: dict[str, Any]) -> Contact | None:
+    """A contacts row, or None if malformed (skipped: one bad row must not lock anyone out)."""
+    try:
+        return Contact(
+            at=datetime.fromisoformat(row["at"]),
+            initiator=row["initiator"],
+            kind=row["kind"],
+            outcome=row["outcome"],
+        )
+    except (TypeError, ValueError):
+        return None
+
+
+def json_object(text: Any) -> dict[str, Any] | None:
+    """A JSON object column, or None if empty or malformed."""
+    try:
+        value = json.loads(text) if text else None
+    except (TypeError, ValueError):
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _moment(text: Any) -> datetime | None:
+    try:
+        return parse(text)
+    except (TypeError, ValueError):
+        return None
+
+
+class UserRows:
+    """Reads and writes of one user's rows (mixed into Store, which owns `db`)."""
+
+    db: Database
+
+    def load_session(self, user_id: int) -> Session | None:
+        """Return the user's session, or None for someone new."""
+        found = rows(self.db, "SELECT * FROM sessions WHERE user_id = ?", [user_id])
+        return session_from_row(found[0]) if found else None
+
+    def load_user_data(self, user_id: int, now: datetime, is_admin: bool = False) -> UserData:
+        """Return the rest of one user's rows: recent contacts, check-in settings, language."""
+        profile = rows(
+            self.db,
+            "SELECT u.language, n.settings, n.last_sent_at FROM users u"
+            " LEFT JOIN checkins n ON n.user_id = u.id WHERE u.id = ?",
+            [user_id],
+        )
+        found = profile[0] if profile else {}
+        contacts = tuple(
+            contact
+            for row in rows(
+                self.db,
+                "SELECT at, initiator, kind, outcome FROM contacts"
+                " WHERE user_id = ? AND at >= ? ORDER BY at",
+                [user_id, iso(now - CONTACT_HISTORY)],
+            )
+            if (contact := _contact(row)) is not None
+        )
+        return UserData(
+            user_id=user_id,
+            language=found.get("language"),
+            contacts=contacts,
+            checkins=json_object(found.get("settings")),
+            last_checkin_at=_moment(found.get("last_sent_at")),
+            is_admin=is_admin,
+        )
+
+    def commit(
+        self,
+        user_id: int,
+        session: Session | None,
+        effects: list[Effect],
+        now: datetime,
+        language: str | None = None,
+        update_id: int | None = None,
+    ) -> None:
+        """Write a user's new session, every effect and the update's id in one transaction."""
+        with self.db.atomic():
+            erased = any(isinstance(effect, EraseUser) for effect in effects)
+            if erased:
+                self.erase_user(user_id)
+            else:
+                if session is not None:
+                    self._write_session(user_id, session, now, language)
+                for effect in effects:
+                    self._apply(user_id, effect, now)
+            if update_id is not None:
+                # After an erase nothing may name the user, not even this update's row.
+                self._insert_processed(update_id, None if erased else user_id, now)
+
+    def _apply(self, user_id: int, effect: Effect, now: datetime) -> None:
+        if isinstance(effect, AddContact):
+            contact = effect.contact
+            self.db.execute(
+                "INSERT INTO contacts (user_id, at, initiator, kind, outcome, note)"
+                " VALUES (?, ?, ?, ?, ?, ?)",
+                [user_id, iso(contact.at), contact.initiator, contact.kind, contact.outcome,
+                 effect.note],
+            )  # fmt: skip
+        elif isinstance(effect, ChangeContact):
+            where = "user_id = ? AND at = ? AND initiator = ? AND kind = ?"
+            found = effect.contact
+            keys = [user_id, iso(found.at), found.initiator, found.kind]
+            if effect.outcome is None:
+                self.db.execute(f"DELETE FROM contacts WHERE {where}", keys)
+            else:
+                self.db.execute(
+                    f"UPDATE contacts SET outcome = ? WHERE {where}", [effect.outcome, *keys]
+                )
+        elif isinstance(effect, SaveCheckins):
+            self.db.execute(
+                """
+                INSERT INTO checkins (user_id, settings, due_at, due_kind)
+                VALUES (:user_id, :settings, :due_at, :due_kind)
+                ON CONFLICT(user_id) DO UPDATE SET settings = excluded.settings,
+                    due_at = excluded.due_at, due_kind = excluded.due_kind
+                """,
+                {
+                    "user_id": user_id,
+                    "settings": json.dumps(effect.settings) if effect.settings else None,
+                    "due_at": iso(effect.due_at),
+                    "due_kind": effect.due_kind,
+                },
+            )
+        elif isinstance(effect, RecordDraftCheck):
+            self.db.execute(
+                "INSERT INTO draft_checks (user_id, at, verdict) VALUES (?, ?, ?)",
+                [user_id, iso(now), effect.verdict],
+            )
+        elif isinstance(effect, CountHeard):
+            self._count(f"heard_{effect.name}", 1)  # a count by intent; no user, no text
+
+    def user_tables(self) -> list[str]:
+        """The project's tables that can hold rows about a user (see schema.OWN_TABLES)."""
+        return [name for name, table in OWN_TABLES.items() if table.key is not None]
+
+    def erase_user(self, user_id: int) -> None:
+        """Delete every row about the user in the project's own tables (the user row last).
+
+        Processed update ids are kept without the user's id, so a redelivered update stays
+        a duplicate instead of bringing the user back.
+        """
+        with self.db.atomic():
+            for name, table in OWN_TABLES.items():
+                if table.on_erase == "delete":
+                    self.db.execute(f"DELETE FROM [{name}] WHERE [{table.key}] = ?", [user_id])
+                elif table.on_erase == "forget":
+                    self.db.execute(
+                        f"UPDATE [{name}] SET [{table.key}] = NULL WHERE [{table.key}] = ?",
+                        [user_id],
+                    )
+
+    def _write_session(
+        self, user_id: int, session: Session, now: datetime, language: str | None
+    ) -> None:
+        """Write the user's new session and user row, inside the caller's transaction."""
+        self._touch_user(user_id, now, language)
+        self.db.execute(
+            """
+            INSERT INTO sessions
+                (user_id, state, answers, plan, pending, completed_at, updated_at, revision)
+            VALUES (:user_id, :state, :answers, :plan, :pending, :completed_at, :now, 1)
+            ON CONFLICT(user_id) DO UPDATE SET
+                state = excluded.state, answers = excluded.answers, plan = excluded.plan,
+                pending = excluded.pending, completed_at = excluded.completed_at,
+                updated_at = excluded.updated_at, revision = sessions.revision + 1
+            """,
+            {
+                "user_id": user_id,
+                "state": session.state,
+                "answers": json.dumps(session.answers, sort_keys=True),
+                "plan": json.dumps(session.plan, sort_keys=True) if session.plan else None,
+                "pending": session.pending,
+                "completed_at": iso(session.completed_at),
+                "now": iso(now),
+            },
+        )
+
+    def _touch_user(self, user_id: int, now: datetime, language: str | None) -> None:
+        self.db.execute(
+            """
+            INSERT INTO users (id, created_at, last_seen_at, language, active)
+            VALUES (:id, :now, :now, :language, 1)
+            ON CONFLICT(id) DO UPDATE SET
+                last_seen_at = excluded.last_seen_at,
+                language = coalesce(excluded.language, users.language),
+                active = 1
+            """,
+            {"id": user_id, "now": iso(now), "language": language},
+        )
+
+    def export_user(self, user_id: int) -> dict[str, list[dict[str, Any]]]:
+        """Return every stored row about the user, table by table (JSON columns decoded)."""
+        export: dict[str, list[dict[str, Any]]] = {}
+        for name in self.user_tables():
+            key = OWN_TABLES[name].key
+            found = rows(self.db, f"SELECT * FROM [{name}] WHERE [{key}] = ?", [user_id])
+            export[name] = [{k: _decoded(v) for k, v in row.items()} for row in found]
+        return export
+
+    def operator_stats(self, now: datetime) -> dict[str, int]:
+        """Aggregate counts for the operator; nobody's content, nobody named."""
+
+        def count(sql: str, params: list[Any] | None = None) -> int:
+            return int(rows(self.db, sql, params or [])[0]["n"])
+
+        counted = rows(self.db, "SELECT value FROM counters WHERE name = 'checkins_sent'", [])
+        checkins_sent = (
+            counted[0]["value"]
+            if counted
+            else count("SELECT count(*) AS n FROM checkins WHERE last_sent_at IS NOT NULL")
+        )
+        return {
+            "users": count("SELECT count(*) AS n FROM users"),
+            "active_week": count(
+                "SELECT count(*) AS n FROM users WHERE last_seen_at >= ?",
+                [iso(now - timedelta(days=7))],
+            ),
+            "completed": count("SELECT count(*) AS n FROM sessions WHERE completed_at IS NOT NULL"),
+            "checkins_sent": checkins_sent,
+            "blocked": count("SELECT count(*) AS n FROM users WHERE active = 0"),
+        }
+
+    # --- processed updates, returning users ---------------------------------------------------
+
+    def is_processed(self, update_id: int) -> bool:
+        """Whether this Telegram update was already handled (and its effects committed)."""
+        return bool(
+            rows(self.db, "SELECT 1 FROM processed_updates WHERE update_id = ?", [update_id])
+        )
+
+    def mark_processed(self, update_id: int, user_id: int | None, now: datetime) -> None:
+        """Remember an update as handled (commit() does this with an update's changes)."""
+        with self.db.atomic():
+            self._insert_processed(update_id, user_id, now)
+
+    def _insert_processed(self, update_id: int, user_id: int | None, now: datetime) -> None:
+        self.db.execute(
+            "INSERT INTO processed_updates (update_id, user_id, at) VALUES (?, ?, ?)",
+            [update_id, user_id, iso(now)],
+        )
+
+    def prune_processed(self, before: datetime) -> int:
+        """Forget processed update ids older than `before`; return how many were dropped."""
+        with self.db.atomic():
+            cursor = self.db.execute("DELETE FROM processed_updates WHERE at < ?", [iso(before)])
+        return cursor.rowcount
+
+    def reactivate(self, user_id: int) -> None:
+        """A user marked inactive wrote again: count them as active (no-op otherwise)."""
+        with self.db.atomic():
+            self.db.execute("UPDATE users SET active = 1 WHERE id = ? AND active = 0", [user_id])
+
+
+def _decoded(value: Any) -> Any:
+    """Return a JSON column's value as data, anything else unchanged."""
+    if isinstance(value, str) and value[:1] in "{[":
+        try:
+            return json.loads(value)
+        except ValueError:
+            return value
+    return value
