@@ -32,6 +32,7 @@ CHECKIN_BUTTONS = {"log": "log", "menu": "menu", "change": "checkins", "stop": "
 # go back to the walk-through) or while coaching is off for safety (self-care only).
 BUTTONS_BY_MODE = {
     "coaching": ("log", "menu", "change", "stop"),
+    "together": ("log", "menu", "change", "stop"),
     "walkthrough": ("resume", "change", "stop"),
     "safety": ("menu", "change", "stop"),
 }
@@ -117,6 +118,8 @@ def checkin_reply(
     """The check-in message: a varying gentle text, a one-tap mood, and buttons that fit."""
     if mode == "safety":
         variants = texts.safety_checkins  # self-care only: nothing about contact
+    elif mode == "together" and kind != FOLLOWUP:
+        variants = texts.together_checkins  # daily moments at home, not messages (R18)
     else:
         variants = texts.followups if kind == FOLLOWUP else policy.checkins
     text = pick_checkin_text(variants, user_id, now, tz)

@@ -62,6 +62,7 @@ class FeatureTexts:
 
     followups: tuple[str, ...]
     safety_checkins: tuple[str, ...]
+    together_checkins: tuple[str, ...]
     moods: dict[str, str]
     checkin_quiet: dict[str, str]
     weekdays: tuple[str, ...]
@@ -109,6 +110,7 @@ def _feature_texts(raw: dict[str, Any]) -> FeatureTexts:
     return FeatureTexts(
         followups=_list(raw, "followups"),
         safety_checkins=_list(raw, "safety_checkins"),
+        together_checkins=_list(raw, "together_checkins"),
         weekdays=_list(raw, "weekdays", 7),
         plan_suggestion=_template("plan_suggestion", raw.get("plan_suggestion"), {"reason"}),
         plan_evidence=_template("plan_evidence", raw.get("plan_evidence"), {"n", "matching"}),

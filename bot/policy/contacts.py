@@ -34,6 +34,7 @@ TEXT_FILES: dict[str, tuple[str, ...]] = {
         "checkins",
         "followups",
         "safety_checkins",
+        "together_checkins",
         "checkin_buttons",
         "checkin_summary",
         "weekdays",

@@ -131,9 +131,11 @@ class CheckinQueue:
             mode=(
                 "safety"
                 if session is not None and session.coaching_off
-                else "coaching"
-                if session is not None and session.completed_at is not None
                 else "walkthrough"
+                if session is None or session.completed_at is None
+                else "together"
+                if session.answers.get("living") == "together"
+                else "coaching"
             ),
         )
 
@@ -185,7 +187,8 @@ class DueCheckin:
     due_kind: str
     last_sent_at: datetime | None
     eligible: bool  # active, with a readable session
-    mode: str = "coaching"  # "coaching", "walkthrough" (no plan yet) or "safety" (self-care)
+    # "coaching", "together" (living together), "walkthrough" (no plan yet), "safety" (self-care)
+    mode: str = "coaching"
 
 
 @dataclass(frozen=True)
