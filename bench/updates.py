@@ -167,7 +167,9 @@ def log_contact(mix: Mix) -> Iterator[Op]:
     """
     user = mix.stored_user(finished=True)
     yield Op("log", mix.message(user, "/log"))
-    for _ in range(3):
+    # Who started it: "I did" or "They did" (the third button logs past contacts instead).
+    yield Op("log", mix.callback(user, mix.rng.choice(mix.stub.keyboards[user][:2])))
+    for _ in range(2):
         yield Op("log", mix.callback(user, mix.rng.choice(mix.stub.keyboards[user])))
     if mix.rng.random() < 0.3:
         yield Op("log", mix.message(user, mix.rng.choice(NOTES)))

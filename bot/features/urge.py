@@ -35,7 +35,11 @@ def remember_place(ctx: Context) -> None:
 
 @action("back_to_walkthrough")
 def back_to_walkthrough(ctx: Context) -> None:
-    """At the menu without a plan: back to the remembered walk-through step, if any."""
+    """At the menu while coaching is off: the safety menu; without a plan: back to the
+    remembered walk-through step, if any."""
+    if ctx.session.coaching_off:
+        ctx.enter("hub:safety_menu")  # never the contact menu in safety mode
+        return
     back = ctx.session.answers.pop(RETURN_TO, None)
     if not has_plan(ctx) and back and not back.startswith(("hub:menu", "urge:", "draft:")):
         ctx.enter(back)
