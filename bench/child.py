@@ -112,10 +112,10 @@ def sweep(args: dict[str, Any]) -> dict[str, Any]:
 def listen(args: dict[str, Any]) -> dict[str, Any]:
     """The cost of understanding one typed message (see bench/listening.py)."""
     from bench.listening import measure
-    from bot.policy import Policy
+    from bot.content import Content
 
     pin_to_one_core()
-    return measure(Policy.load().listener)
+    return measure(Content.load().policy.listener)
 
 
 KINDS = {"run": run, "startup": startup, "generate": generate, "sweep": sweep, "listen": listen}

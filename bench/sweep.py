@@ -70,7 +70,7 @@ def accepted_sends(api: Any) -> Counter[int]:
 
 async def deliver(work: Path, messages: int) -> dict[str, Any]:
     """Sweep `messages` due check-ins through the real job, application and rate limiter."""
-    from tests.fake_bot_api import FakeBotApi
+    from tests.support.fake_bot_api import FakeBotApi
 
     db_path = work / "sweep-delivery.db"
     generate(db_path, messages * 2, build_engine(), due=messages)  # 7 in 10 finished: enough

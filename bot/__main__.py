@@ -33,7 +33,10 @@ def main(argv: list[str] | None = None) -> int:
         "--webhook", action="store_true", help="receive updates on PTB's webhook server instead"
     )
     commands.add_parser("chat", help="talk to the bot in this terminal (no token needed)")
-    commands.add_parser("check-flows", help="validate flows/ and print a summary")
+    check = commands.add_parser(
+        "check-flows", help="check all content and the rule examples, and print a summary"
+    )
+    check.add_argument("--content", metavar="DIR", help="the content folder (default: flows/)")
     diagram = commands.add_parser("diagram", help="print the flows as a Mermaid state diagram")
     diagram.add_argument(
         "--update", metavar="FILE", help="rewrite the diagram in this file (docs/flows.md)"
@@ -94,6 +97,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     except sqlite3.DatabaseError as error:
         return fail(f"the database {settings.db_path} cannot be opened ({error}): "
                     "run `python -m bot doctor`")  # fmt: skip
+    failure: str | None
     try:
         service = Service(
             store,
@@ -186,16 +190,25 @@ def cmd_chat(args: argparse.Namespace) -> int:
 
 
 def cmd_check_flows(args: argparse.Namespace) -> int:
-    """Validate all content and print what it covers."""
-    from bot.service import build_engine
+    """Check all content and the rule examples; print every problem, or what it covers."""
+    from bot.content import Content
+    from bot.engine import Engine
 
     try:
-        engine = build_engine()  # loads and cross-checks flows, messages and policy data
-    except (FlowError, ValueError) as error:
+        # every file, and the references between them
+        content = Content.load(Path(args.content)) if args.content else Content.load()
+        Engine(content)
+    except ValueError as error:
         print(error, file=sys.stderr)
         return 1
-    flows, messages = engine.flows, engine.messages
+    failures = content.example_failures()
+    if failures:
+        count = f"{len(failures)} rule example{'s' if len(failures) != 1 else ''}"
+        print(f"{count} the rules get wrong:\n  " + "\n  ".join(failures), file=sys.stderr)
+        return 1
+    flows, messages = content.flows, content.messages
     covered = flows.covered_points()
+    print("rule examples (crisis, drafts): all right")
     print(f"flows: {', '.join(sorted(flows.flows))}")
     print(f"steps: {len(flows.steps)}; messages: {len(messages.texts)}")
     print(f"points covered from the start: {len(covered)}/{len(POINT_IDS)}")
@@ -206,7 +219,7 @@ def cmd_check_flows(args: argparse.Namespace) -> int:
         print(f"  {flow.name}: {len(flow.steps)} steps, covers {' '.join(points) or '-'}")
     from bot.listen.data import training_digest
 
-    model = engine.policy.listener.model
+    model = content.policy.listener.model
     if model is None or model.data_digest != training_digest():
         print(
             "bot/listen/model.bin was not trained on the labelled data now in data/text/: "
@@ -237,28 +250,28 @@ def cmd_diagram(args: argparse.Namespace) -> int:
 
 def cmd_check_draft(args: argparse.Namespace) -> int:
     """Check drafts for coaches and tests; see bot/draft_cli.py."""
+    from bot.content import Content
     from bot.draft_cli import run_check_draft
-    from bot.policy import Policy
 
-    listener = Policy.load().listener
+    listener = Content.load().policy.listener
     return run_check_draft(args.rest, sys.stdin, sys.stdout, listener.draft)
 
 
 def cmd_eval(args: argparse.Namespace) -> int:
     """Report how well the bot understands a task's held-out sets."""
+    from bot.content import Content
     from bot.listen.cli import run_eval
-    from bot.policy import Policy
 
     task = args.command.removeprefix("eval-")
-    return run_eval(task, args.rest, lambda: Policy.load().listener, sys.stdout)
+    return run_eval(task, args.rest, lambda: Content.load().policy.listener, sys.stdout)
 
 
 def cmd_check_text(args: argparse.Namespace) -> int:
     """Print, as JSON, what the bot understood of each message."""
+    from bot.content import Content
     from bot.listen.cli import run_check_text
-    from bot.policy import Policy
 
-    return run_check_text(args.rest, Policy.load().listener, sys.stdin, sys.stdout)
+    return run_check_text(args.rest, Content.load().policy.listener, sys.stdin, sys.stdout)
 
 
 def cmd_train(args: argparse.Namespace) -> int:

@@ -4,6 +4,8 @@ A flow step names actions (`actions: [save_plan]`) that run when a user enters i
 text may use placeholders such as `{plan.dose_text}`; a command (`/export`) may have a
 handler. All three are registered here by name with `@action`, `@placeholder` and
 `@command`, so the flow loader can reject unknown ones and content stays apart from code.
+A feature's own text file is declared with `content_file`; the content object reads and
+checks it with everything else, and the feature reads it back with `ctx.content(FILE)`.
 Actions are pure: they read the context and write only to it (the session, effects, extra
 replies). The few engine services a feature needs (its texts, a note, a yes/no question,
 entering a step) are reached through `Context`, never through the engine itself.
@@ -14,7 +16,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Protocol
+from pathlib import Path
+from typing import Any, Generic, Protocol, TypeVar, cast
 
 from bot.model import Button, Effect, Reply, Session, UserData
 from bot.policy import Policy
@@ -24,6 +27,31 @@ from bot.policy.plan import Plan, level_reasons, plan_for_level, plan_from_answe
 STEP_PREFIX = "s."
 SYSTEM_PREFIX = "x."
 COMMAND_PREFIX = "c."
+
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, eq=False)
+class ContentFile(Generic[T]):
+    """A feature's own data file under the content folder, and the function that reads it.
+
+    `read` gets the file's path, reads it through `bot.datafile` and raises ValueError with
+    the file and key when something is wrong.
+    """
+
+    path: str  # relative to the content folder, e.g. "policy/countries.yaml"
+    read: Callable[[Path], T]
+
+
+CONTENT_FILES: list[ContentFile[Any]] = []
+
+
+def content_file(path: str, read: Callable[[Path], T]) -> ContentFile[T]:
+    """Declare a feature's data file; `Content.load` reads it, `ctx.content` returns it."""
+    file = ContentFile(path, read)
+    CONTENT_FILES.append(file)
+    return file
 
 
 class Screens(Protocol):
@@ -53,6 +81,11 @@ class Context:
     effects: list[Effect] = field(default_factory=list)
     replies: list[Reply] = field(default_factory=list)  # sent before the step's own text
     screens: Screens | None = field(default=None, repr=False, compare=False)
+    files: Mapping[ContentFile[Any], Any] = field(default_factory=dict, repr=False, compare=False)
+
+    def content(self, file: ContentFile[T]) -> T:
+        """The contents of a feature's data file, as read at start."""
+        return cast(T, self.files[file])
 
     def _screens(self) -> Screens:
         if self.screens is None:
@@ -146,5 +179,10 @@ def plan_why(ctx: Context) -> str:
     return "; ".join(reasons) if reasons else ctx.text("plan_why_none")
 
 
+def _plan_field(name: str) -> Placeholder:
+    """A placeholder showing one field of the user's plan."""
+    return lambda ctx: str(getattr(ctx.plan(), name))
+
+
 for _field in ("level", "name", "dose_text", "style"):
-    placeholder(f"plan.{_field}")(lambda ctx, _field=_field: str(getattr(ctx.plan(), _field)))
+    placeholder(f"plan.{_field}")(_plan_field(_field))

@@ -9,6 +9,7 @@ from datetime import datetime, timedelta
 from io import BytesIO
 
 # Figure + FigureCanvasAgg directly, never pyplot: no global state, so safe in a worker thread.
+from matplotlib.axes import Axes
 from matplotlib.backends.backend_agg import FigureCanvasAgg
 from matplotlib.figure import Figure
 from matplotlib.ticker import MaxNLocator
@@ -18,7 +19,6 @@ from bot.policy.contacts import (
     Contact,
     ContactTexts,
     counts_against_dose,
-    default_texts,
 )
 from bot.policy.plan import Plan
 from bot.policy.timezones import zone
@@ -77,7 +77,7 @@ def _week_labels(weeks: Sequence[Week], tz: str, texts: ContactTexts) -> list[st
     return labels
 
 
-def _draw_counts(axes, weeks: Sequence[Week], plan: Plan, texts: ContactTexts):
+def _draw_counts(axes: Axes, weeks: Sequence[Week], plan: Plan, texts: ContactTexts) -> None:
     """Top panel: bars of mine and theirs per week, and the dose as a dashed line."""
     positions = range(len(weeks))
     axes.bar(
@@ -105,7 +105,9 @@ def _draw_counts(axes, weeks: Sequence[Week], plan: Plan, texts: ContactTexts):
     axes.spines[["top", "right"]].set_visible(False)
 
 
-def _draw_outcomes(axes, weeks: Sequence[Week], labels: Sequence[str], texts: ContactTexts):
+def _draw_outcomes(
+    axes: Axes, weeks: Sequence[Week], labels: Sequence[str], texts: ContactTexts
+) -> None:
     """Bottom panel: all contacts per week, stacked by how they went."""
     positions = list(range(len(weeks)))
     bottoms = [0] * len(weeks)
@@ -153,10 +155,9 @@ def render_progress_png(
     weeks: int = 6,
     *,
     tz: str = "UTC",
-    texts: ContactTexts | None = None,
+    texts: ContactTexts,
 ) -> bytes:
     """Render the last `weeks` weeks of contacts against the plan as a PNG (about 800x500)."""
-    texts = texts or default_texts()
     figure = Figure(figsize=SIZE_INCHES, dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     figure.suptitle(texts.chart["title"], fontsize=14)

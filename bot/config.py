@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 import os
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
+from typing import TypedDict
 from urllib.parse import urlsplit
 
 from dotenv import load_dotenv
@@ -88,7 +89,7 @@ def load_settings(
         raise SettingsError(
             f"BACKUP_RETENTION_HOURS must be a whole number of hours (1..8784), got {retention!r}"
         )
-    return Settings(
+    settings = Settings(
         backup_retention_hours=int(retention),
         token=token,
         api_url=api_url,
@@ -96,11 +97,20 @@ def load_settings(
         log_level=level,
         admin_user_ids=frozenset(int(a) for a in admins),
         checkin_sweep_seconds=int(sweep),
-        **(webhook_settings() if webhook else {}),
     )
+    return replace(settings, **webhook_settings()) if webhook else settings
 
 
-def webhook_settings() -> dict[str, object]:
+class WebhookSettings(TypedDict):
+    """The settings only webhook mode reads."""
+
+    webhook_listen: str
+    webhook_port: int
+    webhook_url: str
+    webhook_secret: str
+
+
+def webhook_settings() -> WebhookSettings:
     """Read and check WEBHOOK_LISTEN, WEBHOOK_PORT, WEBHOOK_URL and WEBHOOK_SECRET."""
     listen = os.environ.get("WEBHOOK_LISTEN", "").strip() or DEFAULT_WEBHOOK_LISTEN
     port_text = os.environ.get("WEBHOOK_PORT", "").strip() or str(DEFAULT_WEBHOOK_PORT)
@@ -170,9 +180,8 @@ def configure_logging(level: str, token: str | None = None, secret: str | None =
         handler.addFilter(NoLibraryTracebacks())
     # httpx logs URLs (which contain the token); python-telegram-bot logs every API call's
     # parameters and results at DEBUG (which contain what users wrote and what we sent).
-    # transitions logs every state entered at INFO, and state names reveal answers
-    # ("walkthrough:safety_concern"); uvicorn's access log would show webhook paths.
-    for noisy in ("httpx", "httpcore", "apscheduler", "transitions", "uvicorn.access"):
+    # uvicorn's access log would show webhook paths.
+    for noisy in ("httpx", "httpcore", "apscheduler", "uvicorn.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
     for chatty in ("telegram", "telegram.ext"):
         logging.getLogger(chatty).setLevel(max(logging.INFO, logging.getLevelName(level)))

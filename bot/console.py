@@ -6,7 +6,7 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
-from bot.model import Button, Command, Event, Press, Reply, Text
+from bot.model import Attachment, Button, Command, Event, Press, Reply, Text
 from bot.service import Service
 
 LOCAL_USER_ID = 0  # Telegram user ids are positive, so 0 never clashes with a real user
@@ -39,11 +39,11 @@ def run_console(
         buttons = show(result.replies, write) or buttons
 
 
-def save_attachment(reply: Reply) -> Path:
+def save_attachment(attachment: Attachment) -> Path:
     """Write a reply's file (a chart, an export) to a private temporary folder."""
     folder = Path(tempfile.mkdtemp(prefix="reconnect-"))
-    path = folder / reply.attachment.filename
-    path.write_bytes(reply.attachment.render())
+    path = folder / attachment.filename
+    path.write_bytes(attachment.render())
     path.chmod(0o600)
     return path
 
@@ -66,7 +66,7 @@ def show(replies: list[Reply], write: Callable[[str], None]) -> list[Button]:
         write("")
         write(reply.text)
         if reply.attachment is not None:
-            write(f"  (file saved to {save_attachment(reply)})")
+            write(f"  (file saved to {save_attachment(reply.attachment)})")
         if reply.buttons:
             buttons = list(reply.buttons)
             for number, button in enumerate(buttons, start=1):

@@ -1,20 +1,21 @@
 """The conversation engine: a user's stored state and one input in, new state and replies out.
 
-The engine knows nothing of Telegram or terminals. One shared `transitions` machine is built
-from all flows; for each input a light per-user model is attached at the stored step, the
-trigger is fired, and the model is removed again, so memory does not grow with users.
+The engine knows nothing of Telegram or terminals. A button or typed answer leads to its
+step's fixed target or to the first route whose condition the user's answers meet; the
+engine follows that itself (docs/decisions/0005-no-state-machine-library.md) and keeps no
+per-user state between inputs.
 """
 
 from __future__ import annotations
 
 import hashlib
 import re
+from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, cast, get_args
 
-from transitions import Machine, MachineError
+from transitions import Machine
 
-from bot import features
 from bot.actions import (
     ACTIONS,
     COMMAND_PREFIX,
@@ -24,7 +25,8 @@ from bot.actions import (
     SYSTEM_PREFIX,
     Context,
 )
-from bot.flows import ENTRY, MENU, PLACEHOLDER, SAFETY_MENU, FlowError, FlowSet, Messages, Step
+from bot.content import Content
+from bot.flows import ENTRY, MENU, PLACEHOLDER, SAFETY_MENU, Step
 from bot.listen.features import MAX_CHARS
 from bot.model import (
     Button,
@@ -39,9 +41,8 @@ from bot.model import (
     Text,
     UserData,
 )
-from bot.policy import Policy
 from bot.policy.plan import damage_level
-from bot.policy.safety import CrisisSignal, crisis_reply, is_https_url, resources_for
+from bot.policy.safety import Category, CrisisSignal, crisis_reply, is_https_url, resources_for
 
 __all__ = [
     "MENU",
@@ -63,30 +64,9 @@ CHECKIN_ANSWER_WINDOW = timedelta(hours=12)  # typed text this soon after a chec
 MAX_CHECKED_CHARS = MAX_CHARS
 CRISIS_PREFIXES = tuple(f"{SYSTEM_PREFIX}crisis_{name}" for name in ("help", "later", "ok"))
 TOKEN_CHARS = 6
+ROUTE = "route"  # the one trigger name of the routes machine
+RouteTest = Callable[[Mapping[str, Any]], bool]  # a route's condition (Route.matches)
 NO_SESSION_COMMANDS = frozenset({"help", "about", "privacy", "stats"})
-
-
-class _Conversation:
-    """The per-user model the shared machine drives during one input."""
-
-    def __init__(self, facts: dict[str, Any]):
-        self.facts = facts
-
-
-class _FlowMachine(Machine):
-    """A shared machine whose per-input models get only `trigger`, nothing per state.
-
-    `add_model` normally binds an `is_<state>` helper and looks for `on_enter_<state>`
-    methods for every state of every flow, which made attaching a model per input cost more
-    than the rest of the engine. The engine fires triggers by name and runs entry actions
-    itself, so neither is needed.
-    """
-
-    def _add_model_to_state(self, state, model):  # noqa: ARG002 (signature of the base class)
-        return
-
-    def _add_trigger_to_model(self, trigger, model):  # noqa: ARG002
-        return
 
 
 def step_token(name: str) -> str:
@@ -95,74 +75,27 @@ def step_token(name: str) -> str:
 
 
 class Engine:
-    """Turns flows into a state machine and inputs into replies."""
+    """Turns inputs into the next step, its replies and the writes to commit."""
 
-    def __init__(self, flows: FlowSet, messages: Messages, policy: Policy):
-        features.load()
-        self.flows = flows
-        self.messages = messages
-        self.policy = policy
-        self.commands = {c.command: c for c in messages.commands}
-        self._check_commands()
+    def __init__(self, content: Content):
+        self.content = content
+        self.flows = flows = content.flows
+        self.messages = content.messages
+        self.policy = content.policy
+        self.commands = {c.command: c for c in self.messages.commands}
         self._by_token = {step_token(name): name for name in flows.steps}
         if len(self._by_token) != len(flows.steps):
             raise ValueError("two steps share a callback token; rename one of them")
-        self.machine = _FlowMachine(
-            model=None,
-            states=list(flows.steps),
-            initial=ENTRY,
-            auto_transitions=False,
-            send_event=True,
+        # The flows' conditional routes as a state machine, used through transitions' public
+        # API only: `get_transitions` lists a step's routes in order, and the engine picks the
+        # first whose conditions the answers meet. No model is attached and no trigger fired,
+        # so nothing per user is bound and no state name is ever logged.
+        self.machine = Machine(
+            model=None, states=list(flows.steps), initial=ENTRY, auto_transitions=False
         )
         for step in flows.steps.values():
-            self._add_transitions(step)
-
-    def _check_commands(self) -> None:
-        """Every command a button runs or a command opens must exist."""
-        problems = []
-        for step in self.flows.steps.values():
-            for button in step.buttons:
-                if button.command and button.command not in self.commands:
-                    problems.append(
-                        f"{step.flow}.yaml: step '{step.id}': button '{button.label}' runs "
-                        f"unknown command '{button.command}'"
-                    )
-        for command in self.commands.values():
-            if command.to and command.to not in self.flows.steps:
-                problems.append(f"messages.yaml: command '{command.command}' opens unknown step")
-            if not command.to and not command.alias_of and command.command not in COMMANDS:
-                problems.append(f"messages.yaml: command '{command.command}' has no 'to'")
-        for name, intent in self.policy.free_text.intents.items():
-            for button in intent.buttons:
-                if button.command and button.command not in self.commands:
-                    problems.append(
-                        f"listen.yaml: intent '{name}': unknown command '{button.command}'"
-                    )
-                if button.review and f"review:{button.review}" not in self.flows.steps:
-                    problems.append(f"listen.yaml: intent '{name}': unknown step '{button.review}'")
-        if problems:
-            raise FlowError(problems)
-
-    def _add_transitions(self, step: Step) -> None:
-        """Add one trigger per button (`choose_<i>`) and `submit` for typed answers."""
-        for index, button in enumerate(step.buttons):
-            if button.command:
-                continue
-            self._add_routes(f"choose_{index}", step, button.to)
-        if step.text_input:
-            self._add_routes("submit", step, step.text_input.to)
-
-    def _add_routes(self, trigger: str, step: Step, target: str | None) -> None:
-        if target:
-            self.machine.add_transition(trigger, step.name, target)
-            return
-        for route in step.routes:
-            self.machine.add_transition(
-                trigger,
-                step.name,
-                route.to,
-                conditions=[lambda event, route=route: route.matches(event.model.facts)],
-            )
+            for route in step.routes:
+                self.machine.add_transition(ROUTE, step.name, route.to, conditions=[route.matches])
 
     # --- the one entry point ------------------------------------------------------------------
 
@@ -209,7 +142,7 @@ class Engine:
 
     def context(self, session: Session, data: UserData, now: datetime) -> Context:
         """A context for one input, lending features this engine's screens."""
-        return Context(session, data, self.policy, now, screens=self)
+        return Context(session, data, self.policy, now, screens=self, files=self.content.files)
 
     # --- inputs -------------------------------------------------------------------------------
 
@@ -232,7 +165,7 @@ class Engine:
             return self._command(ctx, button.command, ""), None
         if step.answer and button.value is not None:
             ctx.session.answers[step.answer] = button.value
-        self._fire(ctx, f"choose_{index}")
+        self._follow(ctx, step, button.to)
         return [self.render(ctx)], None
 
     def _system_press(
@@ -246,7 +179,7 @@ class Engine:
                 return self._stale(ctx)
             return [self.enter(ctx, step)], None
         if name == "crisis_help":
-            signal = CrisisSignal("alarm", argument if argument in CATEGORIES else "distress")
+            signal = CrisisSignal("alarm", CATEGORIES.get(argument, "distress"))
             return [self.crisis_reply(signal, ctx.session, ctx.data)], None
         if name == "crisis_later":
             return [Reply(self.messages["crisis_later"])], None
@@ -298,7 +231,7 @@ class Engine:
             ctx.typed = text  # used by the next step's actions, never stored
         else:
             ctx.session.answers[step.text_input.answer] = text
-        self._fire(ctx, "submit")
+        self._follow(ctx, step, step.text_input.to)
         return [self.render(ctx)]
 
     def _free_text(self, ctx: Context, text: str) -> list[Reply]:
@@ -328,16 +261,16 @@ class Engine:
 
     # --- state changes ------------------------------------------------------------------------
 
-    def _fire(self, ctx: Context, trigger: str) -> None:
-        """Fire `trigger` on a model attached at the session's step, then run entry actions."""
-        model = _Conversation(self.facts(ctx.session))
-        self.machine.add_model(model, initial=ctx.session.state)
-        try:
-            if not model.trigger(trigger):
-                raise MachineError(f"no route from {ctx.session.state} for {trigger}")
-            target = model.state
-        finally:
-            self.machine.remove_model(model)
+    def _follow(self, ctx: Context, step: Step, target: str | None) -> None:
+        """Go to `target`, or else to the first of the step's routes the answers meet."""
+        if target is None:
+            facts = self.facts(ctx.session)
+            # The loader makes every step's last route unconditional, so one always fits.
+            target = next(
+                str(transition.dest)
+                for transition in self.machine.get_transitions(ROUTE, source=step.name)
+                if all(cast(RouteTest, c.func)(facts) for c in transition.conditions)
+            )
         self._enter(ctx, target)
 
     def _enter(self, ctx: Context, state: str) -> None:
@@ -422,9 +355,9 @@ class Engine:
         return PLACEHOLDER.sub(lambda m: PLACEHOLDERS[m[1]](ctx), text)
 
     @property
-    def texts(self) -> Messages:
+    def texts(self) -> Mapping[str, str]:
         """The texts of messages.yaml (for features, through `Context.text`)."""
-        return self.messages
+        return self.messages.texts
 
     def note(self, message: str, ctx: Context) -> Reply:
         """A short note followed by the current step (for features, via `Context.note`)."""
@@ -466,7 +399,7 @@ class Engine:
         return Reply(text, (Button(self.messages["continue"], data=f"{SYSTEM_PREFIX}resume"),))
 
 
-CATEGORIES = frozenset({"self_harm", "harm_others", "danger_now", "distress"})
+CATEGORIES: dict[str, Category] = {name: name for name in get_args(Category)}
 
 
 def words_of(event: Event) -> str:

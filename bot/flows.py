@@ -15,9 +15,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from bot.datafile import read_yaml
+from bot.datafile import DataFileError, read_yaml
 
 FLOWS_DIR = Path(__file__).resolve().parent.parent / "flows"
 ENTRY = "walkthrough:welcome"
@@ -144,8 +142,8 @@ def load_flows(directory: Path = FLOWS_DIR) -> FlowSet:
     for path in sorted(directory.glob("*.yaml")):
         try:
             raw = read_yaml(path)
-        except yaml.YAMLError as error:
-            problems.append(f"{path.name}: {' '.join(str(error).split())}")
+        except DataFileError as error:
+            problems.append(str(error))
             continue
         if not isinstance(raw, dict) or "flow" not in raw:
             continue  # not a flow (for example the shared messages file)
@@ -165,7 +163,7 @@ def load_flows(directory: Path = FLOWS_DIR) -> FlowSet:
     return flow_set
 
 
-def _parse_flow(path: Path, raw: dict, problems: list[str]) -> Flow | None:
+def _parse_flow(path: Path, raw: dict[str, Any], problems: list[str]) -> Flow | None:
     """Turn one file's YAML into a Flow, recording problems instead of stopping at the first."""
     name = raw.get("flow")
     where = path.name
@@ -438,8 +436,10 @@ def load_messages(directory: Path = FLOWS_DIR) -> Messages:
     problems: list[str] = []
     try:
         raw = read_yaml(path)
-    except (OSError, yaml.YAMLError) as error:
-        raise FlowError([f"{path.name}: cannot read: {error}"]) from error
+    except DataFileError as error:
+        raise FlowError([str(error)]) from error
+    if not isinstance(raw, dict):
+        raise FlowError([f"{path.name}: the top level must be a mapping"])
     texts = {str(k): str(v).strip() for k, v in (raw.get("messages") or {}).items()}
     for name in sorted(REQUIRED_MESSAGES - set(texts)):
         problems.append(f"{path.name}: message '{name}' is missing")
@@ -467,11 +467,11 @@ def load_messages(directory: Path = FLOWS_DIR) -> Messages:
                 alias_of=item.get("alias_of"),
             )
         )
-    names = {command.command for command in commands}
-    for command in commands:
-        if command.alias_of and command.alias_of not in names:
+    names = {entry.command for entry in commands}
+    for entry in commands:
+        if entry.alias_of and entry.alias_of not in names:
             problems.append(
-                f"{path.name}: command '{command.command}' is an alias of unknown command"
+                f"{path.name}: command '{entry.command}' is an alias of unknown command"
             )
     if problems:
         raise FlowError(problems)

@@ -122,7 +122,7 @@ async def best_effort(call: Callable[[], Awaitable[T]], what: str) -> T | None:
         return None
 
 
-class UpdateTracker(asyncio.Queue):
+class UpdateTracker(asyncio.Queue[object]):
     """The Application's update queue, remembering which fetched updates are not committed.
 
     An update counts as settled once its state change is committed (the handler calls
@@ -194,7 +194,9 @@ class ConfirmAfterHandled(BaseRequest):
         """Close the inner transport."""
         await self.inner.shutdown()
 
-    async def do_request(self, url: str, method: str, *args: Any, **kwargs: Any):
+    async def do_request(
+        self, url: str, method: str, *args: Any, **kwargs: Any
+    ) -> tuple[int, bytes]:
         """Wait until every fetched update is committed, then poll."""
         if not await self.tracker.wait_settled(CONFIRM_WAIT_SECONDS):
             log.debug("polling on with %d updates still waiting", len(self.tracker.unsettled))

@@ -15,15 +15,16 @@ from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
 
+from bot.content import CONTENT_ROOT, Content
 from bot.engine import Engine
 from bot.features.checkins import (
+    CheckinDecision,
     checkin_reply,
     command_from_press,
     decide_due_checkin,
     settings_from,
 )
-from bot.features.texts import feature_texts
-from bot.flows import FLOWS_DIR, load_flows, load_messages
+from bot.features.texts import FEATURE_TEXTS
 from bot.locks import UserLocks
 from bot.model import (
     DEFAULT_BACKUP_RETENTION_HOURS,
@@ -36,7 +37,6 @@ from bot.model import (
     Text,
     UserData,
 )
-from bot.policy import Policy
 from bot.store import CheckinClaim, ClaimedCheckin, DueCheckin, Store
 from bot.store.users import BadRow
 
@@ -63,17 +63,10 @@ class Result:
     failed: bool = False  # storage failed, nothing saved: the user is asked to try again
 
 
-def build_engine(flows_dir: Path = FLOWS_DIR) -> Engine:
-    """Load and validate all content and build the engine."""
-    engine = Engine(load_flows(flows_dir), load_messages(flows_dir), Policy.load())
-    # The features' own text files are read lazily (cached); read them now so a broken file
-    # stops the bot (and check-flows) at start, not in the middle of someone's conversation.
-    from bot.features.privacy import load_countries
-    from bot.features.texts import feature_texts
-    from bot.policy.urge import urge_texts
-
-    feature_texts(), urge_texts(), load_countries()
-    return engine
+def build_engine(root: Path = CONTENT_ROOT) -> Engine:
+    """Load and check all content under `root` (ContentError lists every problem), then
+    build the engine on it."""
+    return Engine(Content.load(root))
 
 
 class Service:
@@ -178,7 +171,7 @@ class Service:
         """
         now = self.clock()
 
-        def decide(due: DueCheckin):
+        def decide(due: DueCheckin) -> CheckinDecision:
             settings = settings_from(due.settings)
             return decide_due_checkin(
                 settings, due.due_at, due.last_sent_at, now, due.eligible, due.due_kind
@@ -188,7 +181,7 @@ class Service:
         if taken is None:
             return None
         tz = settings_from(taken.due.settings).tz
-        policy, texts = self.engine.policy.contact_texts, feature_texts()
+        policy, texts = self.engine.policy.contact_texts, self.engine.content.file(FEATURE_TEXTS)
         due = taken.due
         reply = checkin_reply(due.due_kind, due.user_id, tz, now, policy, texts, due.mode)
         return DueMessage(taken.due.user_id, reply, taken)

@@ -23,6 +23,7 @@ from telegram import (
     InlineKeyboardButton,
     InlineKeyboardMarkup,
     InputFile,
+    Message,
     Update,
 )
 from telegram.constants import ChatMemberStatus, ChatType, MessageLimit
@@ -43,7 +44,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.config import Settings
 from bot.health import touch_heartbeat
-from bot.model import Command, Event, Media, Press, Reply, Text
+from bot.model import Attachment, Command, Event, Media, Press, Reply, Text
 from bot.reliability import (
     ConfirmAfterHandled,
     PerUserUpdateProcessor,
@@ -55,6 +56,8 @@ from bot.reliability import (
 from bot.service import DueMessage, Result, Service
 
 log = logging.getLogger(__name__)
+# The Application as built here: PTB's default bot, context, data and job queue types.
+AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 # do_api_request suggests the typed method for known endpoints; call_unparsed means it.
 warnings.filterwarnings("ignore", message=r"Please use 'Bot\.", category=PTBUserWarning)
 PRIVATE = filters.ChatType.PRIVATE
@@ -73,8 +76,8 @@ def build_application(
     service: Service,
     request: BaseRequest | None = None,
     get_updates_request: BaseRequest | None = None,
-    rate_limiter: BaseRateLimiter | None = None,
-) -> Application:
+    rate_limiter: BaseRateLimiter[Any] | None = None,
+) -> AnyApplication:
     """Build the PTB application with all handlers; `on_startup` runs at start.
 
     Updates of different users run concurrently, one user's in order (see bot/reliability.py).
@@ -114,7 +117,7 @@ def default_rate_limiter() -> AIORateLimiter:
     )
 
 
-def add_handlers(application: Application) -> None:
+def add_handlers(application: AnyApplication) -> None:
     """Register the handlers: private chats get the conversation, groups a polite notice."""
     application.add_handler(ChatMemberHandler(on_membership, ChatMemberHandler.MY_CHAT_MEMBER))
     # Only new messages are input: an edited message is not a new answer (it is ignored), and
@@ -135,7 +138,7 @@ def add_handlers(application: Application) -> None:
     application.add_error_handler(on_error)
 
 
-async def on_startup(application: Application) -> None:
+async def on_startup(application: AnyApplication) -> None:
     """Publish the command menu for private chats and say that we are up."""
     service: Service = application.bot_data["service"]
     commands = [
@@ -156,12 +159,15 @@ def to_command(text: str) -> Command:
 
 async def on_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Any /command in a private chat; the engine knows which ones exist."""
-    await _handle(update, context, to_command(update.effective_message.text or ""))
+    if update.effective_message is not None:  # a command handler only sees messages
+        await _handle(update, context, to_command(update.effective_message.text or ""))
 
 
 async def on_text(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Typed text in a private chat; a forwarded message is someone else's words, not input."""
     message = update.effective_message
+    if message is None:
+        return
     if message.forward_origin is not None:  # never stored; still checked for a crisis
         await _handle(update, context, Media("forwarded", caption=message.text or ""))
         return
@@ -172,6 +178,8 @@ async def on_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Stickers, photos, voice notes, files: things the bot does not read (captions are
     checked for a crisis before anything else, never stored)."""
     message = update.effective_message
+    if message is None:
+        return
     kind = next(
         (k for k in ("sticker", "photo", "voice", "video", "document", "audio") if message[k]),
         "other",
@@ -184,6 +192,8 @@ async def on_media(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
 async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """A tap on an inline button."""
     query = update.callback_query
+    if query is None:
+        return
     chat = update.effective_chat
     if chat is not None and chat.type != ChatType.PRIVATE:
         await _answer_quietly(query, None)
@@ -195,6 +205,8 @@ async def on_group_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
     """A command in a group: explain once, store nothing."""
     service: Service = context.bot_data["service"]
     message = update.effective_message
+    if message is None:
+        return
     await best_effort(
         lambda: message.reply_text(service.engine.messages["group_only"]), "group notice"
     )
@@ -202,8 +214,8 @@ async def on_group_command(update: Update, context: ContextTypes.DEFAULT_TYPE) -
 
 async def on_membership(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
     """Added to a group or channel: say it works in private chats only, then leave."""
-    change: ChatMemberUpdated = update.my_chat_member
-    if change.chat.type == ChatType.PRIVATE:
+    change: ChatMemberUpdated | None = update.my_chat_member
+    if change is None or change.chat.type == ChatType.PRIVATE:
         return
     if change.new_chat_member.status not in (
         ChatMemberStatus.MEMBER,
@@ -260,29 +272,30 @@ async def send_replies(context: ContextTypes.DEFAULT_TYPE, chat_id: int, result:
 async def send_reply(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply) -> bool:
     """Send one reply, splitting any text longer than Telegram allows; False if given up."""
     if reply.attachment is not None:
-        return await send_attachment(context, chat_id, reply)
+        return await send_attachment(context, chat_id, reply, reply.attachment)
     chunks = split_text(reply.text)
     for index, chunk in enumerate(chunks):
         markup = keyboard(reply) if index == len(chunks) - 1 else None
-        params = {"chat_id": chat_id, "text": chunk}
+        params: dict[str, Any] = {"chat_id": chat_id, "text": chunk}
         if markup is not None:
             params["reply_markup"] = markup
         sent = await call_with_retries(
-            lambda params=params: call_unparsed(context.bot, "sendMessage", params), "sendMessage"
+            partial(call_unparsed, context.bot, "sendMessage", params), "sendMessage"
         )
         if sent is None:
             return False
     return True
 
 
-async def send_attachment(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply) -> bool:
+async def send_attachment(
+    context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Reply, attachment: Attachment
+) -> bool:
     """Render the file off the event loop (charts take a while), then send it with a caption."""
-    attachment = reply.attachment
     data = await asyncio.to_thread(attachment.render)
     caption = reply.text[: MessageLimit.CAPTION_LENGTH]
     send = context.bot.send_photo if attachment.kind == "photo" else context.bot.send_document
 
-    async def call():  # a fresh InputFile per attempt: a retried upload must not be half-read
+    async def call() -> Message:  # a fresh InputFile each time: a retry must not half-read it
         file = InputFile(data, filename=attachment.filename)
         return await send(chat_id, file, caption=caption, reply_markup=keyboard(reply))
 
@@ -365,7 +378,7 @@ SWEEP_BATCH = 200
 RETRY_LATER_SECONDS = 60
 
 
-def schedule_checkin_sweep(application: Application, interval_seconds: int) -> None:
+def schedule_checkin_sweep(application: AnyApplication, interval_seconds: int) -> None:
     """Run the sweep every `interval_seconds`; a restart loses nothing (the schedule is stored)."""
     if application.job_queue is None:
         raise RuntimeError("the job queue is missing: install python-telegram-bot[job-queue]")

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import urlsplit
-
-from telegram.ext import Application
 
 from bot.config import Settings
 
+if TYPE_CHECKING:
+    from bot.telegram import AnyApplication
 
-def run_webhook(application: Application, settings: Settings) -> None:
+
+def run_webhook(application: AnyApplication, settings: Settings) -> None:
     """Serve PTB's webhook server; Telegram posts updates to WEBHOOK_URL with the secret."""
     from bot.telegram import ALLOWED_UPDATES
 

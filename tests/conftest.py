@@ -1,36 +1,21 @@
-"""Shared fixtures: the fake Bot API server, a bot token and a database path."""
+"""Shared fixtures: the fake Bot API server, a bot token, a database path, running bots.
 
-from collections.abc import Iterator
+The helpers behind them live in tests/support/.
+"""
+
+import functools
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.fake_bot_api import FakeBotApi
+from bot.engine import Engine
+from bot.service import build_engine
+from tests.support.bots import ROOT, Clock, RunningBot, bot_process_env, free_port
+from tests.support.chat import USER, seed_at_menu
+from tests.support.fake_bot_api import FakeBotApi
 
-ROOT = Path(__file__).resolve().parent.parent
-
-
-def free_port() -> int:
-    """A TCP port nobody listens on right now."""
-    import socket
-
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
-def bot_process_env(api: FakeBotApi, token: str, db_path: Path, **extra: str) -> dict[str, str]:
-    """The environment for `python -m bot run` as a real process against the fake server."""
-    import os
-
-    return {
-        **os.environ,
-        "PYTHONPATH": str(ROOT),
-        "TELEGRAM_BOT_TOKEN": token,
-        "TELEGRAM_API_URL": api.base_url,
-        "BOT_DB_PATH": str(db_path),
-        **extra,
-    }
+__all__ = ["ROOT", "RunningBot", "bot_process_env", "free_port"]  # imported by tests
 
 
 @pytest.fixture
@@ -52,71 +37,49 @@ def tmp_db_path(tmp_path: Path) -> Path:
     return tmp_path / "bot.db"
 
 
-class RunningBot:
-    """The real PTB Application, polling the fake Bot API, on a real database."""
-
-    def __init__(self, fake_api: FakeBotApi, token: str, db_path: Path, clock):
-        from bot.config import Settings
-        from bot.service import Service, build_engine
-        from bot.store import Store
-
-        self.store = Store(db_path)
-        self.service = Service(self.store, build_engine(), clock=clock)
-        settings = Settings(
-            token=token, api_url=fake_api.base_url, db_path=db_path, log_level="INFO"
-        )
-        from bot.telegram import build_application
-
-        self.application = build_application(settings, self.service)
-
-    async def start(self) -> "RunningBot":
-        from bot.telegram import ALLOWED_UPDATES, on_startup
-
-        await self.application.initialize()
-        await on_startup(self.application)  # post_init runs only under run_polling
-        await self.application.start()
-        await self.application.updater.start_polling(
-            poll_interval=0.0, timeout=1, allowed_updates=ALLOWED_UPDATES
-        )
-        return self
-
-    async def stop(self) -> None:
-        await self.application.updater.stop()
-        await self.application.stop()
-        await self.application.shutdown()
-        self.store.close()
-
-
-class Clock:
-    """A clock tests move by hand."""
-
-    def __init__(self):
-        from datetime import UTC, datetime
-
-        self.now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-
-    def __call__(self):
-        return self.now
-
-    def advance(self, **delta) -> None:
-        from datetime import timedelta
-
-        self.now += timedelta(**delta)
-
-
 @pytest.fixture
 def clock() -> Clock:
     """An injected clock, starting at 2026-11-26 12:00 UTC."""
     return Clock()
 
 
+@pytest.fixture(scope="session", autouse=True)
+def _one_tls_context() -> Iterator[None]:
+    """Every PTB client builds a TLS context (0.1 s loading the CA bundle) that the plain-HTTP
+    fake API never uses; build the default one once per test session instead."""
+    from httpx._transports import default as transport  # httpx's internal: guarded below
+
+    build = getattr(transport, "create_ssl_context", None)
+    if build is None:
+        yield
+        return
+    shared = functools.cache(build)
+
+    def create_ssl_context(verify=True, cert=None, trust_env=True):  # noqa: ANN001
+        if verify is True and cert is None:
+            return shared(verify=verify, cert=cert, trust_env=trust_env)
+        return build(verify=verify, cert=cert, trust_env=trust_env)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(transport, "create_ssl_context", create_ssl_context)
+        yield
+
+
+@pytest.fixture(scope="session")
+def engine() -> Engine:
+    """The engine on the shipped content, built once: it keeps no state between inputs."""
+    return build_engine()
+
+
 @pytest.fixture
-async def start_bot(fake_api, bot_token, tmp_db_path, clock):
+async def start_bot(
+    fake_api: FakeBotApi, bot_token: str, tmp_db_path: Path, clock: Clock, engine: Engine
+) -> AsyncIterator[Callable[[], Awaitable[RunningBot]]]:
     """Start (and at the end stop) bots on the same database; call it again to 'restart'."""
     running: list[RunningBot] = []
 
     async def start() -> RunningBot:
-        bot = await RunningBot(fake_api, bot_token, tmp_db_path, clock).start()
+        bot = await RunningBot(fake_api, bot_token, tmp_db_path, clock, engine).start()
         running.append(bot)
         return bot
 
@@ -124,3 +87,23 @@ async def start_bot(fake_api, bot_token, tmp_db_path, clock):
     for bot in running:
         if bot.application.running:
             await bot.stop()
+
+
+@pytest.fixture
+def at_menu(
+    start_bot: Callable[[], Awaitable[RunningBot]],
+) -> Callable[..., Awaitable[RunningBot]]:
+    """Start a bot whose users already finished the walk-through and sit at the menu.
+
+    `await at_menu(choices, users=(USER, OTHER))`: each user is walked to the menu
+    in-process (`seed_at_menu`: the real engine and store, no HTTP), tapping the labels in
+    `choices` where offered, so a test starts where it means to instead of ~30 round trips.
+    """
+
+    async def start(choices: dict[str, str] | None = None, users=(USER,)) -> RunningBot:
+        bot = await start_bot()
+        for user in users:
+            seed_at_menu(bot.service, choices, user)
+        return bot
+
+    return start

@@ -10,7 +10,7 @@ import pytest
 
 from bot.__main__ import main
 from bot.backup import BackupError, backup_database
-from tests.test_e2e_walkthrough import say, tap
+from tests.support.chat import say, tap
 
 USER = 1001
 

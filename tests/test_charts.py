@@ -9,13 +9,19 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.charts import render_progress_png, weekly_counts
-from bot.policy.contacts import Contact
+from bot.policy.contacts import Contact, load_texts
 from bot.policy.plan import load_dose_table, plan_for_level
 
 PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 NOW = datetime(2024, 5, 10, 12, tzinfo=UTC)
 COOL = plan_for_level(2, load_dose_table())
 OUTCOMES = ("warm", "neutral", "cold", "no_answer")
+TEXTS = load_texts()
+
+
+def render(*args, **kwargs) -> bytes:
+    """The chart with the shipped texts."""
+    return render_progress_png(*args, texts=TEXTS, **kwargs)
 
 
 def png_size(data: bytes) -> tuple[int, int]:
@@ -42,20 +48,20 @@ def busy_history() -> list[Contact]:
 
 @pytest.mark.parametrize("history", [busy_history(), []], ids=["busy", "empty"])
 def test_chart_is_a_png_of_sensible_size(history):
-    data = render_progress_png(history, COOL, NOW)
+    data = render(history, COOL, NOW)
     width, height = png_size(data)
     assert (width, height) == (800, 500)
     assert 5_000 < len(data) < 200_000
 
 
 def test_empty_and_busy_charts_differ():
-    assert render_progress_png([], COOL, NOW) != render_progress_png(busy_history(), COOL, NOW)
+    assert render([], COOL, NOW) != render(busy_history(), COOL, NOW)
 
 
 def test_chart_renders_for_every_plan_level_and_zone():
     table = load_dose_table()
     for level in (1, 2, 3, 4):
-        data = render_progress_png(
+        data = render(
             busy_history(), plan_for_level(level, table), NOW, weeks=4, tz="Asia/Kathmandu"
         )
         assert png_size(data) == (800, 500)
@@ -63,7 +69,7 @@ def test_chart_renders_for_every_plan_level_and_zone():
 
 def test_charts_render_in_parallel_threads():
     with ThreadPoolExecutor(max_workers=4) as pool:
-        results = list(pool.map(lambda _: render_progress_png(busy_history(), COOL, NOW), range(4)))
+        results = list(pool.map(lambda _: render(busy_history(), COOL, NOW), range(4)))
     assert all(png_size(data) == (800, 500) for data in results)
 
 

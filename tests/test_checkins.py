@@ -5,6 +5,7 @@ from datetime import UTC, datetime, time, timedelta
 
 import pytest
 
+from bot.content import Content
 from bot.engine import Command, Engine, Press, Text
 from bot.features.checkins import (
     MAX_LATENESS,
@@ -13,10 +14,8 @@ from bot.features.checkins import (
     decide_due_checkin,
     describe_settings,
 )
-from bot.features.texts import feature_texts
-from bot.flows import load_flows, load_messages
+from bot.features.texts import FEATURE_TEXTS
 from bot.model import AddContact, SaveCheckins, Session, UserData
-from bot.policy import Policy
 from bot.policy.checkins import CheckinSettings
 from bot.policy.contacts import Contact
 from bot.service import Service
@@ -25,7 +24,9 @@ from tests.store_helper import checkin_row, counter, save_session, user_row
 
 NOW = datetime(2026, 3, 10, 18, 0, tzinfo=UTC)  # 19:00 in Berlin
 BERLIN = CheckinSettings(tz="Europe/Berlin", frequency="daily", hour=19)
-ENGINE = Engine(load_flows(), load_messages(), Policy.load())
+CONTENT = Content.load()
+ENGINE = Engine(CONTENT)
+TEXTS = CONTENT.file(FEATURE_TEXTS)
 NO_DATA = UserData()
 DONE = {"safety": "clear", "response": "brief", "living": "moved_out", "feelings": "not_sure"}
 
@@ -86,7 +87,7 @@ def test_a_user_without_a_finished_walkthrough_gets_nothing():
 
 
 def test_checkin_texts_vary_by_day_and_every_checkin_has_one_tap_buttons():
-    texts, policy = feature_texts(), ENGINE.policy.contact_texts
+    texts, policy = TEXTS, ENGINE.policy.contact_texts
     days = {checkin_reply("checkin", 7, "UTC", NOW + timedelta(days=d), policy, texts).text
             for d in range(6)}  # fmt: skip
     assert len(days) > 1
@@ -107,7 +108,7 @@ def test_checkin_texts_vary_by_day_and_every_checkin_has_one_tap_buttons():
     ],
 )
 def test_checkin_buttons_fit_where_the_user_is(mode, commands):
-    texts, policy = feature_texts(), ENGINE.policy.contact_texts
+    texts, policy = TEXTS, ENGINE.policy.contact_texts
     reply = checkin_reply("checkin", 7, "UTC", NOW, policy, texts, mode)
     assert [command_from_press(b.data).name for b in reply.buttons[3:]] == commands
     if mode == "safety":
@@ -120,11 +121,11 @@ def test_only_command_buttons_become_commands(data):
 
 
 def test_settings_in_words():
-    words = describe_settings(replace(BERLIN, frequency="weekly", weekday=0), NOW, feature_texts())
+    words = describe_settings(replace(BERLIN, frequency="weekly", weekday=0), NOW, TEXTS)
     assert "every Monday at 19:00, Europe/Berlin" in words and "22:00 to 08:00" in words
     paused = replace(BERLIN, paused_until=NOW + timedelta(days=2))
-    assert "paused until Thursday 12 Mar" in describe_settings(paused, NOW, feature_texts())
-    assert "off" in describe_settings(CheckinSettings(), NOW, feature_texts())
+    assert "paused until Thursday 12 Mar" in describe_settings(paused, NOW, TEXTS)
+    assert "off" in describe_settings(CheckinSettings(), NOW, TEXTS)
 
 
 # --- storage --------------------------------------------------------------------------------
@@ -167,7 +168,7 @@ def test_a_follow_up_is_sent_then_the_regular_schedule_returns(service):
     finished(svc.store, 2, BERLIN, follow_up_at, kind="followup")
     clock["now"] = follow_up_at
     (message,) = due_messages(svc)
-    assert message.reply.text in feature_texts().followups
+    assert message.reply.text in TEXTS.followups
     row = checkin_row(svc.store, 2)
     assert row["due_kind"] == "checkin" and row["due_at"] == (NOW + timedelta(days=1)).isoformat()
 
@@ -204,7 +205,7 @@ def test_reset_or_safety_concern_keeps_check_ins_in_the_right_mode(service):
     finished(svc.store, 5, BERLIN, NOW)
     save_session(svc.store, 5, Session(answers={"safety": "concern"}), NOW)
     (message,) = due_messages(svc)
-    assert message.reply.text in feature_texts().safety_checkins
+    assert message.reply.text in TEXTS.safety_checkins
     assert "Log a contact" not in [b.label for b in message.reply.buttons]
     finished(svc.store, 6, BERLIN, NOW)
     save_session(svc.store, 6, Session(), NOW)  # /reset: the walk-through again

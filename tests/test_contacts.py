@@ -307,13 +307,6 @@ def test_no_suggestion_beyond_the_warmest_or_coolest_level():
     assert suggest_adjustment(WARM, cold, NOW, texts=TEXTS).to_level == 2
 
 
-def test_adjustment_uses_the_default_texts_when_none_given():
-    history = [theirs(days(d), outcome="warm") for d in (1, 2, 3, 4)]
-    assert suggest_adjustment(COOL, history, NOW).reason == TEXTS.adjustment["warmer"].format(
-        n=4, matching=4
-    )
-
-
 # --- days since and summary ---------------------------------------------------------------
 
 

@@ -21,12 +21,16 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.model import Command, Press
 from bot.policy.timezones import format_offset
 from bot.service import Service, build_engine
 from bot.store import Store
-from tests.conftest import bot_process_env
-from tests.fake_bot_api import FakeBotApi, keyboard_rows
+from tests.support.bots import bot_process_env
+from tests.support.fake_bot_api import FakeBotApi, keyboard_rows
+
+pytestmark = pytest.mark.slow  # real bot processes killed at random moments
 
 ROOT = Path(__file__).resolve().parent.parent
 HUB_LABEL = "Revisit the ideas"

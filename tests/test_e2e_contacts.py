@@ -5,9 +5,10 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.fake_bot_api import FakeBotApi, png_size
 from tests.store_helper import checkin_row, counter, user_row
-from tests.test_e2e_walkthrough import USER, labels, say, tap, walk_to_hub
+from tests.support.bots import RunningBot
+from tests.support.chat import USER, labels, say, tap
+from tests.support.fake_bot_api import FakeBotApi, png_size
 
 CHECKIN_BUTTONS = {
     *("Doing okay", "So-so", "Having a hard time"),  # the one-tap mood
@@ -41,20 +42,20 @@ async def log_contact(api: FakeBotApi, who="I did", kind="A message", how="Warm"
     return await (say(api, note) if note else tap(api, "Skip"))
 
 
-async def set_up_berlin_evening(api: FakeBotApi) -> None:
-    """Finish the walk-through choosing daily check-ins at 19:00, then set Berlin's time zone."""
-    await walk_to_hub(api, {"often": "Yes, every day", "hour": "Evening, 19:00"})
+async def set_up_berlin_evening(api: FakeBotApi, at_menu) -> RunningBot:
+    """Start at the menu with daily check-ins at 19:00 chosen, then set Berlin's time zone."""
+    bot = await at_menu({"often": "Yes, every day", "hour": "Evening, 19:00"})
     checked = await say(api, "/timezone")
     assert "UTC" in checked
     answer = await say(api, "Berlin")
     assert "Europe/Berlin" in answer and "13:00" in answer  # 12:00 UTC is 13:00 in Berlin
     saved = await tap(api, "Go on")
     assert "every day at 19:00, Europe/Berlin" in saved
+    return bot
 
 
-async def test_logging_a_contact_by_buttons_stores_it_and_says_how_it_fits(fake_api, start_bot):
-    bot = await start_bot()
-    await walk_to_hub(fake_api, {"response": "Polite but brief"})
+async def test_logging_a_contact_by_buttons_stores_it_and_says_how_it_fits(fake_api, at_menu):
+    bot = await at_menu({"response": "Polite but brief"})
     answer = await log_contact(fake_api, who="They did", how="Warm")
     assert "They reached out" in answer and "doesn't count" in answer
     assert {"Log another", "See my plan", "Back to menu"} <= set(labels(fake_api))
@@ -64,10 +65,9 @@ async def test_logging_a_contact_by_buttons_stores_it_and_says_how_it_fits(fake_
 
 
 async def test_a_second_contact_too_soon_gets_a_gentle_checkin_and_the_note_is_kept(
-    fake_api, start_bot, clock
+    fake_api, at_menu, clock
 ):
-    bot = await start_bot()
-    await walk_to_hub(fake_api, {})
+    bot = await at_menu()
     first = await log_contact(fake_api, note="Asked about the school trip")
     assert "first" in first and "relax" not in first
     clock.advance(hours=2)
@@ -80,9 +80,8 @@ async def test_a_second_contact_too_soon_gets_a_gentle_checkin_and_the_note_is_k
     assert notes == ["Asked about the school trip", None]
 
 
-async def test_check_in_arrives_at_the_chosen_local_hour_and_once(fake_api, start_bot, clock):
-    bot = await start_bot()
-    await set_up_berlin_evening(fake_api)
+async def test_check_in_arrives_at_the_chosen_local_hour_and_once(fake_api, at_menu, clock):
+    bot = await set_up_berlin_evening(fake_api, at_menu)
     assert checkin_row(bot.store, USER)["due_at"] == "2026-11-26T18:00:00+00:00"
     clock.advance(hours=5, minutes=59)  # 17:59 UTC, 18:59 in Berlin
     await sweep(bot)
@@ -97,9 +96,8 @@ async def test_check_in_arrives_at_the_chosen_local_hour_and_once(fake_api, star
     assert counter(bot.store, "checkins_sent") == 1
 
 
-async def test_a_due_check_in_is_not_sent_in_quiet_hours(fake_api, start_bot, clock):
-    bot = await start_bot()
-    await set_up_berlin_evening(fake_api)
+async def test_a_due_check_in_is_not_sent_in_quiet_hours(fake_api, at_menu, clock):
+    bot = await set_up_berlin_evening(fake_api, at_menu)
     # The bot was down at 19:00 and comes back at 22:30 Berlin time, inside quiet hours.
     clock.advance(hours=9, minutes=30)
     await sweep(bot)
@@ -110,9 +108,8 @@ async def test_a_due_check_in_is_not_sent_in_quiet_hours(fake_api, start_bot, cl
     assert len(checkins_sent(fake_api)) == 1
 
 
-async def test_checkin_buttons_lead_into_logging_and_can_stop_check_ins(fake_api, start_bot, clock):
-    bot = await start_bot()
-    await set_up_berlin_evening(fake_api)
+async def test_checkin_buttons_lead_into_logging_and_can_stop_check_ins(fake_api, at_menu, clock):
+    bot = await set_up_berlin_evening(fake_api, at_menu)
     clock.advance(hours=6)
     await sweep(bot)
     reply = await tap(fake_api, "Log a contact")
@@ -127,9 +124,8 @@ async def test_checkin_buttons_lead_into_logging_and_can_stop_check_ins(fake_api
     assert len(checkins_sent(fake_api)) == 2
 
 
-async def test_a_user_who_blocked_the_bot_gets_no_more_checkins(fake_api, start_bot, clock):
-    bot = await start_bot()
-    await set_up_berlin_evening(fake_api)
+async def test_a_user_who_blocked_the_bot_gets_no_more_checkins(fake_api, at_menu, clock):
+    bot = await set_up_berlin_evening(fake_api, at_menu)
     fake_api.fail("sendMessage", error_code=403, chat_id=USER, times=None)
     clock.advance(hours=6)
     await sweep(bot)
@@ -144,10 +140,9 @@ async def test_a_user_who_blocked_the_bot_gets_no_more_checkins(fake_api, start_
 
 
 async def test_a_restart_between_scheduling_and_sending_delivers_exactly_once(
-    fake_api, start_bot, clock
+    fake_api, at_menu, start_bot, clock
 ):
-    first = await start_bot()
-    await set_up_berlin_evening(fake_api)
+    first = await set_up_berlin_evening(fake_api, at_menu)
     await first.stop()
     clock.advance(hours=6)
     second = await start_bot()
@@ -158,11 +153,8 @@ async def test_a_restart_between_scheduling_and_sending_delivers_exactly_once(
     assert len(checkins_sent(fake_api)) == 1
 
 
-async def test_a_network_error_puts_the_checkin_back_and_it_is_sent_later(
-    fake_api, start_bot, clock
-):
-    bot = await start_bot()
-    await set_up_berlin_evening(fake_api)
+async def test_a_network_error_puts_the_checkin_back_and_it_is_sent_later(fake_api, at_menu, clock):
+    bot = await set_up_berlin_evening(fake_api, at_menu)
     fake_api.drop_connection("sendMessage", chat_id=USER)
     clock.advance(hours=6)
     await sweep(bot)
@@ -177,7 +169,7 @@ async def test_a_network_error_puts_the_checkin_back_and_it_is_sent_later(
 
 
 async def test_flood_control_that_outlasts_the_retries_puts_the_checkin_back(
-    fake_api, start_bot, clock
+    fake_api, at_menu, clock
 ):
     from telegram.error import RetryAfter
 
@@ -187,8 +179,7 @@ async def test_flood_control_that_outlasts_the_retries_puts_the_checkin_back(
         async def send_message(self, *args, **kwargs):
             raise RetryAfter(30)
 
-    bot = await start_bot()
-    await set_up_berlin_evening(fake_api)
+    bot = await set_up_berlin_evening(fake_api, at_menu)
     clock.advance(hours=6)
     await checkin_sweep(SimpleNamespace(bot=FloodedBot(), bot_data=bot.application.bot_data))
     row = checkin_row(bot.store, USER)
@@ -202,9 +193,8 @@ async def test_flood_control_that_outlasts_the_retries_puts_the_checkin_back(
     assert len(checkins_sent(fake_api)) == 1
 
 
-async def test_progress_sends_a_png_chart_with_a_two_line_summary(fake_api, start_bot, clock):
-    await start_bot()
-    await walk_to_hub(fake_api, {})
+async def test_progress_sends_a_png_chart_with_a_two_line_summary(fake_api, at_menu, clock):
+    await at_menu()
     await log_contact(fake_api)
     clock.advance(days=3)
     await log_contact(fake_api, who="They did", how="Neutral")

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 
 from bot.store.schema import iso
-from tests.test_e2e_walkthrough import USER, labels, reply_count, say, tap, walk_to_hub
+from tests.support.chat import USER, labels, reply_count, say, tap
 
 DIVORCE = "she told me today she wants a divorce"
 
@@ -32,9 +32,8 @@ async def test_another_language_in_crisis_is_caught(fake_api, start_bot):
     assert "pausing our coaching" in reply
 
 
-async def test_free_text_at_the_menu_is_answered_with_buttons_and_the_menu(fake_api, start_bot):
-    bot = await start_bot()
-    await walk_to_hub(fake_api, {})
+async def test_free_text_at_the_menu_is_answered_with_buttons_and_the_menu(fake_api, at_menu):
+    bot = await at_menu()
     before = bot.store.load_session(USER)
     count = len(fake_api.sent_texts(USER))
     fake_api.text(USER, DIVORCE)
@@ -59,9 +58,8 @@ async def test_free_text_mid_walk_is_answered_and_the_step_comes_again(fake_api,
     assert bot.store.load_session(USER).state == before.state
 
 
-async def test_a_check_in_answered_in_words_is_reflected_back(fake_api, start_bot, clock):
-    bot = await start_bot()
-    await walk_to_hub(fake_api, {})
+async def test_a_check_in_answered_in_words_is_reflected_back(fake_api, at_menu, clock):
+    bot = await at_menu()
     sent = iso(clock.now - timedelta(hours=1))
     bot.store.db.execute(
         "INSERT INTO checkins (user_id, last_sent_at) VALUES (?, ?)"
@@ -75,9 +73,8 @@ async def test_a_check_in_answered_in_words_is_reflected_back(fake_api, start_bo
     assert answer.startswith("Thank you for telling me how you are.")
 
 
-async def test_a_message_in_another_language_is_answered_kindly(fake_api, start_bot):
-    bot = await start_bot()
-    await walk_to_hub(fake_api, {})
+async def test_a_message_in_another_language_is_answered_kindly(fake_api, at_menu):
+    bot = await at_menu()
     count = len(fake_api.sent_texts(USER))
     fake_api.text(USER, "hola, no sé qué hacer con mi esposo")
     answer = (await reply_count(fake_api, USER, count + 2))[-2]

@@ -5,7 +5,7 @@ from datetime import datetime
 
 from bot.config import configure_logging
 from bot.policy.checkins import CheckinSettings, is_quiet
-from tests.test_e2e_walkthrough import USER, labels, say, tap, walk_to_hub
+from tests.support.chat import USER, labels, say, tap
 
 CHOICES = {
     "feelings": "I'm not sure",
@@ -38,9 +38,8 @@ def dump(store) -> str:
     return "\n".join(repr(row) for table in store.db.table_names() for row in store.db[table].rows)
 
 
-async def test_urge_pause_from_the_hub_schedules_a_followup(fake_api, start_bot, clock):
-    bot = await start_bot()
-    await walk_to_hub(fake_api, CHOICES)
+async def test_urge_pause_from_the_hub_schedules_a_followup(fake_api, at_menu, clock):
+    bot = await at_menu(CHOICES)
     await say(fake_api, "/timezone")
     assert "Your time zone is UTC" in await say(fake_api, "UTC")
     await say(fake_api, "/menu")
@@ -58,9 +57,8 @@ async def test_urge_pause_from_the_hub_schedules_a_followup(fake_api, start_bot,
     assert not is_quiet(CheckinSettings(), due)
 
 
-async def test_no_followup_is_scheduled_late_in_the_evening(fake_api, start_bot, clock):
-    bot = await start_bot()
-    await walk_to_hub(fake_api, CHOICES)
+async def test_no_followup_is_scheduled_late_in_the_evening(fake_api, at_menu, clock):
+    bot = await at_menu(CHOICES)
     await say(fake_api, "/timezone")
     await say(fake_api, "UTC")
     clock.advance(hours=8)  # 20:00 UTC: three hours on would be quiet time
@@ -73,14 +71,14 @@ async def test_no_followup_is_scheduled_late_in_the_evening(fake_api, start_bot,
     assert not list(bot.store.db["checkins"].rows_where("due_kind = 'followup'"))
 
 
-async def test_a_draft_is_checked_and_nothing_of_it_is_kept(fake_api, start_bot, caplog):
+async def test_a_draft_is_checked_and_nothing_of_it_is_kept(fake_api, at_menu, caplog):
     # The app's own logging set-up, at its most verbose, with pytest still capturing.
     root = logging.getLogger()
     saved = root.handlers[:], root.level
     configure_logging("DEBUG")
     root.addHandler(caplog.handler)
     try:
-        await check_a_draft_and_look_everywhere(fake_api, start_bot, caplog)
+        await check_a_draft_and_look_everywhere(fake_api, at_menu, caplog)
     finally:
         root.handlers[:], _ = saved
         root.setLevel(saved[1])
@@ -88,10 +86,9 @@ async def test_a_draft_is_checked_and_nothing_of_it_is_kept(fake_api, start_bot,
             logging.getLogger(name).setLevel(logging.NOTSET)
 
 
-async def check_a_draft_and_look_everywhere(fake_api, start_bot, caplog):
+async def check_a_draft_and_look_everywhere(fake_api, at_menu, caplog):
     """/draft, paste, get the verdict; then search every table and the log for the draft."""
-    bot = await start_bot()
-    await walk_to_hub(fake_api, CHOICES)
+    bot = await at_menu(CHOICES)
     assert "Paste or type" in await say(fake_api, "/draft")
     before = len(fake_api.sent_texts(USER))
     fake_api.text(USER, DRAFT)
@@ -108,9 +105,8 @@ async def check_a_draft_and_look_everywhere(fake_api, start_bot, caplog):
         assert word not in stored and word not in logged
 
 
-async def test_a_kind_draft_from_the_urge_pause_passes(fake_api, start_bot):
-    bot = await start_bot()
-    await walk_to_hub(fake_api, CHOICES)
+async def test_a_kind_draft_from_the_urge_pause_passes(fake_api, at_menu):
+    bot = await at_menu(CHOICES)
     await say(fake_api, "/urge")
     await tap(fake_api, "Sort out something practical")
     await tap(fake_api, "Go on")
@@ -123,9 +119,8 @@ async def test_a_kind_draft_from_the_urge_pause_passes(fake_api, start_bot):
     assert "Thanks for taking Max" not in dump(bot.store)
 
 
-async def test_check_in_later_without_a_time_zone_asks_for_one(fake_api, start_bot):
-    bot = await start_bot()
-    await walk_to_hub(fake_api, CHOICES)
+async def test_check_in_later_without_a_time_zone_asks_for_one(fake_api, at_menu):
+    bot = await at_menu(CHOICES)
     await say(fake_api, "/urge")
     await tap(fake_api, "I just miss them")
     await tap(fake_api, "Go on")

@@ -2,61 +2,34 @@
 
 import pytest
 
-from tests.fake_bot_api import FakeBotApi
-
-USER = 1001
-
-
-async def reply_count(api: FakeBotApi, user: int, count: int) -> list[str]:
-    """Wait until the bot has sent `count` messages to `user`; return their texts."""
-    await api.wait_for(lambda: len(api.sent_texts(user)) >= count)
-    return api.sent_texts(user)
-
-
-async def tap(api: FakeBotApi, label: str, user: int = USER) -> str:
-    """Tap a button on the latest keyboard and return the bot's next message."""
-    before = len(api.sent_texts(user))
-    api.press(user, label)
-    texts = await reply_count(api, user, before + 1)
-    return texts[-1]
-
-
-async def say(api: FakeBotApi, text: str, user: int = USER, replies: int = 1) -> str:
-    """Send a text (or /command), wait for `replies` messages and return the last one."""
-    before = len(api.sent_texts(user))
-    if text.startswith("/"):
-        api.command(user, text)
-    else:
-        api.text(user, text)
-    return (await reply_count(api, user, before + replies))[-1]
-
-
-def labels(api: FakeBotApi, user: int = USER) -> list[str]:
-    return [text for row in api.last_keyboard(user) for text, _ in row]
-
-
-async def walk_to_hub(api: FakeBotApi, choices: dict[str, str], user: int = USER) -> list[str]:
-    """From /start, tap the given label whenever it is offered, else the first button."""
-    seen = [await say(api, "/start", user)]
-    for _ in range(60):
-        options = labels(api, user)
-        if "Revisit the ideas" in options:
-            return seen
-        wanted = ["None of this applies", *choices.values()]  # the safety screen comes first
-        choice = next((label for label in options if label in wanted), options[0])
-        seen.append(await tap(api, choice, user))
-    raise AssertionError("never reached the hub")
+from tests.support.chat import USER, labels, reply_count, say, tap, walk_to_hub
 
 
 @pytest.mark.parametrize(
     "choices",
     [
-        {"feelings": "Loves me, wants me to change", "living": "My spouse moved out"},
-        {"feelings": "Out of love, wants out", "living": "Together, but distant"},
-        {"feelings": "I'm not sure", "living": "A divorce is under way"},
-        {"feelings": "Seeing someone else", "response": "They ignore or blocked me"},
+        pytest.param(
+            {"feelings": "Loves me, wants me to change", "living": "My spouse moved out"},
+            id="intervention",
+        ),
+        # The other branches over HTTP only in the full run: test_engine walks every branch
+        # in-process, and each walk here is ~30 round trips.
+        pytest.param(
+            {"feelings": "Out of love, wants out", "living": "Together, but distant"},
+            id="out-of-love-together",
+            marks=pytest.mark.slow,
+        ),
+        pytest.param(
+            {"feelings": "I'm not sure", "living": "A divorce is under way"},
+            id="not-sure-divorce",
+            marks=pytest.mark.slow,
+        ),
+        pytest.param(
+            {"feelings": "Seeing someone else", "response": "They ignore or blocked me"},
+            id="closed",
+            marks=pytest.mark.slow,
+        ),
     ],
-    ids=["intervention", "out-of-love-together", "not-sure-divorce", "distant"],
 )
 async def test_a_user_walks_a_branch_to_the_hub(fake_api, start_bot, choices):
     bot = await start_bot()
@@ -76,9 +49,8 @@ async def test_commands_menu_is_set_for_private_chats(fake_api, start_bot):
     assert {"start", "help", "about", "reset", "plan", "menu"} <= set(commands)
 
 
-async def test_reset_yes_clears_and_cancel_keeps(fake_api, start_bot):
-    bot = await start_bot()
-    await walk_to_hub(fake_api, {})
+async def test_reset_yes_clears_and_cancel_keeps(fake_api, at_menu):
+    bot = await at_menu()
     asked = await say(fake_api, "/reset")
     assert "Walk-through again" in asked and "Erase everything" in asked
     assert labels(fake_api) == [

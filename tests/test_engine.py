@@ -5,12 +5,12 @@ from datetime import UTC, datetime
 
 import pytest
 
+from bot.content import Content
 from bot.engine import MENU, Command, Engine, Media, Press, Session, Text, step_token
-from bot.flows import ENTRY, load_flows, load_messages
-from bot.policy import Policy
+from bot.flows import ENTRY
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-ENGINE = Engine(load_flows(), load_messages(), Policy.load())
+ENGINE = Engine(Content.load())
 
 
 def press(session, label_part):

@@ -36,8 +36,8 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from tests.conftest import free_port
-from tests.fake_bot_api import FakeBotApi, UploadedFile
+from tests.support.bots import free_port
+from tests.support.fake_bot_api import FakeBotApi, UploadedFile
 
 USER = 4242
 

@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from bot.flows import POINT_IDS, FlowError, load_flows, load_messages
+from bot.flows import FLOWS_DIR, POINT_IDS, FlowError, load_flows, load_messages
 
 
 def valid_walkthrough() -> dict:
@@ -107,7 +107,7 @@ def test_duplicate_step_id_is_named(tmp_path):
     path.write_text(
         path.read_text() + "  welcome:\n    text: again\n    buttons: [{label: x, to: plan}]\n"
     )
-    with pytest.raises(FlowError, match="duplicate id 'welcome'"):
+    with pytest.raises(FlowError, match=r"walkthrough.yaml, line \d+: 'welcome' appears twice"):
         load_flows(tmp_path)
 
 
@@ -160,3 +160,16 @@ def test_project_messages_load_and_list_commands():
     messages = load_messages()
     assert {c.command for c in messages.commands} >= {"start", "help", "about", "reset"}
     assert "Jack Ito" in messages["about"]
+
+
+def test_flow_texts_have_one_style_and_no_empty_covers():
+    """Every step text is a literal block (`text: |`): the file shows the lines that are sent."""
+    for path in sorted(FLOWS_DIR.glob("*.yaml")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        if "flow:" not in {line.split(" ")[0] for line in lines}:
+            continue  # not a flow file
+        for number, line in enumerate(lines, 1):
+            stripped = line.strip()
+            assert stripped != "covers: []", f"{path.name}:{number}: drop the empty covers"
+            if stripped.startswith("text:"):
+                assert stripped == "text: |", f"{path.name}:{number}: write texts as 'text: |'"

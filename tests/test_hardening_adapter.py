@@ -4,7 +4,7 @@ import asyncio
 
 from bot.engine import Session
 from tests.store_helper import user_row
-from tests.test_e2e_walkthrough import say
+from tests.support.chat import say
 
 USER = 1001
 CRISIS = "I want to kill myself"

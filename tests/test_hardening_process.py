@@ -8,7 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import bot_process_env
+from tests.support.bots import bot_process_env
+
+pytestmark = pytest.mark.slow  # real bot processes
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -44,7 +46,7 @@ def test_a_mistyped_api_url_ends_with_one_line(fake_api, bot_token, tmp_path):
 
 
 def test_an_unreachable_api_ends_with_one_line(fake_api, bot_token, tmp_path):
-    from tests.conftest import free_port
+    from tests.support.bots import free_port
 
     env = bot_process_env(fake_api, bot_token, tmp_path / "bot.db")
     env["TELEGRAM_API_URL"] = f"http://127.0.0.1:{free_port()}/bot"

@@ -12,6 +12,7 @@ import itertools
 import json
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from telegram import Update
@@ -22,6 +23,8 @@ from bot.engine import step_token
 from bot.service import Service, build_engine
 from bot.store import Store
 from bot.telegram import build_application
+
+pytestmark = pytest.mark.slow  # thousands of random updates (about 50 s)
 
 USERS = [11, 12, 13]
 TOKEN = "123456:ABC-DEF1234ghIkl-zyx57W2v1u123ew11x"

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from bot.content import Content
 from bot.engine import MENU, Engine, Session, Text
 from bot.listen import Listener
 from bot.listen import data as labelled
@@ -17,13 +18,12 @@ from bot.listen.cli import run_check_text, wilson
 from bot.listen.features import MAX_CHARS, hashed, normalise
 from bot.listen.model import MODEL_PATH, ModelError, TextModel
 from bot.model import UserData
-from bot.policy import Policy
-from bot.service import build_engine
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-POLICY = Policy.load()
+CONTENT = Content.load()
+POLICY = CONTENT.policy
 LISTENER = POLICY.listener
-ENGINE: Engine = build_engine()
+ENGINE = Engine(CONTENT)
 HUB = Session(state=MENU, answers={"safety": "clear"}, plan={"level": 2}, completed_at=NOW)
 
 

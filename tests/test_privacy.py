@@ -9,7 +9,7 @@ from datetime import timedelta
 from bot.config import configure_logging
 from bot.model import AddContact, RecordDraftCheck, SaveCheckins, Session
 from bot.policy.contacts import Contact
-from tests.test_e2e_walkthrough import labels, reply_count, say, tap, walk_to_hub
+from tests.support.chat import labels, reply_count, say, seed_at_menu, tap, walk_to_hub
 
 USER, OTHER, ADMIN = 1001, 2002, 3003
 ALARM, CHECK, CHATTER = "i wanna kil myself", "This is killing me", "my zebra-ostrich secret 4711"
@@ -61,10 +61,8 @@ async def test_privacy_says_what_is_stored_and_the_rights(fake_api, start_bot):
     assert labels(fake_api) == ["Let's begin"]
 
 
-async def test_export_sends_every_row_of_the_user_and_nothing_of_others(fake_api, start_bot, clock):
-    bot = await start_bot()
-    await walk_to_hub(fake_api, {})
-    await walk_to_hub(fake_api, {}, user=OTHER)
+async def test_export_sends_every_row_of_the_user_and_nothing_of_others(fake_api, at_menu, clock):
+    bot = await at_menu(users=(USER, OTHER))
     assert "Ireland (IE)" in await say(fake_api, "/country Ireland")
     seed_rows(bot.store, USER, clock.now)
     seed_rows(bot.store, OTHER, clock.now)
@@ -87,12 +85,8 @@ async def test_export_sends_every_row_of_the_user_and_nothing_of_others(fake_api
     assert str(OTHER) not in json.dumps(document)
 
 
-async def test_delete_asks_first_then_erases_every_row_and_only_the_users(
-    fake_api, start_bot, clock
-):
-    bot = await start_bot()
-    await walk_to_hub(fake_api, {})
-    await walk_to_hub(fake_api, {}, user=OTHER)
+async def test_delete_asks_first_then_erases_every_row_and_only_the_users(fake_api, at_menu, clock):
+    bot = await at_menu(users=(USER, OTHER))
     seed_rows(bot.store, USER, clock.now)
     seed_rows(bot.store, OTHER, clock.now)
     others = rows_about(bot.store, OTHER)
@@ -116,10 +110,9 @@ async def test_delete_asks_first_then_erases_every_row_and_only_the_users(
     assert "self-help" in await say(fake_api, "/start")  # afresh
 
 
-async def test_stats_for_admins_only(fake_api, start_bot, clock):
-    bot = await start_bot()
+async def test_stats_for_admins_only(fake_api, at_menu, clock):
+    bot = await at_menu()
     bot.service.admin_ids = frozenset({ADMIN})
-    await walk_to_hub(fake_api, {})
     await say(fake_api, "/start", user=OTHER)
     bot.store.db.execute("UPDATE users SET active = 0 WHERE id = ?", [OTHER])
     bot.store.db.execute("INSERT INTO counters (name, value) VALUES ('checkins_sent', 5)")
@@ -163,7 +156,7 @@ async def test_crisis_mid_walkthrough_and_in_the_hub_stores_nothing(
     assert "Are you safe right now?" in check
     assert "protective order" in await tap(fake_api, "I'm okay, carry on")
     assert bot.store.load_session(USER) == before
-    await walk_to_hub(fake_api, {})
+    seed_at_menu(bot.service)  # on from the step it was at, in-process
     hub = bot.store.load_session(USER)
     assert "pausing our coaching" in await say(fake_api, ALARM)
     assert bot.store.load_session(USER) == hub

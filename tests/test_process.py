@@ -5,7 +5,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from tests.conftest import bot_process_env
+import pytest
+
+from tests.support.bots import bot_process_env
+
+pytestmark = pytest.mark.slow  # a real bot process
 
 ROOT = Path(__file__).resolve().parent.parent
 

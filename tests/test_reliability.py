@@ -22,9 +22,9 @@ from bot.model import Command
 from bot.service import PROCESSED_KEEP, Service, build_engine
 from bot.store import Store
 from bot.telegram import build_application
-from tests.fake_bot_api import NOT_MODIFIED, QUERY_TOO_OLD, FakeBotApi
 from tests.store_helper import user_row
-from tests.test_e2e_walkthrough import labels, reply_count, say, tap
+from tests.support.chat import labels, reply_count, say, tap
+from tests.support.fake_bot_api import NOT_MODIFIED, QUERY_TOO_OLD, FakeBotApi
 
 USER = 1001
 OTHER = 2002
@@ -304,6 +304,7 @@ async def test_a_read_only_database_asks_to_try_again_and_recovers(fake_api, sta
     assert bot.store.load_session(USER).state == "walkthrough:safety"
 
 
+@pytest.mark.slow  # 80 users against a database that cannot grow
 async def test_a_full_disk_loses_nobody_silently(fake_api, start_bot, caplog):
     bot = await start_bot()
     await say(fake_api, "/start")
@@ -335,7 +336,7 @@ def labels_of_tapped(api: FakeBotApi) -> list[str]:
 
 async def start_with_timeouts(api: FakeBotApi, token, db_path, clock, read_timeout: float):
     """The real Application with a short read timeout for ordinary calls."""
-    from tests.conftest import RunningBot
+    from tests.support.bots import RunningBot
 
     bot = RunningBot(api, token, db_path, clock)
     settings = Settings(token=token, api_url=api.base_url, db_path=db_path, log_level="INFO")

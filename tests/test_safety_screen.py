@@ -5,15 +5,14 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.content import CONTENT_ROOT, Content
 from bot.engine import MENU, SAFETY_MENU, Command, Engine, Press, Session, Text
-from bot.flows import FLOWS_DIR, load_flows, load_messages
 from bot.model import SaveCheckins, UserData
-from bot.policy import Policy
 from bot.policy.plan import plan_from_answers
 from bot.store import Store
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
-ENGINE = Engine(load_flows(), load_messages(), Policy.load())
+ENGINE = Engine(Content.load())
 ALARM, CHECK = "i wanna kil myself", "This is killing me"
 SETTINGS = {"checkin_time": "19:00", "tz": "Europe/London"}
 
@@ -183,16 +182,16 @@ def test_crisis_country_setting_chooses_the_resources():
 
 def test_crisis_in_a_free_text_step_stops_before_the_answer_is_taken(tmp_path):
     flows = tmp_path / "flows"
-    shutil.copytree(FLOWS_DIR, flows)
+    shutil.copytree(CONTENT_ROOT, flows)
     (flows / "notes.yaml").write_text(
         "flow: notes\nstart: ask\nsteps:\n"
-        "  ask:\n    covers: []\n    text: Type a note.\n"
+        "  ask:\n    text: Type a note.\n"
         "    input: {answer: note, max_chars: 500, to: done}\n"
-        "  done:\n    covers: []\n    text: Saved.\n"
+        "  done:\n    text: Saved.\n"
         "    buttons:\n      - {label: Back, to: 'hub:menu'}\n",
         encoding="utf-8",
     )
-    engine = Engine(load_flows(flows), load_messages(flows), Policy.load())
+    engine = Engine(Content.load(flows))
     session = Session(state="notes:ask", answers={"safety": "clear"}, completed_at=NOW)
     outcome = engine.handle(session, Text("i want to kill myself tonight"), NOW)
     assert not outcome.changed and outcome.session == session and "note" not in session.answers

@@ -5,18 +5,19 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from bot.content import Content
 from bot.engine import Command, Engine, Press, Session, Text
-from bot.flows import load_flows, load_messages
+from bot.features.urge import URGE_TEXTS
 from bot.model import RecordDraftCheck, SaveCheckins, UserData
-from bot.policy import Policy
 from bot.policy.checkins import CheckinSettings, is_quiet
 from bot.policy.contacts import Contact
 from bot.policy.plan import plan_for_level
-from bot.policy.urge import fit_line, next_fit, unanswered_in_a_row, urge_texts
+from bot.policy.urge import fit_line, next_fit, unanswered_in_a_row
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)  # a Thursday
-POLICY = Policy.load()
-ENGINE = Engine(load_flows(), load_messages(), POLICY)
+CONTENT = Content.load()
+POLICY = CONTENT.policy
+ENGINE = Engine(CONTENT)
 PLAN = {level: plan_for_level(level, POLICY.dose_table) for level in (1, 2, 3, 4)}
 PRESSURING = "Please just come home, you promised forever and the kids need their dad back"
 
@@ -56,7 +57,7 @@ def test_the_most_distant_plan_still_fits_one_light_touch_a_month():
 
 
 def test_fit_line_names_the_weekday_in_the_user_s_zone():
-    texts = urge_texts()
+    texts = CONTENT.file(URGE_TEXTS)
     line = fit_line(PLAN[2], [mine(3)], NOW, "UTC", texts)  # Monday 12:00 + 7 days
     assert line == texts.fit["weekday"].format(weekday="Monday", dose="", days=4)
     assert "right now" in fit_line(PLAN[2], [], NOW, "UTC", texts)
@@ -66,7 +67,7 @@ def test_fit_line_names_the_weekday_in_the_user_s_zone():
 
 def test_fit_line_counts_days_by_local_date():
     # The fit is 03:00 UTC on Friday: "tomorrow" in UTC, but 22:00 on Thursday in New York.
-    texts = urge_texts()
+    texts = CONTENT.file(URGE_TEXTS)
     contact = mine(6 + 9 / 24)
     assert "tomorrow" in fit_line(PLAN[2], [contact], NOW, "UTC", texts)
     assert "22:00 today" in fit_line(PLAN[2], [contact], NOW, "America/New_York", texts)
@@ -157,13 +158,13 @@ def test_no_followup_lands_in_quiet_hours_or_tomorrow(hour):
     for effect in outcome.effects:
         assert not is_quiet(CheckinSettings(), effect.due_at)
     assert outcome.effects == []
-    assert outcome.replies[0].text == urge_texts().followup["too_late"]
+    assert outcome.replies[0].text == CONTENT.file(URGE_TEXTS).followup["too_late"]
 
 
 def test_no_followup_while_the_time_zone_is_unknown():
     outcome = press(hub_session("urge:wait"), "Yes, check in later", now=NOW.replace(hour=10))
     assert outcome.effects == []
-    assert outcome.replies[0].text == urge_texts().followup["no_tz"]
+    assert outcome.replies[0].text == CONTENT.file(URGE_TEXTS).followup["no_tz"]
 
 
 def test_urge_and_draft_work_from_day_one_and_return_to_the_walkthrough():

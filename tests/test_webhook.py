@@ -12,7 +12,7 @@ import pytest
 
 from bot.__main__ import main
 from bot.config import SettingsError, load_settings
-from tests.conftest import bot_process_env, free_port
+from tests.support.bots import bot_process_env, free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 SECRET = "s3cret-webhook-token_0123456789"
@@ -90,6 +90,7 @@ def post(url: str, update: dict, secret: str | None) -> int:
         return error.code
 
 
+@pytest.mark.slow  # a real bot process
 def test_webhook_process_answers_start_and_refuses_a_wrong_secret(fake_api, bot_token, tmp_path):
     port = free_port()
     url = f"http://127.0.0.1:{port}/telegram/hook"

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
+from typing import Any, cast
 
 from bot.actions import Context, action, command, placeholder
 from bot.features.checkins import CHECKIN, describe_settings, settings_from
-from bot.features.texts import feature_texts
+from bot.features.texts import FEATURE_TEXTS
 from bot.model import AddContact, Attachment, Reply, SaveCheckins
 from bot.policy.checkins import CheckinSettings, next_checkin
 from bot.policy.contacts import (
     Contact,
+    Outcome,
     assess_contact,
     days_within_plan,
     progress_summary,
@@ -91,7 +93,7 @@ def contact_result(ctx: Context) -> str:
         and suggest_adjustment(plan, recent, latest.at, texts=ctx.policy.contact_texts)
         and not suggest_adjustment(plan, recent[:-1], latest.at, texts=ctx.policy.contact_texts)
     ):
-        parts.append(feature_texts().log["suggestion_hint"])  # only when this one tipped it
+        parts.append(ctx.content(FEATURE_TEXTS).log["suggestion_hint"])  # it tipped the balance
     return "\n\n".join(parts)
 
 
@@ -106,9 +108,9 @@ def _contact_key(contact: Contact) -> str:
 
 
 def _describe(ctx: Context, contact: Contact) -> str:
-    words = feature_texts().contact_words
+    words = ctx.content(FEATURE_TEXTS).contact_words
     local = contact.at.astimezone(zone(settings_from(ctx.data.checkins).tz))
-    when = f"{feature_texts().weekdays[local.weekday()][:3]} {local:%d %b, %H:%M}"
+    when = f"{ctx.content(FEATURE_TEXTS).weekdays[local.weekday()][:3]} {local:%d %b, %H:%M}"
     return words["line"].format(
         when=when, who=words[contact.initiator], kind=words[contact.kind],
         outcome=words[contact.outcome].lower(),
@@ -140,10 +142,10 @@ def contacts(ctx: Context) -> list[Reply]:
         ctx.effects.append(ChangeContact(contact, None))
         ctx.data = replace(ctx.data, contacts=tuple(c for c in ctx.data.contacts if c != contact))
         return [ctx.note("contact_removed")]
-    words = feature_texts().contact_words
+    words = ctx.content(FEATURE_TEXTS).contact_words
     if change in OUTCOMES:
         ctx.effects.append(ChangeContact(contact, change))
-        changed = replace(contact, outcome=change)
+        changed = replace(contact, outcome=cast(Outcome, change))
         ctx.data = replace(
             ctx.data, contacts=tuple(changed if c == contact else c for c in ctx.data.contacts)
         )
@@ -172,7 +174,7 @@ def plan_suggestion(ctx: Context) -> str:
     )
     if adjustment is None:
         return ""
-    return "\n\n" + feature_texts().plan_suggestion.format(reason=adjustment.reason)
+    return "\n\n" + ctx.content(FEATURE_TEXTS).plan_suggestion.format(reason=adjustment.reason)
 
 
 # Going warmer is weighed against this many of the latest contacts, and asked again when
@@ -203,7 +205,7 @@ def weigh_change(ctx: Context) -> None:
 def plan_evidence(ctx: Context) -> str:
     """What the log shows, before a change against it."""
     cold, looked_at = _cold_evidence(ctx)
-    return feature_texts().plan_evidence.format(n=looked_at, matching=cold)
+    return ctx.content(FEATURE_TEXTS).plan_evidence.format(n=looked_at, matching=cold)
 
 
 @action("change_level")
@@ -260,7 +262,7 @@ def reassess_result(ctx: Context) -> str:
 
     plan, answers = ctx.plan(), ctx.session.answers
     level, _, name = answers.get(REASSESSED_FROM, "").partition(":")
-    texts = feature_texts().reassess
+    texts = ctx.content(FEATURE_TEXTS).reassess
     key = "together" if plan.together else "same" if level == str(plan.level) else "changed"
     why = "; ".join(level_reasons(answers, ctx.policy.dose_table)) or ctx.text("plan_why_none")
     return texts[key].format(
@@ -275,7 +277,7 @@ def change_result(ctx: Context) -> str:
     plan: Plan = ctx.plan()
     key = ctx.session.answers.get(PLAN_CHANGE, "cooler")
     return (
-        feature_texts()
+        ctx.content(FEATURE_TEXTS)
         .plan_change[key]
         .format(level=plan.level, name=plan.name, dose=plan.dose_text)
     )
@@ -307,7 +309,7 @@ def progress_note(ctx: Context) -> str:
     """Under the chart: mood lately, days within the plan, and a word that fits the weeks."""
     from bot.features.mood import mood_line
 
-    texts, plan = feature_texts().progress_view, ctx.plan()
+    texts, plan = ctx.content(FEATURE_TEXTS).progress_view, ctx.plan()
     lines = []
     if plan.together:
         lines.append(texts["together"])
@@ -330,7 +332,7 @@ def _settings_with_answers(ctx: Context) -> CheckinSettings:
     settings = settings_from(ctx.data.checkins)
     answers = ctx.session.answers
     chosen = {key: answers.pop(key) for key in CHECKIN_ANSWERS if key in answers}
-    changes: dict = {}
+    changes: dict[str, Any] = {}
     if "checkin_frequency" in chosen:
         changes["frequency"] = chosen["checkin_frequency"]
     if "checkin_weekday" in chosen:
@@ -391,7 +393,7 @@ def set_timezone(ctx: Context) -> None:
 @placeholder("checkins.summary")
 def checkins_summary(ctx: Context) -> str:
     """The user's check-in settings in words."""
-    return describe_settings(settings_from(ctx.data.checkins), ctx.now, feature_texts())
+    return describe_settings(settings_from(ctx.data.checkins), ctx.now, ctx.content(FEATURE_TEXTS))
 
 
 @placeholder("checkins.tz")
@@ -403,14 +405,14 @@ def checkins_tz(ctx: Context) -> str:
 @placeholder("checkins.tz_question")
 def checkins_tz_question(ctx: Context) -> str:
     """Ask for the time zone; say why, and what happens until it is known."""
-    settings, texts = settings_from(ctx.data.checkins), feature_texts().timezone
+    settings, texts = settings_from(ctx.data.checkins), ctx.content(FEATURE_TEXTS).timezone
     return texts["ask_again"].format(zone=settings.tz) if settings.tz_set else texts["ask"]
 
 
 @placeholder("checkins.tz_check")
 def checkins_tz_check(ctx: Context) -> str:
     """After a typed time zone: the zone and its local time, or a kind request to retry."""
-    texts = feature_texts().timezone
+    texts = ctx.content(FEATURE_TEXTS).timezone
     if ctx.typed is not None:
         found = resolve_timezone(ctx.typed)
         if found.choices:  # ambiguous: ask which one, by the places' names

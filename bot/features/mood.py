@@ -10,7 +10,7 @@ from collections import Counter
 
 from bot.actions import Context, action, command, placeholder
 from bot.features.checkins import MOODS, settings_from
-from bot.features.texts import feature_texts
+from bot.features.texts import FEATURE_TEXTS
 from bot.model import Reply
 from bot.policy.timezones import zone
 
@@ -31,7 +31,7 @@ def mood(ctx: Context) -> list[Reply]:
     chosen = (ctx.typed or "").strip().lower()
     if chosen in MOODS:
         record(ctx, chosen)
-        return [Reply(feature_texts().mood_saved[chosen], (ctx.resume_button(),))]
+        return [Reply(ctx.content(FEATURE_TEXTS).mood_saved[chosen], (ctx.resume_button(),))]
     return [ctx.enter("log:feel")]
 
 
@@ -47,7 +47,8 @@ def record_mood(ctx: Context) -> None:
 @placeholder("mood.saved")
 def mood_saved(ctx: Context) -> str:
     """What the bot says after a mood tap."""
-    return feature_texts().mood_saved.get(ctx.session.answers.get("mood_last", "okay"), "")
+    saved = ctx.content(FEATURE_TEXTS).mood_saved
+    return saved.get(ctx.session.answers.get("mood_last", "okay"), "")
 
 
 def mood_line(ctx: Context, days: int = 28) -> str | None:
@@ -56,6 +57,6 @@ def mood_line(ctx: Context, days: int = 28) -> str | None:
     if not entries:
         return None
     tally = Counter(mood for _, mood in entries)
-    names = feature_texts().mood_names
+    names = ctx.content(FEATURE_TEXTS).mood_names
     parts = [names[mood].format(n=tally[mood]) for mood in MOODS if tally[mood]]
-    return feature_texts().progress_view["mood"].format(moods=", ".join(parts))
+    return ctx.content(FEATURE_TEXTS).progress_view["mood"].format(moods=", ".join(parts))

@@ -11,11 +11,10 @@ from __future__ import annotations
 import json
 import re
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-from bot.actions import Context, command
+from bot.actions import Context, command, content_file
 from bot.datafile import read_mapping
 from bot.model import Attachment, EraseUser, Reply
 from bot.policy.safety import Resources
@@ -34,10 +33,11 @@ class Countries:
     clear_words: frozenset[str]
 
 
-@cache
 def load_countries(path: Path = COUNTRIES_PATH) -> Countries:
     """Load and check countries.yaml (codes are two upper-case letters)."""
     raw = read_mapping(path, ValueError)
+    if not isinstance(raw.get("names"), dict) or not isinstance(raw.get("display") or {}, dict):
+        raise ValueError(f"{path.name}: 'names' (and 'display', if given) must map names to codes")
     names = {str(name).lower(): str(code) for name, code in raw["names"].items()}
     display = {str(code): str(name) for code, name in (raw.get("display") or {}).items()}
     for code in [*names.values(), *display]:
@@ -45,6 +45,9 @@ def load_countries(path: Path = COUNTRIES_PATH) -> Countries:
             raise ValueError(f"{path.name}: {code!r} is not a two-letter upper-case code")
     clear = frozenset(str(word).lower() for word in raw.get("clear_words") or ())
     return Countries(names=names, display=display, clear_words=clear)
+
+
+COUNTRIES = content_file("policy/countries.yaml", load_countries)
 
 
 def parse_country(typed: str, countries: Countries, resources: Resources) -> str | None:
@@ -126,7 +129,7 @@ def delete_no(ctx: Context) -> list[Reply]:
 @command("country")
 def country(ctx: Context) -> list[Reply]:
     """Show, or set from the command's arguments, the country used for help resources."""
-    countries = load_countries()
+    countries = ctx.content(COUNTRIES)
     typed = (ctx.typed or "").strip()
     if not typed:
         current = ctx.session.answers.get("country")

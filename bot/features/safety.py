@@ -7,6 +7,8 @@ fills the safety texts with the resources for the user's country or language.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from bot.actions import Context, action, placeholder
 from bot.policy.safety import ResourceSet, resource_lines, resources_for, safety_stop_text
 
@@ -28,10 +30,13 @@ def stop_text(ctx: Context) -> str:
     return safety_stop_text(user_resources(ctx), ctx.policy.crisis.texts)
 
 
+def _help_line(name: str) -> Callable[[Context], str]:
+    """A placeholder showing one line of help resources for the user's country."""
+    return lambda ctx: resource_lines(user_resources(ctx), ctx.policy.crisis.texts)[name]
+
+
 for _name in HELP_LINES:
-    placeholder(f"safety.{_name}")(
-        lambda ctx, _name=_name: resource_lines(user_resources(ctx), ctx.policy.crisis.texts)[_name]
-    )
+    placeholder(f"safety.{_name}")(_help_line(_name))
 
 
 @action("remember_safety")

@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
+from bot.actions import content_file
 from bot.policy.contacts import TEXTS_DIR, TextsError, _template, in_file, read_texts
 
 _KEYED: dict[str, dict[str, set[str]]] = {
@@ -118,7 +118,5 @@ def _feature_texts(raw: dict[str, Any]) -> FeatureTexts:
     )
 
 
-@cache
-def feature_texts() -> FeatureTexts:
-    """The project's feature texts, loaded once."""
-    return load_feature_texts()
+# One text file per feature in flows/texts/ (contacts, progress, plan, checkins, timezone).
+FEATURE_TEXTS = content_file("texts", load_feature_texts)

@@ -7,16 +7,17 @@ is RecordDraftCheck(verdict).
 
 from __future__ import annotations
 
-from bot.actions import Context, action, command, placeholder
+from bot.actions import Context, action, command, content_file, placeholder
 from bot.features.checkins import settings_from
 from bot.model import RecordDraftCheck, Reply, SaveCheckins
 from bot.policy.checkins import later_today
 from bot.policy.drafts import format_result
 from bot.policy.timezones import zone
-from bot.policy.urge import fit_line, unanswered_in_a_row, urge_texts
+from bot.policy.urge import fit_line, load_urge_texts, unanswered_in_a_row
 
 FOLLOWUP_AFTER_HOURS = 3
 FOLLOWUP_KIND = "followup"
+URGE_TEXTS = content_file("policy/urge_texts.yaml", load_urge_texts)
 
 
 RETURN_TO = "return_to"  # where a user without a plan goes back to after /urge or /draft
@@ -78,7 +79,7 @@ def draft(ctx: Context) -> list[Reply]:
 @placeholder("urge.fit_line")
 def urge_fit_line(ctx: Context) -> str:
     """The plan, and when a contact the user starts next fits it (or the plan-less word)."""
-    texts = urge_texts()
+    texts = ctx.content(URGE_TEXTS)
     if not has_plan(ctx):
         return texts.fit["no_plan"]
     plan = ctx.plan()
@@ -109,7 +110,7 @@ def schedule_followup(ctx: Context) -> None:
     Without a time zone it asks for one (and schedules once it is given), never refuses.
     """
     settings = settings_from(ctx.data.checkins)
-    texts = urge_texts()
+    texts = ctx.content(URGE_TEXTS)
     if not settings.tz_set:
         ctx.session.answers[FOLLOWUP_AFTER_TZ] = "yes"
         ctx.replies.append(Reply(texts.followup["no_tz"]))

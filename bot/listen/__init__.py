@@ -16,7 +16,7 @@ from typing import Any
 from bot.datafile import read_mapping
 from bot.listen.features import MAX_CHARS, hashed
 from bot.listen.model import ModelError, TextModel
-from bot.policy.drafts import DraftResult, DraftRules, Flag, check_draft
+from bot.policy.drafts import DraftResult, DraftRules, Flag, Severity, Verdict, check_draft
 from bot.policy.safety import CrisisRules, CrisisSignal, detect_crisis
 
 KINDS_PATH = Path(__file__).resolve().parents[2] / "flows" / "policy" / "draft_kinds.yaml"
@@ -155,13 +155,13 @@ class Listener:
                 continue
             spec = self.draft_kinds[kind]
             quote = text if len(text) <= 80 else text[:77].rstrip() + "..."
-            severity = "wait" if spec.wait else "soften"
+            severity: Severity = "wait" if spec.wait else "soften"
             flags.append(
                 Flag(f"model_{kind}", list(spec.points), quote, spec.why, spec.suggestion, severity)
             )
         if len(flags) == len(result.flags):
             return result
-        verdict = "wait" if any(f.severity == "wait" for f in flags) else "soften"
+        verdict: Verdict = "wait" if any(f.severity == "wait" for f in flags) else "soften"
         if result.verdict == "wait":
             verdict = "wait"
         return replace(result, verdict=verdict, flags=flags)

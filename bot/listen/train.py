@@ -66,7 +66,8 @@ def fit_ovr(x: csr_matrix, y: np.ndarray) -> tuple[list[str], np.ndarray, np.nda
 def ovr_proba(x: csr_matrix, coef: np.ndarray, bias: np.ndarray) -> np.ndarray:
     """Probabilities as the scorer computes them: sigmoids normalised to sum 1."""
     sig = 1.0 / (1.0 + np.exp(-(x @ coef.T + bias)))
-    return sig / sig.sum(axis=1, keepdims=True)
+    probabilities: np.ndarray = sig / sig.sum(axis=1, keepdims=True)  # x is scipy's: untyped
+    return probabilities
 
 
 def out_of_fold(x: csr_matrix, y: np.ndarray) -> np.ndarray:
@@ -98,7 +99,9 @@ class Builder:
         self.heads: list[dict[str, Any]] = []
         self.columns: list[bytes] = []
 
-    def add(self, name: str, kind: str, classes: list[str], coef: np.ndarray, bias: np.ndarray):
+    def add(
+        self, name: str, kind: str, classes: list[str], coef: np.ndarray, bias: np.ndarray
+    ) -> None:
         scales, intercepts = [], []
         for row, b in zip(coef, bias, strict=True):
             column, scale = quantise(row)
@@ -149,7 +152,7 @@ def train_crisis(
     )
     positive = y == 1
     info["crisis_oof_recall_check"] = float((oof[positive] >= thresholds["crisis_check"]).mean())
-    kinds = np.array([data.REPLY_KIND[e.category] for e in examples if e.label == "crisis"])
+    kinds = np.array([data.REPLY_KIND[str(e.category)] for e in examples if e.label == "crisis"])
     builder.add("crisis_kind", "ovr", *fit_ovr(x[positive], kinds))
     info["crisis_examples"] = len(examples)
 

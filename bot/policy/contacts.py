@@ -7,7 +7,6 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 from pathlib import Path
 from typing import Any, Literal
 
@@ -242,12 +241,6 @@ def _contact_texts(raw: dict[str, Any]) -> ContactTexts:
     )
 
 
-@cache
-def default_texts() -> ContactTexts:
-    """Return the project's texts, loaded once."""
-    return load_texts()
-
-
 def counts_against_dose(contact: Contact) -> bool:
     """Whether a contact counts against the dose: started by the user, not a practical matter."""
     return contact.initiator == "me" and contact.kind != "practical"
@@ -385,10 +378,10 @@ def suggest_adjustment(
     history: Sequence[Contact],
     now: datetime,
     min_contacts: int = 4,
-    texts: ContactTexts | None = None,
+    *,
+    texts: ContactTexts,
 ) -> Adjustment | None:
     """Suggest one level warmer or cooler when recent outcomes are consistent, else None."""
-    texts = texts or default_texts()
     recent = _recent(history, now)
     if len(recent) < min_contacts:
         return None

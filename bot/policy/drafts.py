@@ -6,10 +6,11 @@ import re
 from bisect import bisect_right
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Any, Literal
 
-import yaml
+from bot.datafile import DataFileError, Problems, read_yaml
 
 DEFAULT_RULES_PATH = Path(__file__).resolve().parents[2] / "flows" / "policy" / "draft_rules.yaml"
 TELEGRAM_LIMIT = 4096
@@ -481,11 +482,9 @@ def load_rules(path: Path | str = DEFAULT_RULES_PATH) -> DraftRules:
     """Load and validate the draft rules, compiling every pattern once."""
     path = Path(path)
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except OSError as error:
-        raise DraftRulesError(f"{path.name}: cannot read: {error}") from error
-    except yaml.YAMLError as error:
-        raise DraftRulesError(f"{path.name}: not valid YAML: {error}") from error
+        raw = read_yaml(path)
+    except DataFileError as error:
+        raise DraftRulesError(str(error)) from error
     if not isinstance(raw, dict):
         raise _fail(path, "top level", "must be a mapping")
     missing = [key for key in TOP_KEYS if key not in raw]
@@ -493,23 +492,44 @@ def load_rules(path: Path | str = DEFAULT_RULES_PATH) -> DraftRules:
         raise _fail(path, "top level", f"missing sections {missing}")
     if not isinstance(raw["rules"], list) or not raw["rules"]:
         raise _fail(path, "rules", "must be a non-empty list")
-    rules = tuple(_rule(path, index, item) for index, item in enumerate(raw["rules"]))
+    # Each rule and section is checked on its own, so one report names every problem.
+    problems = Problems(DraftRulesError)
+    found = [
+        problems.part(partial(_rule, path, index, item), None)
+        for index, item in enumerate(raw["rules"])
+    ]
+    rules = tuple(rule for rule in found if rule is not None)
     ids = [rule.id for rule in rules]
     duplicates = sorted({rule_id for rule_id in ids if ids.count(rule_id) > 1})
     if duplicates:
-        raise _fail(path, "rules", f"duplicate ids {duplicates}")
+        problems.found.append(str(_fail(path, "rules", f"duplicate ids {duplicates}")))
     form_raw = raw["form_checks"] or {}
-    form_checks = {key: _form_check(path, key, form_raw.get(key)) for key in FORM_CHECK_PARAMS}
+    form_checks = {
+        key: problems.part(partial(_form_check, path, key, form_raw.get(key)), None)
+        for key in FORM_CHECK_PARAMS
+    }
+    normaliser = problems.part(lambda: _normaliser(path, raw["normalise"]), None)
+    guards = problems.part(lambda: _guards(path, raw["guards"]), None)
+    scoring = problems.part(lambda: _scoring(path, raw["scoring"]), None)
+    good_signs = [
+        problems.part(partial(_good_sign, path, item), None) for item in raw["good_signs"] or []
+    ]
+    texts = problems.part(lambda: _texts(path, raw["texts"]), None)
+    wait_at_flags = problems.part(lambda: _wait_at_flags(path, raw.get("wait_at_flags")), 0)
+    problems.check()
+    # No problems, so every part was read.
+    assert normaliser is not None and guards is not None
+    assert scoring is not None and texts is not None
     return DraftRules(
-        normaliser=_normaliser(path, raw["normalise"]),
-        guards=_guards(path, raw["guards"]),
+        normaliser=normaliser,
+        guards=guards,
         rules=rules,
-        form_checks=form_checks,
-        scoring=_scoring(path, raw["scoring"]),
-        good_signs=tuple(_good_sign(path, item) for item in raw["good_signs"] or []),
+        form_checks={key: check for key, check in form_checks.items() if check is not None},
+        scoring=scoring,
+        good_signs=tuple(sign for sign in good_signs if sign is not None),
         good_form=raw["good_form"] or {},
-        texts=_texts(path, raw["texts"]),
-        wait_at_flags=_wait_at_flags(path, raw.get("wait_at_flags")),
+        texts=texts,
+        wait_at_flags=wait_at_flags,
     )
 
 
@@ -869,5 +889,5 @@ def format_result(result: DraftResult, texts: Mapping[str, Any]) -> str:
     reply = "\n".join(lines)
     if len(reply) <= TELEGRAM_LIMIT:
         return reply
-    tail = "\n\n" + texts["truncated"]
+    tail = "\n\n" + str(texts["truncated"])
     return reply[: TELEGRAM_LIMIT - len(tail) - 1].rstrip() + "…" + tail

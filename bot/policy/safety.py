@@ -7,10 +7,11 @@ import string
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import Any, Literal, get_args
+from typing import Any, Literal, cast, get_args
 
-from bot.datafile import read_mapping
+from bot.datafile import Problems, read_mapping
 
 POLICY_DIR = Path(__file__).resolve().parents[2] / "flows" / "policy"
 DEFAULT_CRISIS_PATH = POLICY_DIR / "crisis.yaml"
@@ -360,24 +361,60 @@ def _load_texts(raw: Any, where: str) -> CrisisTexts:
     return CrisisTexts(**replies, pieces=pieces, buttons=ButtonLabels(**labels))
 
 
+def crisis_example_failures(rules: CrisisRules) -> list[str]:
+    """Every must_flag / must_not_flag example the rules get wrong, described in words."""
+    failures = []
+    for category in rules.categories:
+        where = f"categories.{category.name}"
+        for example in category.must_flag:
+            found = detect_crisis(example.text, rules)
+            if found != CrisisSignal(cast(Level, example.level), example.category):
+                failures.append(
+                    f"{where}: should flag as {example.level} ({example.category}): "
+                    f"{example.text!r}, but {_described(found)}"
+                )
+        for example in category.must_not_flag:
+            found = detect_crisis(example.text, rules)
+            if (found.level if found else None) != example.level:
+                wanted = f"give only {example.level}" if example.level else "flag nothing"
+                failures.append(
+                    f"{where}: should {wanted}: {example.text!r}, but {_described(found)}"
+                )
+    return failures
+
+
+def _described(signal: CrisisSignal | None) -> str:
+    """What the rules made of an example, in words."""
+    if signal is None:
+        return "nothing was flagged"
+    return f"it was flagged as {signal.level} ({signal.category})"
+
+
 def load_crisis(path: Path = DEFAULT_CRISIS_PATH) -> CrisisRules:
     """Load and validate crisis.yaml: normalisation, patterns, examples and reply texts."""
     raw = read_mapping(path, SafetyDataError)
     where = path.name
     terms = _load_terms(_get(raw, "terms", where, dict), where)
     raw_categories = _get(raw, "categories", where, dict)
-    categories = tuple(
-        _load_category(str(name), value, terms, f"{where}: categories.{name}")
+    # Each category and section is checked on its own, so one report names every problem.
+    problems = Problems(SafetyDataError)
+    found = [
+        problems.part(
+            partial(_load_category, str(name), value, terms, f"{where}: categories.{name}"), None
+        )
         for name, value in raw_categories.items()
-    )
-    missing = sorted(set(CATEGORIES) - {category.name for category in categories})
+    ]
+    categories = tuple(category for category in found if category is not None)
+    missing = sorted(set(CATEGORIES) - {str(name) for name in raw_categories})
     if missing:
-        raise SafetyDataError(f"{where}: categories: missing {missing}")
-    return CrisisRules(
-        normaliser=_load_normaliser(raw, where),
-        categories=categories,
-        texts=_load_texts(_get(raw, "texts", where, dict), f"{where}: texts"),
+        problems.found.append(f"{where}: categories: missing {missing}")
+    normaliser = problems.part(partial(_load_normaliser, raw, where), None)
+    texts = problems.part(
+        lambda: _load_texts(_get(raw, "texts", where, dict), f"{where}: texts"), None
     )
+    problems.check()
+    assert normaliser is not None and texts is not None  # no problems: every part was read
+    return CrisisRules(normaliser=normaliser, categories=categories, texts=texts)
 
 
 def _load_terms(raw: dict[Any, Any], where: str) -> dict[str, str]:

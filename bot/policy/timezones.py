@@ -142,8 +142,8 @@ def _babel_names() -> dict[str, tuple[str, ...]]:
         """The zone a metazone's name usually means: the one Windows maps its name to, else
         the one with the most large places (Sydney rather than Brisbane for AEST)."""
         standard = dict(dict(english.get(metazone, {})).get("long", {})).get("standard")
-        if standard in windows and _known(windows[standard]):
-            return windows[standard]
+        if isinstance(standard, str) and standard in windows and _known(windows[standard]):
+            return str(windows[standard])
         zones = [tz for tz in by_metazone.get(metazone, []) if _known(tz)]
         return max(sorted(zones), key=lambda tz: weight[tz], default=None)
 
@@ -157,10 +157,10 @@ def _babel_names() -> dict[str, tuple[str, ...]]:
     for code in NAME_LOCALES:
         locale = Locale.parse(code)
         for metazone, forms in locale.meta_zones.items():
-            tz = golden(metazone)
+            golden_tz = golden(metazone)
             for width in ("long", "short"):
                 for name in dict(forms.get(width, {})).values():
-                    add(name, tz)
+                    add(str(name), golden_tz)
         for tz, info in locale.time_zones.items():
             if "city" in info:
                 add(info["city"], iana.get(tz, tz))
@@ -175,7 +175,7 @@ def _babel_names() -> dict[str, tuple[str, ...]]:
         for tz in places:  # one zone per named zone (a country with many: one per region)
             metazone = get_global("meta_zones").get(tz)
             pick = golden(metazone) if metazone and len(places) > 1 else tz
-            if pick in places and pick not in by_metazone_golden:
+            if pick is not None and pick in places and pick not in by_metazone_golden:
                 by_metazone_golden.append(pick)
         by_metazone_golden.sort(key=lambda tz: -weight[tz])  # the most populous regions first
         for tz in by_metazone_golden or places[:1]:

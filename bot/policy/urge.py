@@ -5,7 +5,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
 from pathlib import Path
 
 from bot.datafile import read_mapping
@@ -48,12 +47,6 @@ def load_urge_texts(path: Path = TEXTS_PATH) -> UrgeTexts:
     if len(weekdays) != 7:
         raise UrgeTextsError(f"{path.name}: weekdays must list Monday..Sunday")
     return UrgeTexts(fit, str(raw.get("plan", "")), weekdays, followup)
-
-
-@cache
-def urge_texts() -> UrgeTexts:
-    """The project's urge texts, loaded once."""
-    return load_urge_texts()
 
 
 def _fits_at(plan: Plan, counted: Sequence[Contact], moment: datetime) -> bool:

@@ -202,9 +202,14 @@ class CheckinClaim:
 class CheckinDecisionLike(Protocol):
     """What the sweep's decision gives back (bot.features.checkins.CheckinDecision)."""
 
-    send: bool
-    next_due: datetime | None
-    next_kind: str | None
+    @property
+    def send(self) -> bool: ...
+
+    @property
+    def next_due(self) -> datetime | None: ...
+
+    @property
+    def next_kind(self) -> str | None: ...
 
 
 @dataclass(frozen=True)

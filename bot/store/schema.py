@@ -26,7 +26,7 @@ migrations = Migrations(MIGRATION_SET)
 @migrations()
 def m001_create_users_and_sessions(db: Database) -> None:
     """Users (who talks to the bot) and sessions (where each one is in the conversation)."""
-    db["users"].create(
+    db.table("users").create(
         {
             "id": int,
             "created_at": str,
@@ -38,7 +38,7 @@ def m001_create_users_and_sessions(db: Database) -> None:
         not_null={"created_at", "last_seen_at", "active"},
         defaults={"active": 1},
     )
-    db["sessions"].create(
+    db.table("sessions").create(
         {
             "user_id": int,
             "state": str,
@@ -58,7 +58,7 @@ def m001_create_users_and_sessions(db: Database) -> None:
 @migrations()
 def m002_create_contacts_checkins_draft_checks_counters(db: Database) -> None:
     """The contact log, check-in settings with an indexed due time, draft verdicts, counters."""
-    db["contacts"].create(
+    db.table("contacts").create(
         {
             "id": int,
             "user_id": int,
@@ -72,8 +72,8 @@ def m002_create_contacts_checkins_draft_checks_counters(db: Database) -> None:
         foreign_keys=[("user_id", "users", "id")],
         not_null={"user_id", "at", "initiator", "kind", "outcome"},
     )
-    db["contacts"].create_index(["user_id", "at"])
-    db["nudges"].create(
+    db.table("contacts").create_index(["user_id", "at"])
+    db.table("nudges").create(
         {
             "user_id": int,
             "settings": str,
@@ -85,26 +85,26 @@ def m002_create_contacts_checkins_draft_checks_counters(db: Database) -> None:
         pk="user_id",
         foreign_keys=[("user_id", "users", "id")],
     )
-    db["nudges"].create_index(["due_at"])
-    db["draft_checks"].create(
+    db.table("nudges").create_index(["due_at"])
+    db.table("draft_checks").create(
         {"id": int, "user_id": int, "at": str, "verdict": str},
         pk="id",
         foreign_keys=[("user_id", "users", "id")],
         not_null={"user_id", "at", "verdict"},
     )
-    db["draft_checks"].create_index(["user_id"])
+    db.table("draft_checks").create_index(["user_id"])
     # Operator counts that must not name anyone (for example check-ins sent, all time).
-    db["counters"].create({"name": str, "value": int}, pk="name", not_null={"value"})
+    db.table("counters").create({"name": str, "value": int}, pk="name", not_null={"value"})
 
 
 @migrations()
 def m003_create_processed_updates(db: Database) -> None:
     """Telegram update ids already handled, so a redelivered update changes nothing."""
-    db["processed_updates"].create(
+    db.table("processed_updates").create(
         {"update_id": int, "user_id": int, "at": str}, pk="update_id", not_null={"at"}
     )
-    db["processed_updates"].create_index(["at"])
-    db["processed_updates"].create_index(["user_id"])
+    db.table("processed_updates").create_index(["at"])
+    db.table("processed_updates").create_index(["user_id"])
 
 
 @migrations()
@@ -114,7 +114,7 @@ def m004_create_checkin_claims(db: Database) -> None:
     Kept small and without a foreign key, so claiming writes only this table's few pages;
     it has user_id, so /delete covers it.
     """
-    db["nudge_claims"].create(
+    db.table("nudge_claims").create(
         {"user_id": int, "due_at": str, "claimed_at": str},
         pk="user_id",
         not_null={"due_at", "claimed_at"},
@@ -131,7 +131,7 @@ def m005_rename_nudges_to_checkins(db: Database) -> None:
     db.execute("ALTER TABLE nudges RENAME TO checkins")
     db.execute("ALTER TABLE nudge_claims RENAME TO checkin_claims")
     db.execute("DROP INDEX IF EXISTS idx_nudges_due_at")
-    db["checkins"].create_index(["due_at"], index_name="idx_checkins_due_at")
+    db.table("checkins").create_index(["due_at"], index_name="idx_checkins_due_at")
     db.execute("UPDATE counters SET name = 'checkins_sent' WHERE name = 'nudges_sent'")
     db.execute(
         "UPDATE sessions SET state = 'checkins:' || substr(state, 8) WHERE state LIKE 'nudges:%'"

@@ -7,6 +7,7 @@ one transaction.
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -91,6 +92,7 @@ class UserRows:
     """Reads and writes of one user's rows (mixed into Store, which owns `db`)."""
 
     db: Database
+    _count: Callable[[str, int], None]  # adds to a named counter (CheckinQueue, in Store)
 
     def load_session(self, user_id: int) -> Session | None:
         """Return the user's session, or None for someone new."""
