@@ -215,7 +215,7 @@ def test_a_lone_surrogate_at_the_note_step_gets_a_reply_and_is_stored_safely(ser
     for label in ("I did", "A call", "Cold"):
         session = tap(session, label).session
     service.store.commit(4, session, [], NOW)
-    result = service.handle(4, Text("note \ud800 here"), update_id=8)
+    result = service.handle(4, Text("we talked \ud800 about the school run"), update_id=8)
     assert result.replies and not result.failed
     (note,) = [r["note"] for r in service.store.db.query("SELECT note FROM contacts")]
     assert note.encode("utf-8")  # storable and sendable: no lone surrogate left

@@ -83,7 +83,6 @@ def test_the_whole_message_is_read():
     assert signal is not None and signal.level == "alarm"
 
 
-@pytest.mark.xfail(strict=True, reason="known miss (issue 13): this threat reads as ok today")
 def test_a_threat_in_a_draft_is_better_not_sent():
     result = LISTENER.draft("i swear if you take the kids to his place i will lose it")
     assert result.verdict == "wait"

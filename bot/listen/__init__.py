@@ -14,13 +14,16 @@ from pathlib import Path
 from typing import Any
 
 from bot.datafile import read_mapping
-from bot.listen.features import MAX_CHARS, hashed
+from bot.listen.features import MAX_CHARS, hashed, normalise, words
 from bot.listen.model import ModelError, TextModel
 from bot.policy.drafts import DraftResult, DraftRules, Flag, Severity, Verdict, check_draft
 from bot.policy.safety import CrisisRules, CrisisSignal, detect_crisis
 
 KINDS_PATH = Path(__file__).resolve().parents[2] / "flows" / "policy" / "draft_kinds.yaml"
 NOT_UNDERSTOOD = "off_topic"
+# The model alone gives the full crisis reply only to a message of at least this many words; a
+# shorter one it is sure about ("note here") gets the gentle question: few words, little evidence.
+MIN_ALARM_WORDS = 3
 INTENT_CHARS = 1000  # what a message is about shows in its start; bounds the cost of long ones
 __all__ = ["DraftKinds", "Listener", "ModelError", "TextModel", "load_draft_kinds"]
 
@@ -101,8 +104,10 @@ class Listener:
             if score < thresholds.get("crisis_rule_veto", 0.0):
                 return CrisisSignal("check", signal.category)  # the past, the news, a joke
             return signal
-        if score >= thresholds["crisis_alarm"]:
+        if score >= thresholds["crisis_alarm"] and len(words(normalise(text))) >= MIN_ALARM_WORDS:
             return CrisisSignal("alarm", signal.category if signal else self._kind(text))
+        if score >= thresholds["crisis_alarm"] and signal is None:
+            return CrisisSignal("check", self._kind(text))  # too short to be sure: ask gently
         if signal is None and score >= thresholds["crisis_check"]:
             return CrisisSignal("check", self._kind(text))
         return signal

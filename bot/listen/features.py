@@ -25,6 +25,7 @@ def normalise(text: str) -> str:
     """Lower case, straight quotes, no accents, letter runs cut to two."""
     text = text[:MAX_CHARS].translate(_QUOTES).lower()
     if not text.isascii():
+        text = text.encode("utf-8", "replace").decode("utf-8")  # a lone surrogate becomes "?"
         decomposed = unicodedata.normalize("NFKD", text)
         text = "".join(c for c in decomposed if not unicodedata.combining(c))
     return _REPEATS.sub(r"\1\1", text)

@@ -134,10 +134,25 @@ def examples_of(task: str, fraction: float) -> list[data.Example]:
     return keep
 
 
+def ordinary_from_other_tasks(fraction: float) -> list[data.Example]:
+    """Messages of the other tasks as ordinary crisis negatives (none of them is a crisis).
+
+    Intents were written with no risk to life by their spec; drafts are messages to a spouse.
+    Pressuring drafts marked as a threat, or with no kinds named, are left out: a few hint at
+    self-harm, and those must not teach the crisis model that such words are safe.
+    """
+    extra = examples_of("intents", fraction) + examples_of("drafts", fraction)
+    return [
+        data.Example(e.text, "none", "ordinary_other")
+        for e in extra
+        if e.label != "pressure" or (e.kinds and "threat" not in e.kinds)
+    ]
+
+
 def train_crisis(
     builder: Builder, thresholds: dict[str, float], info: dict[str, Any], fraction: float = 1.0
 ) -> None:
-    examples = examples_of("crisis", fraction)
+    examples = examples_of("crisis", fraction) + ordinary_from_other_tasks(fraction)
     x = matrix([e.text for e in examples])
     y = np.array([int(e.label == "crisis") for e in examples])
     model = fit(x, y)
