@@ -25,7 +25,7 @@ NOT_UNDERSTOOD = "off_topic"
 # shorter one it is sure about ("note here") gets the gentle question: few words, little evidence.
 MIN_ALARM_WORDS = 3
 MIN_MODEL_WORDS = 2  # below this the model says nothing ("de", "Berlin"); the rules still do
-INTENT_CHARS = 1000  # what a message is about shows in its start; bounds the cost of long ones
+INTENT_CHARS = 600  # what a message is about shows in its start; bounds the cost of long ones
 __all__ = ["DraftKinds", "Listener", "ModelError", "TextModel", "load_draft_kinds"]
 
 
