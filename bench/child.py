@@ -115,7 +115,10 @@ def listen(args: dict[str, Any]) -> dict[str, Any]:
     from bot.content import Content
 
     pin_to_one_core()
-    return measure(Content.load().policy.listener)
+    listener = Content.load().policy.listener
+    gc.collect()
+    gc.freeze()  # as the bot does after start-up
+    return measure(listener)
 
 
 KINDS = {"run": run, "startup": startup, "generate": generate, "sweep": sweep, "listen": listen}

@@ -213,6 +213,8 @@ async def run(db_path: Path, users: int, updates: int, seed: int = 1) -> dict[st
     """Handle `updates` ops of the mix on `users` stored users; return rates and latencies."""
     application, stub, service = build(db_path)
     await application.initialize()
+    gc.collect()
+    gc.freeze()  # as the bot does after start-up (bot/__main__.py)
     mix = Mix(users=users, rng=random.Random(seed), stub=stub, service=service)
     names = list(SCENARIOS)
     weights = [SCENARIOS[name][0] for name in names]

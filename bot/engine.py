@@ -407,7 +407,7 @@ def words_of(event: Event) -> str:
     if isinstance(event, Text):
         return event.text
     if isinstance(event, Command):
-        return event.args
+        return f"{event.name} {event.args}" if event.args else ""  # "/country de": both words
     if isinstance(event, Media):
         return event.caption
     return ""
