@@ -32,7 +32,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--memory-updates", type=int, default=5_000, help="updates per memory run")
     parser.add_argument("--startup-users", type=int, default=1_000_000)
     parser.add_argument("--sweep-users", type=int, default=1_000_000)
-    parser.add_argument("--due", type=int, default=10_000, help="due nudges to claim")
+    parser.add_argument("--due", type=int, default=10_000, help="due check-ins to claim")
     parser.add_argument("--deliver", type=int, default=300, help="messages to deliver")
     parser.add_argument("--workdir", type=Path, default=RESULTS / "db", help="database cache")
     parser.add_argument("--out", type=Path, help="JSON file (default bench/results/<time>.json)")
@@ -135,11 +135,11 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
         (f"start-up to ready, {startup['users']:,} users", f"{startup['ready_s']:.2f} s", "< 2 s",
          startup["ready_s"] < 2),
         ("  with imports (whole process)", f"{startup['process_s']:.2f} s", "", True),
-        (f"claim {sweep['claimed']:,} due nudges, {sweep['users']:,} users",
+        (f"claim {sweep['claimed']:,} due check-ins, {sweep['users']:,} users",
          f"{sweep['claim_ms']:.0f} ms", "< 100 ms", sweep["claim_ms"] < 100),
-        ("  then per nudge at send time (decide, mark sent)", f"{sweep['take_ms_each']:.2f} ms",
+        ("  then per check-in at send time (decide, mark sent)", f"{sweep['take_ms_each']:.2f} ms",
          "", True),
-        (f"delivery via nudge_sweep, {delivery['messages']} due (429 above 30/s)",
+        (f"delivery via checkin_sweep, {delivery['messages']} due (429 above 30/s)",
          f"{delivery['per_s']:.1f} msg/s", ">= 27 msg/s", delivery["per_s"] >= 27),
         ("delivery retries (429s)", str(delivery["retries"]), "", True),
         ("lost / doubled", f"{delivery['lost']} / {delivery['doubled']}", "0 / 0",

@@ -103,7 +103,7 @@ def generate(args: dict[str, Any]) -> dict[str, Any]:
 
 
 def sweep(args: dict[str, Any]) -> dict[str, Any]:
-    """Claim the due nudges, then deliver some through the fake Bot API's rate limit."""
+    """Claim the due check-ins, then deliver some through the fake Bot API's rate limit."""
     from bench.sweep import sweep_sync
 
     return sweep_sync(Path(args["db"]), args["due"], args["deliver"])
@@ -115,7 +115,10 @@ def listen(args: dict[str, Any]) -> dict[str, Any]:
     from bot.content import Content
 
     pin_to_one_core()
-    return measure(Content.load().policy.listener)
+    listener = Content.load().policy.listener
+    gc.collect()
+    gc.freeze()  # as the bot does after start-up
+    return measure(listener)
 
 
 KINDS = {"run": run, "startup": startup, "generate": generate, "sweep": sweep, "listen": listen}

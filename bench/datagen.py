@@ -19,7 +19,7 @@ NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 FIRST_USER_ID = 10_000_000
 GENERATOR_VERSION = 2
 BATCH = 50_000
-NUDGE_SETTINGS = json.dumps(
+CHECKIN_SETTINGS = json.dumps(
     {"tz": "Europe/London", "frequency": "daily", "hour": 19, "weekday": 6,
      "quiet_start": "22:00", "quiet_end": "08:00", "paused_until": None}
 )  # fmt: skip
@@ -68,7 +68,7 @@ def database_path(workdir: Path, users: int) -> Path:
 
 
 def generate(path: Path, users: int, engine: Engine, due: int = 10_000) -> dict[str, Any]:
-    """Create `path` with `users` users (sessions, recent contacts, nudges; `due` of them due)."""
+    """Create `path` with `users` users (sessions, contacts, check-ins; `due` of them due)."""
     started = time.perf_counter()
     path.unlink(missing_ok=True)
     for suffix in ("-wal", "-shm"):
@@ -79,7 +79,7 @@ def generate(path: Path, users: int, engine: Engine, due: int = 10_000) -> dict[
     templates = walk_templates(engine)
     completed = [t for t in templates if t.completed and t.state == "hub:menu"]
     walking = [t for t in templates if not t.completed]
-    # Due nudges are spread evenly over all finished users, as real due times would be.
+    # Due check-ins are spread evenly over all finished users, as real due times would be.
     due_every = max(1, (users * 7 // 10) // max(1, due))
     due_left = due
     for start in range(0, users, BATCH):
@@ -97,7 +97,7 @@ def generate(path: Path, users: int, engine: Engine, due: int = 10_000) -> dict[
                 rows["contacts"],
             )
             conn.executemany(
-                "INSERT INTO nudges VALUES (?, ?, ?, 'checkin', NULL, NULL)", rows["nudges"]
+                "INSERT INTO checkins VALUES (?, ?, ?, 'checkin', NULL, NULL)", rows["checkins"]
             )
     store.close()
     return {"users": users, "templates": len(templates), "seconds": time.perf_counter() - started}
@@ -111,7 +111,7 @@ def _rows(
     due_every: int,
 ) -> dict[str, Any]:
     """One batch of rows: seven in ten users finished the walk-through, the rest are in it."""
-    rows: dict[str, Any] = {"users": [], "sessions": [], "contacts": [], "nudges": [], "due": 0}
+    rows: dict[str, Any] = {"users": [], "sessions": [], "contacts": [], "checkins": [], "due": 0}
     for index in indexes:
         user_id = FIRST_USER_ID + index
         finished = index % 10 < 7
@@ -134,5 +134,5 @@ def _rows(
             rows["due"] += 1
         else:
             due_at = NOW + timedelta(minutes=1 + index % 10_080)
-        rows["nudges"].append((user_id, NUDGE_SETTINGS, iso(due_at)))
+        rows["checkins"].append((user_id, CHECKIN_SETTINGS, iso(due_at)))
     return rows

@@ -1,10 +1,10 @@
-"""The nudge sweep through the bot's real code: claiming among many users, then delivering.
+"""The check-in sweep through the bot's real code: claiming among many users, then delivering.
 
-- Claim: `Service.claim_due_nudges` (one `INSERT ... SELECT` on the `nudges(due_at)` index into
-  `nudge_claims`, see bot/store.py) for `due` due nudges among all stored users; then
-  `Service.take_nudge` on a sample of the claims, the per-nudge work done just before sending.
-- Delivery: a fresh database with `messages` due nudges, swept by the real `nudge_sweep` job
-  (claim, take, `deliver_nudge`) with the bot's default rate limiter, against the fake Bot API
+- Claim: `Service.claim_due_checkins` (one `INSERT ... SELECT` on the `checkins(due_at)` index into
+  `checkin_claims`, see bot/store.py) for `due` due check-ins among all stored users; then
+  `Service.take_checkin` on a sample of the claims, the per-checkin work done just before sending.
+- Delivery: a fresh database with `messages` due check-ins, swept by the real `checkin_sweep` job
+  (claim, take, `deliver_checkin`) with the bot's default rate limiter, against the fake Bot API
   server answering 429 (`retry_after` 1) above 30 messages a second; then swept again, which
   must send nothing.
 """
@@ -24,9 +24,9 @@ from bench.updates import TOKEN
 from bot.config import Settings
 from bot.service import Service, build_engine
 from bot.store import CLAIM_DUE_SQL, Store
-from bot.telegram import build_application, nudge_sweep
+from bot.telegram import build_application, checkin_sweep
 
-TAKE_SAMPLE = 1000  # claims taken (decided, marked sent) to time the per-nudge part
+TAKE_SAMPLE = 1000  # claims taken (decided, marked sent) to time the per-check-in part
 
 
 def query_plan(store: Store) -> list[str]:
@@ -37,17 +37,17 @@ def query_plan(store: Store) -> list[str]:
 
 
 def claim(db_path: Path, due: int) -> dict[str, Any]:
-    """Time the real claim of `due` nudges, then taking a sample of them."""
+    """Time the real claim of `due` check-ins, then taking a sample of them."""
     store = Store(db_path)
     service = Service(store, build_engine(), clock=lambda: NOW)
     try:
         started = time.perf_counter()
-        claims = service.claim_due_nudges(due)
+        claims = service.claim_due_checkins(due)
         claim_ms = (time.perf_counter() - started) * 1000
-        again = store.claim_due_nudges(NOW, due)  # a second sweeper finds nothing new
+        again = store.claim_due_checkins(NOW, due)  # a second sweeper finds nothing new
         sample = claims[:TAKE_SAMPLE]
         started = time.perf_counter()
-        taken = [service.take_nudge(c) for c in sample]
+        taken = [service.take_checkin(c) for c in sample]
         take_s = time.perf_counter() - started
         plan = query_plan(store)
     finally:
@@ -69,14 +69,14 @@ def accepted_sends(api: Any) -> Counter[int]:
 
 
 async def deliver(work: Path, messages: int) -> dict[str, Any]:
-    """Sweep `messages` due nudges through the real job, application and rate limiter."""
+    """Sweep `messages` due check-ins through the real job, application and rate limiter."""
     from tests.support.fake_bot_api import FakeBotApi
 
     db_path = work / "sweep-delivery.db"
     generate(db_path, messages * 2, build_engine(), due=messages)  # 7 in 10 finished: enough
     store = Store(db_path)
     due_users = [r["user_id"] for r in store.db.query(
-        "SELECT user_id FROM nudges WHERE due_at <= ?", [iso(NOW)])]  # fmt: skip
+        "SELECT user_id FROM checkins WHERE due_at <= ?", [iso(NOW)])]  # fmt: skip
     try:
         with FakeBotApi() as api:
             api.rate_limit(30, retry_after=1)
@@ -87,10 +87,10 @@ async def deliver(work: Path, messages: int) -> dict[str, Any]:
             await application.initialize()  # the default rate limiter, as in production
             context = CallbackContext(application)
             started = time.perf_counter()
-            await nudge_sweep(context)
+            await checkin_sweep(context)
             elapsed = time.perf_counter() - started
             first = accepted_sends(api)
-            await nudge_sweep(context)  # everything was sent: nothing may go twice
+            await checkin_sweep(context)  # everything was sent: nothing may go twice
             await application.shutdown()
             received = accepted_sends(api)
             stats = api.rate_stats()
@@ -112,7 +112,7 @@ async def deliver(work: Path, messages: int) -> dict[str, Any]:
 
 
 async def sweep(db_path: Path, due: int, messages: int) -> dict[str, Any]:
-    """Claim `due` nudges among the stored users, then deliver `messages` through the job."""
+    """Claim `due` check-ins among the stored users, then deliver `messages` through the job."""
     result = claim(db_path, due)
     result["delivery"] = await deliver(db_path.parent, messages)
     return result

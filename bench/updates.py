@@ -167,7 +167,9 @@ def log_contact(mix: Mix) -> Iterator[Op]:
     """
     user = mix.stored_user(finished=True)
     yield Op("log", mix.message(user, "/log"))
-    for _ in range(3):
+    # Who started it: "I did" or "They did" (the third button logs past contacts instead).
+    yield Op("log", mix.callback(user, mix.rng.choice(mix.stub.keyboards[user][:2])))
+    for _ in range(2):
         yield Op("log", mix.callback(user, mix.rng.choice(mix.stub.keyboards[user])))
     if mix.rng.random() < 0.3:
         yield Op("log", mix.message(user, mix.rng.choice(NOTES)))
@@ -211,6 +213,8 @@ async def run(db_path: Path, users: int, updates: int, seed: int = 1) -> dict[st
     """Handle `updates` ops of the mix on `users` stored users; return rates and latencies."""
     application, stub, service = build(db_path)
     await application.initialize()
+    gc.collect()
+    gc.freeze()  # as the bot does after start-up (bot/__main__.py)
     mix = Mix(users=users, rng=random.Random(seed), stub=stub, service=service)
     names = list(SCENARIOS)
     weights = [SCENARIOS[name][0] for name in names]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import sys
 from pathlib import Path
@@ -106,6 +107,8 @@ def cmd_run(args: argparse.Namespace) -> int:
             backup_retention_hours=settings.backup_retention_hours,
         )
         application = build_application(settings, service)
+        gc.collect()
+        gc.freeze()  # content and text models live as long as the bot: keep them out of GC passes
         # SIGTERM/SIGINT: stop fetching, finish the updates in flight, confirm the offset.
         if args.webhook:
             from bot.webhook import run_webhook

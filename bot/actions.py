@@ -21,7 +21,7 @@ from typing import Any, Generic, Protocol, TypeVar, cast
 
 from bot.model import Button, Effect, Reply, Session, UserData
 from bot.policy import Policy
-from bot.policy.plan import Plan, plan_from_answers
+from bot.policy.plan import Plan, level_reasons, plan_for_level, plan_from_answers
 
 # Callback data prefixes, defined once: a flow button, a system button, a command button.
 STEP_PREFIX = "s."
@@ -117,10 +117,13 @@ class Context:
         return Button(self.text("continue"), data=f"{SYSTEM_PREFIX}resume")
 
     def plan(self) -> Plan:
-        """The user's stored plan, or the one their answers imply."""
-        if self.session.plan:
-            return Plan(**self.session.plan)
-        return plan_from_answers(self.session.answers, self.policy.dose_table)
+        """The user's plan: their stored level (or the one their answers imply), in the words of
+        the current dose table and fitted to their answers (so edited texts reach everyone)."""
+        table, answers = self.policy.dose_table, self.session.answers
+        level = (self.session.plan or {}).get("level")
+        if isinstance(level, int) and any(row.level == level for row in table.levels):
+            return plan_for_level(level, table, answers)
+        return plan_from_answers(answers, table)
 
 
 Action = Callable[[Context], None]
@@ -167,6 +170,13 @@ def command(name: str) -> Callable[[Handler], Handler]:
 def save_plan(ctx: Context) -> None:
     """Compute the starting plan from the assessment answers and keep it."""
     ctx.session.plan = plan_from_answers(ctx.session.answers, ctx.policy.dose_table).as_dict()
+
+
+@placeholder("plan.why")
+def plan_why(ctx: Context) -> str:
+    """The answers that led to the starting level, most weighty first."""
+    reasons = level_reasons(ctx.session.answers, ctx.policy.dose_table)
+    return "; ".join(reasons) if reasons else ctx.text("plan_why_none")
 
 
 def _plan_field(name: str) -> Placeholder:

@@ -17,7 +17,7 @@ from matplotlib.ticker import MaxNLocator
 from bot.policy.contacts import (
     OUTCOMES,
     Contact,
-    NudgeTexts,
+    ContactTexts,
     counts_against_dose,
 )
 from bot.policy.plan import Plan
@@ -68,7 +68,7 @@ def weekly_counts(history: Sequence[Contact], now: datetime, weeks: int) -> list
     return result
 
 
-def _week_labels(weeks: Sequence[Week], tz: str, texts: NudgeTexts) -> list[str]:
+def _week_labels(weeks: Sequence[Week], tz: str, texts: ContactTexts) -> list[str]:
     """Label each week by the local date it starts on; the last one is 'this week'."""
     local = zone(tz)
     firsts = [(w.start + timedelta(days=1)).astimezone(local) for w in weeks]
@@ -77,7 +77,7 @@ def _week_labels(weeks: Sequence[Week], tz: str, texts: NudgeTexts) -> list[str]
     return labels
 
 
-def _draw_counts(axes: Axes, weeks: Sequence[Week], plan: Plan, texts: NudgeTexts) -> None:
+def _draw_counts(axes: Axes, weeks: Sequence[Week], plan: Plan, texts: ContactTexts) -> None:
     """Top panel: bars of mine and theirs per week, and the dose as a dashed line."""
     positions = range(len(weeks))
     axes.bar(
@@ -106,7 +106,7 @@ def _draw_counts(axes: Axes, weeks: Sequence[Week], plan: Plan, texts: NudgeText
 
 
 def _draw_outcomes(
-    axes: Axes, weeks: Sequence[Week], labels: Sequence[str], texts: NudgeTexts
+    axes: Axes, weeks: Sequence[Week], labels: Sequence[str], texts: ContactTexts
 ) -> None:
     """Bottom panel: all contacts per week, stacked by how they went."""
     positions = list(range(len(weeks)))
@@ -137,7 +137,7 @@ def _draw_outcomes(
     axes.spines[["top", "right"]].set_visible(False)
 
 
-def _draw_empty(figure: Figure, plan: Plan, texts: NudgeTexts) -> None:
+def _draw_empty(figure: Figure, plan: Plan, texts: ContactTexts) -> None:
     """A friendly placeholder when nothing has been logged yet, with the plan for reference."""
     axes = figure.add_subplot()
     axes.set_axis_off()
@@ -155,7 +155,7 @@ def render_progress_png(
     weeks: int = 6,
     *,
     tz: str = "UTC",
-    texts: NudgeTexts,
+    texts: ContactTexts,
 ) -> bytes:
     """Render the last `weeks` weeks of contacts against the plan as a PNG (about 800x500)."""
     figure = Figure(figsize=SIZE_INCHES, dpi=DPI, layout="constrained")

@@ -38,7 +38,7 @@ class Settings:
     db_path: Path
     log_level: str
     admin_user_ids: frozenset[int] = frozenset()
-    nudge_sweep_seconds: int = 60  # how often due check-ins are looked for
+    checkin_sweep_seconds: int = 60  # how often due check-ins are looked for
     webhook_listen: str = DEFAULT_WEBHOOK_LISTEN
     webhook_port: int = DEFAULT_WEBHOOK_PORT
     webhook_url: str | None = None
@@ -84,9 +84,13 @@ def load_settings(
     admins = os.environ.get("ADMIN_USER_IDS", "").replace(",", " ").split()
     if not all(a.isdigit() for a in admins):
         raise SettingsError("ADMIN_USER_IDS must be Telegram user ids (numbers), comma-separated")
-    sweep = os.environ.get("NUDGE_SWEEP_SECONDS", "").strip() or "60"
+    sweep = (
+        os.environ.get("CHECKIN_SWEEP_SECONDS", "").strip()
+        or os.environ.get("NUDGE_SWEEP_SECONDS", "").strip()  # the old name still works
+        or "60"
+    )
     if not sweep.isdigit() or not 5 <= int(sweep) <= 3600:
-        raise SettingsError(f"NUDGE_SWEEP_SECONDS must be a whole number 5..3600, got {sweep!r}")
+        raise SettingsError(f"CHECKIN_SWEEP_SECONDS must be a whole number 5..3600, got {sweep!r}")
     retention = os.environ.get("BACKUP_RETENTION_HOURS", "").strip() or "168"
     if not retention.isdigit() or not 1 <= int(retention) <= 24 * 366:
         raise SettingsError(
@@ -99,7 +103,7 @@ def load_settings(
         db_path=db_path,
         log_level=level,
         admin_user_ids=frozenset(int(a) for a in admins),
-        nudge_sweep_seconds=int(sweep),
+        checkin_sweep_seconds=int(sweep),
     )
     return replace(settings, **webhook_settings()) if webhook else settings
 

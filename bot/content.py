@@ -71,7 +71,7 @@ class Content:
         flows = read(lambda: load_flows(root))
         messages = read(lambda: load_messages(root))
         dose_table = read(lambda: load_dose_table(policy_dir / "dose.yaml"))
-        nudge_texts = read(lambda: load_texts(policy_dir / "nudge_texts.yaml"))
+        contact_texts = read(lambda: load_texts(root / "texts"))
         crisis = read(lambda: load_crisis(policy_dir / "crisis.yaml"))
         resources = read(lambda: load_resources(policy_dir / "resources.yaml"))
         draft_rules = read(lambda: load_rules(policy_dir / "draft_rules.yaml"))
@@ -84,11 +84,11 @@ class Content:
         if problems:
             raise ContentError(problems)
         # No problems, so every part was read.
-        assert flows and messages and dose_table and nudge_texts and resources and free_text
+        assert flows and messages and dose_table and contact_texts and resources and free_text
         assert crisis and draft_rules and draft_kinds is not None and model
         listener = Listener(model, crisis, draft_rules, draft_kinds)
         policy = Policy(
-            dose_table, nudge_texts, crisis, resources, draft_rules, listener, free_text
+            dose_table, contact_texts, crisis, resources, draft_rules, listener, free_text
         )
         return cls(root=root, flows=flows, messages=messages, policy=policy, files=files)
 
@@ -128,7 +128,7 @@ def command_problems(flows: FlowSet, messages: Messages, free_text: FreeTextRepl
             problems.append(
                 f"messages.yaml: command '{command.command}' opens unknown step '{command.to}'"
             )
-        if not command.to and command.command not in COMMANDS:
+        if not command.to and not command.alias_of and command.command not in COMMANDS:
             problems.append(
                 f"messages.yaml: command '{command.command}' needs a 'to' step "
                 "(no feature handles it)"

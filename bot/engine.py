@@ -185,7 +185,7 @@ class Engine:
             return [Reply(self.messages["crisis_later"])], None
         if name == "crisis_ok":
             return [self._note("crisis_ok", ctx)], None
-        if name in COMMANDS and pending == name.removesuffix("_yes").removesuffix("_no"):
+        if name in COMMANDS and pending == name.partition("_")[0]:  # reset_yes answers reset
             return COMMANDS[name](ctx), None
         return self._stale(ctx)
 
@@ -195,6 +195,8 @@ class Engine:
     def _command(self, ctx: Context, name: str, args: str) -> list[Reply]:
         """Run a command: its guard from messages.yaml, then its handler or the step it opens."""
         command = self.commands.get(name)
+        if command is not None and command.alias_of:  # an old name (/nudges) runs the new one
+            name, command = command.alias_of, self.commands.get(command.alias_of)
         if command is None or (command.hidden and not ctx.data.is_admin):
             return [self._note("unknown_command", ctx)]
         if refusal := self._refusal(ctx.session, command.needs):
@@ -208,11 +210,10 @@ class Engine:
     @staticmethod
     def _refusal(session: Session, needs: str | None) -> str | None:
         """Why a command guarded by `needs` cannot run yet (a message name), or None."""
-        if needs == "plan":
-            if session.coaching_off:
-                return "coaching_off"
-            if session.plan is None or session.completed_at is None:
-                return "no_plan_yet"
+        if needs in ("plan", "coaching") and session.coaching_off:
+            return "coaching_off"
+        if needs == "plan" and (session.plan is None or session.completed_at is None):
+            return "no_plan_yet"
         return None
 
     def _text(self, ctx: Context, text: str) -> list[Reply]:
@@ -241,7 +242,7 @@ class Engine:
         ctx.effects.append(CountHeard(intent or "not_understood"))
         choices = spec.replies if spec else replies.not_understood
         body = choices[int(ctx.now.timestamp()) % len(choices)]  # varied, and testable
-        last = ctx.data.last_nudge_at
+        last = ctx.data.last_checkin_at
         if last is not None and timedelta(0) <= ctx.now - last <= CHECKIN_ANSWER_WINDOW:
             body = f"{replies.checkin_ack} {body}"
         if ctx.session.completed_at is None and not ctx.session.coaching_off:
@@ -277,7 +278,9 @@ class Engine:
         ctx.session.state = state
         for name in self.flows.step(state).actions:
             ACTIONS[name](ctx)
-        if state == MENU and ctx.session.completed_at is None:
+        # The walk-through is complete when the menu is reached with a plan (an action may
+        # have sent a plan-less user back to the walk-through instead).
+        if ctx.session.state == MENU and ctx.session.completed_at is None and ctx.session.plan:
             ctx.session.completed_at = ctx.now
 
     def enter(self, ctx: Context, state: str) -> Reply:
@@ -295,7 +298,8 @@ class Engine:
         level = (session.plan or {}).get("level") or damage_level(
             session.answers, self.policy.dose_table
         )
-        return {**session.answers, "level": str(level)}
+        has_plan = "yes" if session.plan and session.completed_at else "no"
+        return {**session.answers, "level": str(level), "has_plan": has_plan}
 
     # --- safety -------------------------------------------------------------------------------
 
@@ -395,7 +399,7 @@ class Engine:
         text = self.messages[name]
         if "{commands}" in text:
             listing = "\n".join(
-                f"/{c.command} - {c.description}" for c in self.messages.commands if not c.hidden
+                f"/{c.command} - {c.description}" for c in self.messages.commands if c.listed
             )
             text = text.replace("{commands}", listing)
         return Reply(text, (Button(self.messages["continue"], data=f"{SYSTEM_PREFIX}resume"),))
@@ -409,7 +413,7 @@ def words_of(event: Event) -> str:
     if isinstance(event, Text):
         return event.text
     if isinstance(event, Command):
-        return event.args
+        return f"{event.name} {event.args}" if event.args else ""  # "/country de": both words
     if isinstance(event, Media):
         return event.caption
     return ""

@@ -28,7 +28,14 @@ MAX_LABEL_CHARS = 40
 STEP_ID = re.compile(r"^[a-z][a-z0-9_]{0,31}$")
 PLACEHOLDER = re.compile(r"\{([^{}]*)\}")
 # Facts the engine computes itself and that conditions may test besides stored answers.
-COMPUTED_FACTS = {"level": {"1", "2", "3", "4"}}
+# Facts that conditions may test besides stored button answers: the computed level, and
+# answers set by actions (change_against, by weigh_change), and whether the plan exists.
+COMPUTED_FACTS = {
+    "level": {"1", "2", "3", "4"},
+    "change_against": {"yes", "no"},
+    "has_plan": {"yes", "no"},
+    "safety_before": {"clear", "concern"},
+}
 
 
 class FlowError(ValueError):
@@ -387,8 +394,15 @@ class BotCommand:
     command: str
     description: str
     to: str | None = None  # qualified step the command opens
-    needs: str | None = None  # "plan": only once the user has a plan and coaching is on
+    # "plan": only once the user has a plan and coaching is on; "coaching": while it is on
+    needs: str | None = None
     hidden: bool = False  # left out of the menu and /help (operator commands)
+    alias_of: str | None = None  # an old name kept working, left out of the menu and /help
+
+    @property
+    def listed(self) -> bool:
+        """Whether the command shows in Telegram's menu and in /help."""
+        return not self.hidden and self.alias_of is None
 
 
 @dataclass(frozen=True)
@@ -438,8 +452,10 @@ def load_messages(directory: Path = FLOWS_DIR) -> Messages:
         command, description = str(item.get("command", "")), str(item.get("description", ""))
         if not re.fullmatch(r"[a-z0-9_]{1,32}", command) or not 3 <= len(description) <= 256:
             problems.append(f"{path.name}: command '{command}' needs a valid name and description")
-        if item.get("needs") not in (None, "plan"):
-            problems.append(f"{path.name}: command '{command}': 'needs' can only be 'plan'")
+        if item.get("needs") not in (None, "plan", "coaching"):
+            problems.append(
+                f"{path.name}: command '{command}': 'needs' can only be 'plan' or 'coaching'"
+            )
         to = item.get("to")
         commands.append(
             BotCommand(
@@ -448,8 +464,15 @@ def load_messages(directory: Path = FLOWS_DIR) -> Messages:
                 to=_qualify("hub", to) if to else None,
                 needs=item.get("needs"),
                 hidden=bool(item.get("hidden", False)),
+                alias_of=item.get("alias_of"),
             )
         )
+    names = {entry.command for entry in commands}
+    for entry in commands:
+        if entry.alias_of and entry.alias_of not in names:
+            problems.append(
+                f"{path.name}: command '{entry.command}' is an alias of unknown command"
+            )
     if problems:
         raise FlowError(problems)
     return Messages(texts=texts, commands=tuple(commands))

@@ -114,9 +114,10 @@ class UserData:
     user_id: int = 0
     language: str | None = None
     contacts: tuple[Contact, ...] = ()  # recent ones, oldest first
-    nudges: dict[str, Any] | None = None  # NudgeSettings.as_dict(), or None if never set
-    last_nudge_at: datetime | None = None
+    checkins: dict[str, Any] | None = None  # CheckinSettings.as_dict(), or None if never set
+    last_checkin_at: datetime | None = None
     is_admin: bool = False
+    last_logged: Contact | None = None  # the contact logged in this update (it may be a past one)
     # Reads beyond this user's working set, given by the service for the commands that need
     # them: every stored row about this user (/export), and operator counts (/stats, admins).
     read_all: Callable[[], dict[str, list[dict[str, Any]]]] | None = field(
@@ -139,8 +140,8 @@ class AddContact:
 
 
 @dataclass(frozen=True)
-class SaveNudges:
-    """Store nudge settings and the next due nudge (None: nothing due)."""
+class SaveCheckins:
+    """Store check-in settings and the next due check-in (None: nothing due)."""
 
     settings: dict[str, Any] | None
     due_at: datetime | None
@@ -155,6 +156,14 @@ class RecordDraftCheck:
 
 
 @dataclass(frozen=True)
+class ChangeContact:
+    """Change how a logged contact went (`outcome`), or remove it (`outcome` None)."""
+
+    contact: Contact
+    outcome: str | None = None
+
+
+@dataclass(frozen=True)
 class EraseUser:
     """Delete every row about the user, in every table."""
 
@@ -166,7 +175,7 @@ class CountHeard:
     name: str
 
 
-Effect = AddContact | SaveNudges | RecordDraftCheck | EraseUser | CountHeard
+Effect = AddContact | ChangeContact | SaveCheckins | RecordDraftCheck | EraseUser | CountHeard
 
 
 @dataclass

@@ -19,10 +19,10 @@ from pathlib import Path
 from bot.content import CONTENT_ROOT, Content
 from bot.engine import Engine
 from bot.features.checkins import (
-    NudgeDecision,
+    CheckinDecision,
+    checkin_reply,
     command_from_press,
-    decide_due_nudge,
-    nudge_reply,
+    decide_due_checkin,
     settings_from,
 )
 from bot.features.texts import FEATURE_TEXTS
@@ -38,7 +38,7 @@ from bot.model import (
     Text,
     UserData,
 )
-from bot.store import ClaimedNudge, DueNudge, NudgeClaim, Store
+from bot.store import CheckinClaim, ClaimedCheckin, DueCheckin, Store
 from bot.store.users import BadRow
 
 log = logging.getLogger(__name__)
@@ -104,7 +104,7 @@ class Service:
         now = self.clock()
         event = storable(event)
         if isinstance(event, Press) and (command := command_from_press(event.data)):
-            event = command  # a button under a nudge runs a command, whatever the step
+            event = command  # a button under a check-in runs a command, whatever the step
         try:
             if update_id is not None and self.store.is_processed(update_id):
                 log.info("update %s was already handled; skipped", update_id)
@@ -153,43 +153,44 @@ class Service:
             backup_retention_hours=self.backup_retention_hours,
         )
 
-    # --- the nudge sweep (the Telegram job sends what this returns) ---------------------------
+    # --- the check-in sweep (the Telegram job sends what this returns) ---------------------------
 
-    def claim_due_nudges(self, limit: int = 200) -> list[NudgeClaim]:
-        """Claim up to `limit` due nudges (cheap: see Store.claim_due_nudges); nothing sent yet.
+    def claim_due_checkins(self, limit: int = 200) -> list[CheckinClaim]:
+        """Claim up to `limit` due check-ins (cheap: Store.claim_due_checkins); nothing sent yet.
 
         Claims a crashed or failed sweep left behind come first, so none is forgotten.
         """
         claims = self.store.pending_claims(limit)
         if len(claims) < limit:
-            claims += self.store.claim_due_nudges(self.clock(), limit - len(claims))
+            claims += self.store.claim_due_checkins(self.clock(), limit - len(claims))
         return claims
 
-    def take_nudge(self, claim: NudgeClaim) -> DueMessage | None:
-        """Decide about a claimed nudge now; if it goes, it is marked sent before it is built.
+    def take_checkin(self, claim: CheckinClaim) -> DueMessage | None:
+        """Decide about a claimed check-in now; if it goes, it is marked sent before it is built.
 
         Call right before sending; None means send nothing (not now, or already taken).
         """
         now = self.clock()
 
-        def decide(due: DueNudge) -> NudgeDecision:
+        def decide(due: DueCheckin) -> CheckinDecision:
             settings = settings_from(due.settings)
-            return decide_due_nudge(
+            return decide_due_checkin(
                 settings, due.due_at, due.last_sent_at, now, due.eligible, due.due_kind
             )
 
-        taken = self.store.take_nudge(claim, now, decide)
+        taken = self.store.take_checkin(claim, now, decide)
         if taken is None:
             return None
         tz = settings_from(taken.due.settings).tz
-        policy, texts = self.engine.policy.nudge_texts, self.engine.content.file(FEATURE_TEXTS)
-        reply = nudge_reply(taken.due.due_kind, taken.due.user_id, tz, now, policy, texts)
+        policy, texts = self.engine.policy.contact_texts, self.engine.content.file(FEATURE_TEXTS)
+        due = taken.due
+        reply = checkin_reply(due.due_kind, due.user_id, tz, now, policy, texts, due.mode)
         return DueMessage(taken.due.user_id, reply, taken)
 
-    def release_nudge(self, message: DueMessage, after_seconds: float = 0) -> None:
-        """Delivery failed for a passing reason: make the nudge due again, not lost."""
+    def release_checkin(self, message: DueMessage, after_seconds: float = 0) -> None:
+        """Delivery failed for a passing reason: make the check-in due again, not lost."""
         retry_at = self.clock() + timedelta(seconds=after_seconds)
-        self.store.release_nudge(message.claim, retry_at)
+        self.store.release_checkin(message.claim, retry_at)
 
     def _mark_read_only(self, update_id: int | None, user_id: int, now: datetime) -> None:
         """An update that changed nothing: remember it without waiting (the reply does not
@@ -219,11 +220,11 @@ class Service:
             log.info("pruned %d processed update ids", dropped)
 
     def user_lock(self, user_id: int) -> AbstractAsyncContextManager[None]:
-        """Hold this while touching a user's state from async code (handlers, nudge jobs)."""
+        """Hold this while touching a user's state from async code (handlers, check-in jobs)."""
         return self.locks.hold(user_id)
 
     def user_blocked(self, user_id: int) -> None:
-        """Telegram says the user blocked the bot: mark them inactive, stop nudges (best effort)."""
+        """Telegram says the user blocked the bot: mark them inactive, no more check-ins."""
         try:
             self.store.mark_inactive(user_id)
         except sqlite3.Error as error:
@@ -250,11 +251,11 @@ def storable(event: Event) -> Event:
 
 @dataclass(frozen=True)
 class DueMessage:
-    """A claimed nudge and the message to send for it."""
+    """A claimed check-in and the message to send for it."""
 
     user_id: int
     reply: Reply
-    claim: ClaimedNudge
+    claim: ClaimedCheckin
 
 
 def describe_storage_error(error: sqlite3.Error) -> str:

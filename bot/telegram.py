@@ -106,7 +106,7 @@ def build_application(
     application.bot_data["service"] = service
     tracker.on_drop = partial(on_flood, application, tracker.guard)
     add_handlers(application)
-    schedule_nudge_sweep(application, settings.nudge_sweep_seconds)
+    schedule_checkin_sweep(application, settings.checkin_sweep_seconds)
     return application
 
 
@@ -146,7 +146,7 @@ async def on_startup(application: AnyApplication) -> None:
     commands = [
         BotCommand(c.command, c.description)
         for c in service.engine.messages.commands
-        if not c.hidden  # operator commands stay out of everyone's menu
+        if c.listed  # operator commands and old names stay out of everyone's menu
     ]
     await application.bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats())
     log.info("Reconnect is running as @%s", application.bot.username)
@@ -402,49 +402,49 @@ async def on_error(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
     log.error("error while handling an update: %s at %s", type(error).__name__, where)
 
 
-# --- the nudge sweep: due check-ins live in SQLite; one repeating job sends them -------------
+# --- the check-in sweep: due check-ins live in SQLite; one repeating job sends them -------------
 
-NUDGE_JOB = "nudge_sweep"
+CHECKIN_JOB = "checkin_sweep"
 # Claimed per transaction. A claim is cheap (10k take well under 100 ms), but sending is
-# ~28 a second: small batches keep the claims fresh and let due nudges found later go first.
+# ~28 a second: small batches keep the claims fresh and let due check-ins found later go first.
 SWEEP_BATCH = 200
 RETRY_LATER_SECONDS = 60
 
 
-def schedule_nudge_sweep(application: AnyApplication, interval_seconds: int) -> None:
+def schedule_checkin_sweep(application: AnyApplication, interval_seconds: int) -> None:
     """Run the sweep every `interval_seconds`; a restart loses nothing (the schedule is stored)."""
     if application.job_queue is None:
         raise RuntimeError("the job queue is missing: install python-telegram-bot[job-queue]")
     application.job_queue.run_repeating(
-        nudge_sweep, interval=interval_seconds, first=interval_seconds, name=NUDGE_JOB
+        checkin_sweep, interval=interval_seconds, first=interval_seconds, name=CHECKIN_JOB
     )
 
 
-async def nudge_sweep(context: ContextTypes.DEFAULT_TYPE) -> None:
-    """Send every due nudge, batch by batch; a failed delivery is put back as due or stops."""
+async def checkin_sweep(context: ContextTypes.DEFAULT_TYPE) -> None:
+    """Send every due check-in, batch by batch; a failed delivery is put back as due or stops."""
     service: Service = context.bot_data["service"]
     claimed = due = sent = 0
-    while batch := await asyncio.to_thread(service.claim_due_nudges, SWEEP_BATCH):
+    while batch := await asyncio.to_thread(service.claim_due_checkins, SWEEP_BATCH):
         claimed += len(batch)
         for claim in batch:
             async with service.user_lock(claim.user_id):  # never interleave with a handler
                 # Decided and marked sent just before sending (not at claim time), so quiet
                 # hours and settings are as of now, and a crash can never send it twice.
-                message = await asyncio.to_thread(service.take_nudge, claim)
+                message = await asyncio.to_thread(service.take_checkin, claim)
                 if message is not None:
                     due += 1
-                    sent += await deliver_nudge(context, message)
+                    sent += await deliver_checkin(context, message)
         if len(batch) < SWEEP_BATCH:
             break
     if claimed:
         # "due": claims that were still to be sent when taken (not quiet, not off, ...).
-        log.info("nudge sweep: %d due, %d sent (%d claimed)", due, sent, claimed)
+        log.info("checkin sweep: %d due, %d sent (%d claimed)", due, sent, claimed)
 
 
-async def deliver_nudge(context: ContextTypes.DEFAULT_TYPE, message: DueMessage) -> bool:
-    """Send one claimed nudge; blocked users stop, passing failures make it due again.
+async def deliver_checkin(context: ContextTypes.DEFAULT_TYPE, message: DueMessage) -> bool:
+    """Send one claimed check-in; blocked users stop, passing failures make it due again.
 
-    One attempt only (the rate limiter already waits out short flood control): a nudge that
+    One attempt only (the rate limiter already waits out short flood control): a check-in that
     cannot go now is put back as due rather than slept on while holding the user's lock.
     """
     service: Service = context.bot_data["service"]
@@ -453,12 +453,12 @@ async def deliver_nudge(context: ContextTypes.DEFAULT_TYPE, message: DueMessage)
         await context.bot.send_message(message.user_id, reply.text, reply_markup=keyboard(reply))
         return True
     except Forbidden:
-        await asyncio.to_thread(service.user_blocked, message.user_id)  # no more nudges
+        await asyncio.to_thread(service.user_blocked, message.user_id)  # no more check-ins
     except BadRequest as error:  # e.g. chat not found: retrying would not help
-        log.warning("a nudge was not accepted: %s", error.message)
+        log.warning("a check-in was not accepted: %s", error.message)
     except RetryAfter as error:
-        await asyncio.to_thread(service.release_nudge, message, retry_after_seconds(error))
+        await asyncio.to_thread(service.release_checkin, message, retry_after_seconds(error))
     except NetworkError as error:  # includes TimedOut: try again on a later sweep
-        log.warning("a nudge was postponed after %s", type(error).__name__)
-        await asyncio.to_thread(service.release_nudge, message, RETRY_LATER_SECONDS)
+        log.warning("a check-in was postponed after %s", type(error).__name__)
+        await asyncio.to_thread(service.release_checkin, message, RETRY_LATER_SECONDS)
     return False

@@ -23,9 +23,9 @@ def user_row(store: Store, user_id: int) -> dict[str, Any] | None:
     return found[0] if found else None
 
 
-def nudge_row(store: Store, user_id: int) -> dict[str, Any] | None:
-    """The user's check-in (nudges) row, or None."""
-    found = rows(store.db, "SELECT * FROM nudges WHERE user_id = ?", [user_id])
+def checkin_row(store: Store, user_id: int) -> dict[str, Any] | None:
+    """The user's check-in (checkins) row, or None."""
+    found = rows(store.db, "SELECT * FROM checkins WHERE user_id = ?", [user_id])
     return found[0] if found else None
 
 

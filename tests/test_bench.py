@@ -40,8 +40,8 @@ def test_bench_runs_end_to_end_at_a_tiny_size(tmp_path):
     sweep = results["sweep"]
     assert sweep["claimed"] == 40 and sweep["claimed_again"] == 0
     assert sweep["taken"] == sweep["taken_to_send"] == 40  # the real take: decided, marked sent
-    assert any("idx_nudges_due_at" in line for line in sweep["query_plan"])
-    delivery = sweep["delivery"]  # through the real nudge_sweep job and default rate limiter
+    assert any("idx_checkins_due_at" in line for line in sweep["query_plan"])
+    delivery = sweep["delivery"]  # through the real checkin_sweep job and default rate limiter
     assert delivery["delivered"] == delivery["messages"] == 12
     assert delivery["lost"] == 0 and delivery["doubled"] == 0
     assert delivery["sent_by_second_sweep"] == 0

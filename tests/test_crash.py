@@ -2,7 +2,7 @@
 
 The SIGKILL test drives three kinds of users at once while the process is killed and
 restarted: walkers tap through the walk-through, loggers (walk-through already done) log
-contacts by buttons, and check-in users have nudges that fall due for real (their rows are
+contacts by buttons, and check-in users have check-ins that fall due for real (their rows are
 written, while the process is stopped, with a due time in the recent past and a time zone in
 which it is early afternoon now).
 """
@@ -44,16 +44,16 @@ CONTACTS_EACH = 3
 LOG_CHOICES = (("I did", "They did"), ("A message", "A call", "We met", "A practical matter"),
                ("Warm", "Neutral", "Cold", "No answer"))  # fmt: skip
 LOGGED = "Noted, thank you."
-# Check-ins: a few users' nudges are made due before every start; the sweep runs every
+# Check-ins: a few users' check-ins are made due before every start; the sweep runs every
 # SWEEP_SECONDS (the smallest interval the settings allow).
 SWEEP_SECONDS = 5
-NUDGE_BATCH = 3
-NUDGED = range(3201, 3201 + NUDGE_BATCH * 6)  # one batch per start (five kills, a last run)
+CHECKIN_BATCH = 3
+CHECKIND = range(3201, 3201 + CHECKIN_BATCH * 6)  # one batch per start (five kills, a last run)
 NOT_DUE_USER, QUIET_USER = 3298, 3299  # due in an hour; due now, but it is night there
-STOP_NUDGES = "c.stopnudges"  # the button only nudge messages carry
-SWEEP_LINE = re.compile(r"nudge sweep: (\d+) due, (\d+) sent")
+STOP_CHECKINS = "c.stopcheckins"  # the button only check-in messages carry
+SWEEP_LINE = re.compile(r"checkin sweep: (\d+) due, (\d+) sent")
 # How each run ends: "early" a random kill before the first sweep, "cut" a kill as soon as
-# the sweep's first nudge reaches Telegram (the others are claimed, not sent), "settled" a
+# the sweep's first check-in reaches Telegram (the others are claimed, not sent), "settled" a
 # random kill shortly after a sweep finished.
 KILL_PLAN = ("early", "early", "early", "cut", "settled")
 
@@ -89,7 +89,7 @@ class BotProcess:
         self.api, self.tmp_path, self.starts = api, tmp_path, 0
         self.db_path = tmp_path / "bot.db"
         self.env = bot_process_env(
-            api, token, self.db_path, LOG_LEVEL="INFO", NUDGE_SWEEP_SECONDS=str(SWEEP_SECONDS)
+            api, token, self.db_path, LOG_LEVEL="INFO", CHECKIN_SWEEP_SECONDS=str(SWEEP_SECONDS)
         )
         self.process: subprocess.Popen | None = None
         self.runs: list[Run] = []
@@ -97,7 +97,7 @@ class BotProcess:
     def start(self, kind: str = "final") -> Run:
         self.starts += 1
         log_path = self.tmp_path / f"bot-{self.starts}.log"
-        run = Run(kind, log_path, datetime.now(UTC), time.monotonic(), nudge_receipts(self.api))
+        run = Run(kind, log_path, datetime.now(UTC), time.monotonic(), checkin_receipts(self.api))
         with log_path.open("w") as log:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "bot", "run"], cwd=self.tmp_path, env=self.env,
@@ -258,7 +258,7 @@ def zone_where_it_is(hour: int, now: datetime) -> str:
     return format_offset(timedelta(hours=(hour - now.hour + 12) % 24 - 12))
 
 
-def make_nudges_due(db_path: Path, users, rng: random.Random, *, local_hour: int = 13,
+def make_checkins_due(db_path: Path, users, rng: random.Random, *, local_hour: int = 13,
                     due_in: timedelta | None = None) -> None:  # fmt: skip
     """While the bot is stopped: daily check-ins due minutes ago, in a zone where it is day."""
     now = datetime.now(UTC)
@@ -272,7 +272,7 @@ def make_nudges_due(db_path: Path, users, rng: random.Random, *, local_hour: int
             for user in users:
                 due_at = now + (due_in or -timedelta(minutes=rng.uniform(1, 90)))
                 conn.execute(
-                    "INSERT INTO nudges (user_id, settings, due_at, due_kind) VALUES (?, ?, ?, ?)"
+                    "INSERT INTO checkins (user_id, settings, due_at, due_kind) VALUES (?, ?, ?, ?)"
                     " ON CONFLICT(user_id) DO UPDATE SET settings = excluded.settings,"
                     " due_at = excluded.due_at, due_kind = excluded.due_kind,"
                     " last_sent_at = NULL, claimed_at = NULL",
@@ -282,30 +282,32 @@ def make_nudges_due(db_path: Path, users, rng: random.Random, *, local_hour: int
         conn.close()
 
 
-def nudges_to(api: FakeBotApi, user: int) -> int:
-    """Nudge messages Telegram accepted for the user (they alone carry the stop button)."""
+def checkins_to(api: FakeBotApi, user: int) -> int:
+    """Checkin messages Telegram accepted for the user (they alone carry the stop button)."""
     return sum(
         1
         for message in api.sent_messages(user)
         for row in keyboard_rows(message.get("reply_markup"))
         for _, data in row
-        if data == STOP_NUDGES
+        if data == STOP_CHECKINS
     )
 
 
-def nudge_receipts(api: FakeBotApi) -> int:
-    """Nudge messages accepted so far, all users."""
-    return sum(nudges_to(api, user) for user in (*NUDGED, NOT_DUE_USER, QUIET_USER))
+def checkin_receipts(api: FakeBotApi) -> int:
+    """Checkin messages accepted so far, all users."""
+    return sum(checkins_to(api, user) for user in (*CHECKIND, NOT_DUE_USER, QUIET_USER))
 
 
 class Cycles:
-    """Kill and restart the bot by plan; a fresh batch of nudges falls due before each start."""
+    """Kill and restart the bot by plan; a fresh batch of check-ins falls due before each start."""
 
     def __init__(self, bot: BotProcess, api: FakeBotApi, rng: random.Random):
         self.bot, self.api, self.rng = bot, api, rng
         self.plan = list(KILL_PLAN)
         rng.shuffle(self.plan)
-        self.batches = [NUDGED[i : i + NUDGE_BATCH] for i in range(0, len(NUDGED), NUDGE_BATCH)]
+        self.batches = [
+            CHECKIND[i : i + CHECKIN_BATCH] for i in range(0, len(CHECKIND), CHECKIN_BATCH)
+        ]
         self.due: list[int] = []
 
     @property
@@ -317,7 +319,7 @@ class Cycles:
         index = len(self.bot.runs)
         kind = self.plan[index] if index < len(self.plan) else "final"
         batch = self.batches[index]
-        make_nudges_due(self.bot.db_path, batch, self.rng)
+        make_checkins_due(self.bot.db_path, batch, self.rng)
         self.due.extend(batch)
         if kind == "cut":  # slow sends, so the kill lands after the claim, before the rest
             for user in self.unclaimed():
@@ -327,7 +329,7 @@ class Cycles:
             run.kill_at = time.monotonic() + self.rng.uniform(1, 2.5)
 
     def unclaimed(self) -> list[int]:
-        rows = read_db(self.bot.db_path, "SELECT user_id, last_sent_at FROM nudges")
+        rows = read_db(self.bot.db_path, "SELECT user_id, last_sent_at FROM checkins")
         return [r["user_id"] for r in rows if r["user_id"] in self.due and not r["last_sent_at"]]
 
     def tick(self) -> None:
@@ -337,7 +339,7 @@ class Cycles:
             return
         assert time.monotonic() - run.started_monotonic < 40, f"{run.kind} run never ended"
         if run.kind == "cut":
-            due = nudge_receipts(self.api) > run.receipts_before
+            due = checkin_receipts(self.api) > run.receipts_before
         else:
             if run.kind == "settled" and run.kill_at is None and run.sweeps():
                 run.kill_at = time.monotonic() + self.rng.uniform(0, 1.5)
@@ -348,7 +350,7 @@ class Cycles:
             self.start()
 
     def finished(self) -> bool:
-        """In the last run, once its sweep went out and no due nudge is left unclaimed."""
+        """In the last run, once its sweep went out and no due check-in is left unclaimed."""
         return self.run.kind == "final" and bool(self.run.sweeps()) and not self.unclaimed()
 
 
@@ -356,10 +358,10 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(fake_api, bot_token
     rng = random.Random(6)
     bot = BotProcess(fake_api, bot_token, tmp_path)
     seeding = Service(Store(bot.db_path), build_engine())
-    seed_finished_users(seeding, [*LOGGERS, *NUDGED, NOT_DUE_USER, QUIET_USER])
+    seed_finished_users(seeding, [*LOGGERS, *CHECKIND, NOT_DUE_USER, QUIET_USER])
     seeding.store.close()
-    make_nudges_due(bot.db_path, [NOT_DUE_USER], rng, due_in=timedelta(hours=1))
-    make_nudges_due(bot.db_path, [QUIET_USER], rng, local_hour=3)
+    make_checkins_due(bot.db_path, [NOT_DUE_USER], rng, due_in=timedelta(hours=1))
+    make_checkins_due(bot.db_path, [QUIET_USER], rng, local_hour=3)
     walkers = [Walker(fake_api, user, random.Random(user)) for user in USERS]
     walkers += [Logger(fake_api, user, random.Random(user)) for user in LOGGERS]
     cycles = Cycles(bot, fake_api, rng)
@@ -384,7 +386,7 @@ def test_sigkill_at_random_moments_loses_and_doubles_nothing(fake_api, bot_token
     assert cycles.finished() and not stuck, stuck
     assert sum(run.killed for run in bot.runs) == len(KILL_PLAN)
     assert_exactly_once(bot.db_path, walkers)
-    assert_nudges_at_most_once(bot, fake_api)
+    assert_checkins_at_most_once(bot, fake_api)
     logs = "".join(p.read_text() for p in tmp_path.glob("bot-*.log"))
     assert "already handled; skipped" in logs  # redeliveries really happened and were skipped
 
@@ -416,40 +418,42 @@ def assert_exactly_once(db_path: Path, walkers: list[Walker]) -> None:
     assert all(len(acknowledged_logs(w.api, w.user)) == CONTACTS_EACH for w in loggers)
 
 
-def assert_nudges_at_most_once(bot: BotProcess, api: FakeBotApi) -> None:
-    """Each due nudge claimed once and sent once; lost only when a kill cut its sweep short.
+def assert_checkins_at_most_once(bot: BotProcess, api: FakeBotApi) -> None:
+    """Each due check-in claimed once and sent once; lost only when a kill cut its sweep short.
 
-    A nudge is marked sent when it is taken from its claim, just before its message goes out:
+    A check-in is marked sent when it is taken from its claim, just before its message goes out:
     a kill between the two loses that one (at most once); claims not yet taken survive a kill
     and are sent after the restart; nothing can double.
     """
-    rows = {r["user_id"]: r for r in read_db(bot.db_path, "SELECT * FROM nudges")}
-    for user in NUDGED:
-        assert nudges_to(api, user) <= 1, f"user {user} got a nudge twice"
-        assert rows[user]["last_sent_at"] is not None, f"user {user}'s due nudge was never claimed"
+    rows = {r["user_id"]: r for r in read_db(bot.db_path, "SELECT * FROM checkins")}
+    for user in CHECKIND:
+        assert checkins_to(api, user) <= 1, f"user {user} got a check-in twice"
+        assert rows[user]["last_sent_at"] is not None, (
+            f"user {user}'s due check-in was never claimed"
+        )
     for user in (NOT_DUE_USER, QUIET_USER):  # not yet due, or due at night: nothing sent
-        assert nudges_to(api, user) == 0 and rows[user]["last_sent_at"] is None, user
+        assert checkins_to(api, user) == 0 and rows[user]["last_sent_at"] is None, user
     claimed_in = {
         user: next(
             index
             for index, run in enumerate(bot.runs)
             if run.holds(datetime.fromisoformat(rows[user]["claimed_at"]))
         )
-        for user in NUDGED
+        for user in CHECKIND
     }
     for index, run in enumerate(bot.runs):
-        claims = [user for user in NUDGED if claimed_in[user] == index]
-        lost = [user for user in claims if nudges_to(api, user) == 0]
+        claims = [user for user in CHECKIND if claimed_in[user] == index]
+        lost = [user for user in claims if checkins_to(api, user) == 0]
         finished = sum(due for due, _ in run.sweeps())
         assert sum(sent for _, sent in run.sweeps()) == finished, run.kind  # no send failed
         cut_short = len(claims) - finished  # claimed by a sweep that never finished
         assert cut_short >= 0 and (run.killed or cut_short == 0), (run.kind, claims)
         assert len(lost) <= cut_short, (run.kind, lost)  # a finished sweep sent all it claimed
         if run.kind == "cut":
-            # The kill came once the first nudge had arrived: only that one was taken (marked
-            # sent) in this run; the batch's other claims wait in nudge_claims and are taken
+            # The kill came once the first check-in had arrived: only that one was taken (marked
+            # sent) in this run; the batch's other claims wait in checkin_claims and are taken
             # and sent by a later run, so nothing is lost and nothing doubles.
             assert len(claims) == 1 and not lost, (claims, lost)
-    # The operator count is kept with the claim, so a nudge lost at a kill still counts.
-    counted = read_db(bot.db_path, "SELECT value FROM counters WHERE name = 'nudges_sent'")[0][0]
-    assert sum(nudges_to(api, user) for user in NUDGED) <= counted <= len(NUDGED)
+    # The operator count is kept with the claim, so a check-in lost at a kill still counts.
+    counted = read_db(bot.db_path, "SELECT value FROM counters WHERE name = 'checkins_sent'")[0][0]
+    assert sum(checkins_to(api, user) for user in CHECKIND) <= counted <= len(CHECKIND)

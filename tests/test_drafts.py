@@ -480,3 +480,12 @@ def test_several_different_signs_add_up_to_wait():
     )
     assert len({flag.rule for flag in several.flags}) >= rules.wait_at_flags
     assert several.verdict == "wait"
+
+
+def test_a_kind_message_after_unanswered_ones_is_about_timing_not_feelings():
+    result = check_draft("Happy birthday, hope it's a lovely day.", RULES, recent_unanswered=4)
+    assert result.verdict == "wait"
+    reply = format_result(result, RULES.texts)
+    assert "running high" not in reply and "only the timing" in reply
+    shouting = format_result(check_draft("STOP IGNORING ME", RULES), RULES.texts)
+    assert "running high" in shouting

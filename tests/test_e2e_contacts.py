@@ -5,28 +5,31 @@ from types import SimpleNamespace
 
 import pytest
 
-from tests.store_helper import counter, nudge_row, user_row
+from tests.store_helper import checkin_row, counter, user_row
 from tests.support.bots import RunningBot
 from tests.support.chat import USER, labels, say, tap
 from tests.support.fake_bot_api import FakeBotApi, png_size
 
-NUDGE_BUTTONS = {"Log a contact", "Open the menu", "Change check-ins", "Stop check-ins"}
+CHECKIN_BUTTONS = {
+    *("Doing okay", "So-so", "Having a hard time"),  # the one-tap mood
+    *("Log a contact", "Open the menu", "Change check-ins", "Stop check-ins"),
+}
 
 
 async def sweep(bot) -> None:
-    """Run the repeating nudge job once, now, as the job queue would."""
-    from bot.telegram import NUDGE_JOB
+    """Run the repeating check-in job once, now, as the job queue would."""
+    from bot.telegram import CHECKIN_JOB
 
-    (job,) = bot.application.job_queue.get_jobs_by_name(NUDGE_JOB)
+    (job,) = bot.application.job_queue.get_jobs_by_name(CHECKIN_JOB)
     await job.run(bot.application)
 
 
-def nudges_sent(api: FakeBotApi, user: int = USER) -> list[dict]:
-    """Messages to the user that carry the nudge buttons."""
+def checkins_sent(api: FakeBotApi, user: int = USER) -> list[dict]:
+    """Messages to the user that carry the check-in buttons."""
     return [
         call.params
         for call in api.calls("sendMessage", chat_id=user)
-        if call.status == 200 and "c.stopnudges" in str(call.params.get("reply_markup"))
+        if call.status == 200 and "c.stopcheckins" in str(call.params.get("reply_markup"))
     ]
 
 
@@ -61,7 +64,7 @@ async def test_logging_a_contact_by_buttons_stores_it_and_says_how_it_fits(fake_
     assert "log_initiator" not in bot.store.load_session(USER).answers
 
 
-async def test_a_second_contact_too_soon_gets_a_gentle_nudge_and_the_note_is_kept(
+async def test_a_second_contact_too_soon_gets_a_gentle_checkin_and_the_note_is_kept(
     fake_api, at_menu, clock
 ):
     bot = await at_menu()
@@ -79,18 +82,18 @@ async def test_a_second_contact_too_soon_gets_a_gentle_nudge_and_the_note_is_kep
 
 async def test_check_in_arrives_at_the_chosen_local_hour_and_once(fake_api, at_menu, clock):
     bot = await set_up_berlin_evening(fake_api, at_menu)
-    assert nudge_row(bot.store, USER)["due_at"] == "2026-11-26T18:00:00+00:00"
+    assert checkin_row(bot.store, USER)["due_at"] == "2026-11-26T18:00:00+00:00"
     clock.advance(hours=5, minutes=59)  # 17:59 UTC, 18:59 in Berlin
     await sweep(bot)
-    assert nudges_sent(fake_api) == []
+    assert checkins_sent(fake_api) == []
     clock.advance(minutes=1, seconds=30)
     await sweep(bot)
     await sweep(bot)
-    (nudge,) = nudges_sent(fake_api)
-    assert "?" in nudge["text"]
-    assert set(labels(fake_api)) == NUDGE_BUTTONS
-    assert nudge_row(bot.store, USER)["due_at"] == "2026-11-27T18:00:00+00:00"  # tomorrow
-    assert counter(bot.store, "nudges_sent") == 1
+    (checkin,) = checkins_sent(fake_api)
+    assert "?" in checkin["text"]
+    assert set(labels(fake_api)) == CHECKIN_BUTTONS
+    assert checkin_row(bot.store, USER)["due_at"] == "2026-11-27T18:00:00+00:00"  # tomorrow
+    assert counter(bot.store, "checkins_sent") == 1
 
 
 async def test_a_due_check_in_is_not_sent_in_quiet_hours(fake_api, at_menu, clock):
@@ -98,14 +101,14 @@ async def test_a_due_check_in_is_not_sent_in_quiet_hours(fake_api, at_menu, cloc
     # The bot was down at 19:00 and comes back at 22:30 Berlin time, inside quiet hours.
     clock.advance(hours=9, minutes=30)
     await sweep(bot)
-    assert nudges_sent(fake_api) == []
-    assert nudge_row(bot.store, USER)["due_at"] == "2026-11-27T18:00:00+00:00"
+    assert checkins_sent(fake_api) == []
+    assert checkin_row(bot.store, USER)["due_at"] == "2026-11-27T18:00:00+00:00"
     clock.now = datetime.fromisoformat("2026-11-27T18:00:05+00:00")
     await sweep(bot)
-    assert len(nudges_sent(fake_api)) == 1
+    assert len(checkins_sent(fake_api)) == 1
 
 
-async def test_nudge_buttons_lead_into_logging_and_can_stop_check_ins(fake_api, at_menu, clock):
+async def test_checkin_buttons_lead_into_logging_and_can_stop_check_ins(fake_api, at_menu, clock):
     bot = await set_up_berlin_evening(fake_api, at_menu)
     clock.advance(hours=6)
     await sweep(bot)
@@ -115,19 +118,19 @@ async def test_nudge_buttons_lead_into_logging_and_can_stop_check_ins(fake_api, 
     await sweep(bot)
     stopped = await tap(fake_api, "Stop check-ins")
     assert "Check-ins are off" in stopped
-    assert nudge_row(bot.store, USER)["due_at"] is None
+    assert checkin_row(bot.store, USER)["due_at"] is None
     clock.advance(days=3)
     await sweep(bot)
-    assert len(nudges_sent(fake_api)) == 2
+    assert len(checkins_sent(fake_api)) == 2
 
 
-async def test_a_user_who_blocked_the_bot_gets_no_more_nudges(fake_api, at_menu, clock):
+async def test_a_user_who_blocked_the_bot_gets_no_more_checkins(fake_api, at_menu, clock):
     bot = await set_up_berlin_evening(fake_api, at_menu)
     fake_api.fail("sendMessage", error_code=403, chat_id=USER, times=None)
     clock.advance(hours=6)
     await sweep(bot)
     assert user_row(bot.store, USER)["active"] == 0
-    assert nudge_row(bot.store, USER)["due_at"] is None
+    assert checkin_row(bot.store, USER)["due_at"] is None
     attempts = len(fake_api.calls("sendMessage", chat_id=USER))
     fake_api.clear_faults()
     for _ in range(3):
@@ -147,30 +150,30 @@ async def test_a_restart_between_scheduling_and_sending_delivers_exactly_once(
     await second.stop()
     third = await start_bot()
     await sweep(third)
-    assert len(nudges_sent(fake_api)) == 1
+    assert len(checkins_sent(fake_api)) == 1
 
 
-async def test_a_network_error_puts_the_nudge_back_and_it_is_sent_later(fake_api, at_menu, clock):
+async def test_a_network_error_puts_the_checkin_back_and_it_is_sent_later(fake_api, at_menu, clock):
     bot = await set_up_berlin_evening(fake_api, at_menu)
     fake_api.drop_connection("sendMessage", chat_id=USER)
     clock.advance(hours=6)
     await sweep(bot)
-    assert nudges_sent(fake_api) == []
-    assert nudge_row(bot.store, USER)["due_at"] == (clock.now + timedelta(minutes=1)).isoformat()
-    assert counter(bot.store, "nudges_sent") == 0
+    assert checkins_sent(fake_api) == []
+    assert checkin_row(bot.store, USER)["due_at"] == (clock.now + timedelta(minutes=1)).isoformat()
+    assert counter(bot.store, "checkins_sent") == 0
     await sweep(bot)
-    assert nudges_sent(fake_api) == []  # not before the retry time
+    assert checkins_sent(fake_api) == []  # not before the retry time
     clock.advance(minutes=1)
     await sweep(bot)
-    assert len(nudges_sent(fake_api)) == 1
+    assert len(checkins_sent(fake_api)) == 1
 
 
-async def test_flood_control_that_outlasts_the_retries_puts_the_nudge_back(
+async def test_flood_control_that_outlasts_the_retries_puts_the_checkin_back(
     fake_api, at_menu, clock
 ):
     from telegram.error import RetryAfter
 
-    from bot.telegram import nudge_sweep
+    from bot.telegram import checkin_sweep
 
     class FloodedBot:
         async def send_message(self, *args, **kwargs):
@@ -178,16 +181,16 @@ async def test_flood_control_that_outlasts_the_retries_puts_the_nudge_back(
 
     bot = await set_up_berlin_evening(fake_api, at_menu)
     clock.advance(hours=6)
-    await nudge_sweep(SimpleNamespace(bot=FloodedBot(), bot_data=bot.application.bot_data))
-    row = nudge_row(bot.store, USER)
+    await checkin_sweep(SimpleNamespace(bot=FloodedBot(), bot_data=bot.application.bot_data))
+    row = checkin_row(bot.store, USER)
     assert row["due_at"] == (clock.now + timedelta(seconds=30)).isoformat()
     assert row["due_kind"] == "checkin" and row["last_sent_at"] is None
-    assert counter(bot.store, "nudges_sent") == 0
+    assert counter(bot.store, "checkins_sent") == 0
     await sweep(bot)
-    assert nudges_sent(fake_api) == []  # not yet: Telegram asked us to wait
+    assert checkins_sent(fake_api) == []  # not yet: Telegram asked us to wait
     clock.advance(seconds=30)
     await sweep(bot)
-    assert len(nudges_sent(fake_api)) == 1
+    assert len(checkins_sent(fake_api)) == 1
 
 
 async def test_progress_sends_a_png_chart_with_a_two_line_summary(fake_api, at_menu, clock):
@@ -207,7 +210,7 @@ async def test_progress_sends_a_png_chart_with_a_two_line_summary(fake_api, at_m
     assert len(caption.splitlines()) == 2 and "1 started by you, 1 by them" in caption
 
 
-@pytest.mark.parametrize("command", ["/log", "/progress", "/nudges", "/timezone"])
+@pytest.mark.parametrize("command", ["/log", "/progress"])
 async def test_new_commands_wait_for_the_plan(fake_api, start_bot, command):
     await start_bot()
     await say(fake_api, "/start")

@@ -62,7 +62,7 @@ async def test_a_check_in_answered_in_words_is_reflected_back(fake_api, at_menu,
     bot = await at_menu()
     sent = iso(clock.now - timedelta(hours=1))
     bot.store.db.execute(
-        "INSERT INTO nudges (user_id, last_sent_at) VALUES (?, ?)"
+        "INSERT INTO checkins (user_id, last_sent_at) VALUES (?, ?)"
         " ON CONFLICT(user_id) DO UPDATE SET last_sent_at = excluded.last_sent_at",
         [USER, sent],
     )

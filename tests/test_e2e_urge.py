@@ -4,10 +4,14 @@ import logging
 from datetime import datetime
 
 from bot.config import configure_logging
-from bot.policy.nudges import NudgeSettings, is_quiet
+from bot.policy.checkins import CheckinSettings, is_quiet
 from tests.support.chat import USER, labels, say, tap
 
-CHOICES = {"feelings": "I'm not sure", "living": "My spouse moved out"}
+CHOICES = {
+    "feelings": "I'm not sure",
+    "living": "My spouse moved out",
+    "response": "Polite but brief",
+}
 # Words of a pressuring draft that must never reach the database or the log.
 DRAFT = "Zanzibar flamingo, please come home, you promised forever and the kids need you"
 SECRET_WORDS = ("Zanzibar", "flamingo", "promised", "forever")
@@ -19,6 +23,14 @@ async def tap_for_two(api, label: str) -> list[str]:
     api.press(USER, label)
     await api.wait_for(lambda: len(api.sent_texts(USER)) >= before + 2)
     return api.sent_texts(USER)[before:]
+
+
+async def say_for_two(api, text: str) -> str:
+    """Type a text whose answer is a note and then a step; return both, joined."""
+    before = len(api.sent_texts(USER))
+    api.text(USER, text)
+    await api.wait_for(lambda: len(api.sent_texts(USER)) >= before + 2)
+    return "\n".join(api.sent_texts(USER)[before:])
 
 
 def dump(store) -> str:
@@ -39,10 +51,10 @@ async def test_urge_pause_from_the_hub_schedules_a_followup(fake_api, at_menu, c
     assert "later today" in await tap(fake_api, "I'll wait")
     note, _ = await tap_for_two(fake_api, "Yes, check in later")
     assert "15:00 today" in note  # clock 12:00 UTC, the user said they are on UTC
-    row = next(bot.store.db["nudges"].rows_where("user_id = ?", [USER]))
+    row = next(bot.store.db["checkins"].rows_where("user_id = ?", [USER]))
     due = datetime.fromisoformat(row["due_at"])
     assert row["due_kind"] == "followup" and due == clock.now.replace(hour=15)
-    assert not is_quiet(NudgeSettings(), due)
+    assert not is_quiet(CheckinSettings(), due)
 
 
 async def test_no_followup_is_scheduled_late_in_the_evening(fake_api, at_menu, clock):
@@ -56,7 +68,7 @@ async def test_no_followup_is_scheduled_late_in_the_evening(fake_api, at_menu, c
     await tap(fake_api, "I'll wait")
     note, _ = await tap_for_two(fake_api, "Yes, check in later")
     assert "won't message you tonight" in note
-    assert not list(bot.store.db["nudges"].rows_where("due_kind = 'followup'"))
+    assert not list(bot.store.db["checkins"].rows_where("due_kind = 'followup'"))
 
 
 async def test_a_draft_is_checked_and_nothing_of_it_is_kept(fake_api, at_menu, caplog):
@@ -107,12 +119,14 @@ async def test_a_kind_draft_from_the_urge_pause_passes(fake_api, at_menu):
     assert "Thanks for taking Max" not in dump(bot.store)
 
 
-async def test_no_followup_before_the_time_zone_is_known(fake_api, at_menu):
+async def test_check_in_later_without_a_time_zone_asks_for_one(fake_api, at_menu):
     bot = await at_menu(CHOICES)
     await say(fake_api, "/urge")
     await tap(fake_api, "I just miss them")
     await tap(fake_api, "Go on")
     await tap(fake_api, "I'll wait")
-    note, _ = await tap_for_two(fake_api, "Yes, check in later")
-    assert "/timezone" in note
-    assert not list(bot.store.db["nudges"].rows_where("due_kind = 'followup'"))
+    note, asked = await tap_for_two(fake_api, "Yes, check in later")
+    assert "Tell me where you are" in note and "city" in asked
+    assert not list(bot.store.db["checkins"].rows_where("due_kind = 'followup'"))  # no zone yet
+    assert "I'll check in with you at about 15:00" in await say_for_two(fake_api, "UTC")
+    assert list(bot.store.db["checkins"].rows_where("due_kind = 'followup'"))

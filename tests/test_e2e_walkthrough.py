@@ -51,13 +51,19 @@ async def test_commands_menu_is_set_for_private_chats(fake_api, start_bot):
 
 async def test_reset_yes_clears_and_cancel_keeps(fake_api, at_menu):
     bot = await at_menu()
-    assert "Start over" in await say(fake_api, "/reset")
-    kept = await tap(fake_api, "No, keep my place")
+    asked = await say(fake_api, "/reset")
+    assert "Walk-through again" in asked and "Erase everything" in asked
+    assert labels(fake_api) == [
+        "Walk-through again, keep my log",
+        "Erase everything",
+        "Keep my place",
+    ]
+    kept = await tap(fake_api, "Keep my place")
     assert "nothing has changed" in kept
     assert bot.store.load_session(USER).state == "hub:menu"
     await say(fake_api, "/reset")
     count = len(fake_api.sent_texts(USER))
-    fake_api.press(USER, "Yes, start over")
+    fake_api.press(USER, "Walk-through again, keep my log")
     texts = await reply_count(fake_api, USER, count + 2)
     assert "cleared" in texts[-2] and "self-help" in texts[-1]
     assert labels(fake_api) == ["Let's begin"]

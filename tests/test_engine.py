@@ -191,7 +191,7 @@ def test_menu_and_plan_wait_for_the_end_of_the_walkthrough():
     session = ENGINE.handle(None, Command("start"), NOW).session
     assert "end of the walk-through" in ENGINE.handle(session, Command("menu"), NOW).replies[0].text
     assert "plan comes" in ENGINE.handle(session, Command("plan"), NOW).replies[0].text
-    done = walk({"safety": "clear", "response": "cold"})
+    done = walk({"safety": "clear", "feelings": "out_of_love", "response": "cold"})
     shown = ENGINE.handle(done, Command("plan"), NOW)
     assert shown.session.state == "hub:plan" and "level 3" in shown.replies[0].text
 

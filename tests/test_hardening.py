@@ -9,7 +9,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.engine import Command, Press, Session, Text
-from bot.model import AddContact, Media, SaveNudges
+from bot.model import AddContact, Media, SaveCheckins
 from bot.policy.contacts import Contact
 from bot.service import Service, build_engine
 from bot.store import Store
@@ -88,7 +88,7 @@ def test_crisis_text_in_a_caption_gets_the_crisis_reply():
 
 def seed(store: Store, user_id: int) -> None:
     contact = Contact(at=NOW - timedelta(days=1), initiator="me", kind="text", outcome="warm")
-    effects = [AddContact(contact, note="n"), SaveNudges({"frequency": "daily"}, NOW, "checkin")]
+    effects = [AddContact(contact, note="n"), SaveCheckins({"frequency": "daily"}, NOW, "checkin")]
     store.commit(user_id, Session(), effects, NOW, update_id=user_id * 10)
 
 
@@ -105,7 +105,7 @@ def test_delete_and_export_ignore_tables_of_litestream_and_analyze(service):
     assert export["contacts"]
     store.commit(5, None, [__import__("bot.model").model.EraseUser()], NOW)
     assert user_row(store, 5) is None
-    for table in ("sessions", "contacts", "nudges"):
+    for table in ("sessions", "contacts", "checkins"):
         assert not list(store.db.query(f"SELECT 1 FROM [{table}] WHERE user_id = 5")), table
 
 
@@ -200,7 +200,7 @@ def test_a_malformed_contact_row_is_skipped_not_fatal(service):
     service.handle(3, Command("start"), update_id=1)
     seed(service.store, 3)
     service.store.db.execute("UPDATE contacts SET at = 'garbage' WHERE user_id = 3")
-    service.store.db.execute("UPDATE nudges SET settings = '{bad' WHERE user_id = 3")
+    service.store.db.execute("UPDATE checkins SET settings = '{bad' WHERE user_id = 3")
     service.store.db.conn.commit()
     assert service.handle(3, Command("help"), update_id=2).replies
 

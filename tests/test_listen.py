@@ -119,10 +119,10 @@ def test_free_text_mid_walk_gets_a_reply_and_the_step_again():
 
 
 def test_a_typed_answer_to_a_check_in_is_acknowledged():
-    data = UserData(last_nudge_at=NOW - timedelta(hours=1))
+    data = UserData(last_checkin_at=NOW - timedelta(hours=1))
     reply = ENGINE.handle(HUB, Text("not great, cried all morning"), NOW, data).replies[0]
     assert reply.text.startswith(POLICY.free_text.checkin_ack)
-    later = UserData(last_nudge_at=NOW - timedelta(days=2))
+    later = UserData(last_checkin_at=NOW - timedelta(days=2))
     reply = ENGINE.handle(HUB, Text("not great, cried all morning"), NOW, later).replies[0]
     assert not reply.text.startswith(POLICY.free_text.checkin_ack)
 

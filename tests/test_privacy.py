@@ -7,7 +7,7 @@ import sys
 from datetime import timedelta
 
 from bot.config import configure_logging
-from bot.model import AddContact, RecordDraftCheck, SaveNudges, Session
+from bot.model import AddContact, RecordDraftCheck, SaveCheckins, Session
 from bot.policy.contacts import Contact
 from tests.support.chat import labels, reply_count, say, seed_at_menu, tap, walk_to_hub
 
@@ -34,15 +34,15 @@ def rows_about(store, user_id: int) -> dict[str, int]:
 
 
 def seed_rows(store, user_id: int, now) -> None:
-    """Give a user a row in every table the bot writes: contact, nudges, claim, draft verdict."""
+    """Give a user a row in every table the bot writes: contact, check-ins, claim, draft verdict."""
     contact = Contact(at=now - timedelta(days=1), initiator="me", kind="text", outcome="warm")
     effects = [
         AddContact(contact, note="note of user"),
-        SaveNudges({"checkin_time": "19:00"}, now + timedelta(hours=3), "checkin"),
+        SaveCheckins({"checkin_time": "19:00"}, now + timedelta(hours=3), "checkin"),
         RecordDraftCheck("pressure"),
     ]
     store.commit(user_id, store.load_session(user_id) or Session(), effects, now)
-    (claim,) = store.claim_due_nudges(now + timedelta(hours=3), 10)  # a pending sweep claim
+    (claim,) = store.claim_due_checkins(now + timedelta(hours=3), 10)  # a pending sweep claim
     assert claim.user_id == user_id
 
 
@@ -103,10 +103,10 @@ async def test_delete_asks_first_then_erases_every_row_and_only_the_users(fake_a
     done = await tap(fake_api, "Yes, erase everything")
     assert "erased" in done and "no more reminders" in done
     left = rows_about(bot.store, USER)
-    assert set(left) >= {"users", "sessions", "contacts", "nudges", "draft_checks"}
+    assert set(left) >= {"users", "sessions", "contacts", "checkins", "draft_checks"}
     assert not any(left.values()), left
     assert rows_about(bot.store, OTHER) == others
-    assert bot.store.db["nudges"].get(OTHER)["due_at"] is not None
+    assert bot.store.db["checkins"].get(OTHER)["due_at"] is not None
     assert "self-help" in await say(fake_api, "/start")  # afresh
 
 
@@ -115,14 +115,14 @@ async def test_stats_for_admins_only(fake_api, at_menu, clock):
     bot.service.admin_ids = frozenset({ADMIN})
     await say(fake_api, "/start", user=OTHER)
     bot.store.db.execute("UPDATE users SET active = 0 WHERE id = ?", [OTHER])
-    bot.store.db.execute("INSERT INTO counters (name, value) VALUES ('nudges_sent', 5)")
+    bot.store.db.execute("INSERT INTO counters (name, value) VALUES ('checkins_sent', 5)")
     bot.store.db.conn.commit()
     refused = await say(fake_api, "/stats")
     assert "don't know that command" in refused
     await say(fake_api, "/start", user=ADMIN)
     stats = await say(fake_api, "/stats", user=ADMIN)
     assert "Users: 3" in stats and "Active this week: 3" in stats
-    assert "Walk-throughs completed: 1" in stats and "Nudges sent: 5" in stats
+    assert "Walk-throughs completed: 1" in stats and "Check-ins sent: 5" in stats
     assert "Blocked the bot: 1" in stats
     assert "stats" not in dict(fake_api.commands("all_private_chats"))
     assert "/stats" not in await say(fake_api, "/help")
@@ -175,7 +175,7 @@ async def test_concern_screen_end_to_end(fake_api, start_bot):
     text = (await reply_count(fake_api, USER, count + 1))[-1]
     assert "court order" in text and "local emergency number" in text
     assert "safety comes first" in (await say(fake_api, "/plan")).lower()
-    assert not bot.store.db["nudges"].get(USER)["due_at"]
+    assert not list(bot.store.db["checkins"].rows_where("user_id = ?", [USER]))  # none set
     assert "safety comes first" in (await tap(fake_api, "Continue")).lower()
     assert bot.store.load_session(USER).state == "hub:safety_menu"
 

@@ -177,7 +177,7 @@ async def test_a_job_holding_the_user_lock_runs_before_the_users_next_update(fak
     await say(fake_api, "/start")
     events: list[str] = []
 
-    async def job() -> None:  # what the nudge sweep must do around a user's state
+    async def job() -> None:  # what the check-in sweep must do around a user's state
         async with bot.service.user_lock(USER):
             events.append("job+")
             await asyncio.sleep(0.3)

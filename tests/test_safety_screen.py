@@ -1,4 +1,4 @@
-"""The safety screen and crisis replies in the engine: resources, coaching off, back on, nudges."""
+"""The safety screen and crisis replies in the engine: resources, coaching off and on, check-ins."""
 
 import shutil
 from datetime import UTC, datetime, timedelta
@@ -7,7 +7,7 @@ import pytest
 
 from bot.content import CONTENT_ROOT, Content
 from bot.engine import MENU, SAFETY_MENU, Command, Engine, Press, Session, Text
-from bot.model import SaveNudges, UserData
+from bot.model import SaveCheckins, UserData
 from bot.policy.plan import plan_from_answers
 from bot.store import Store
 
@@ -48,20 +48,22 @@ def test_concern_shows_the_users_own_resources(language, country, expected):
         assert piece in text
 
 
-def test_concern_clears_any_due_nudge_and_keeps_the_settings(tmp_path):
+def test_concern_keeps_the_self_care_checkins_it_promises(tmp_path):
     store = Store(tmp_path / "bot.db")
-    store.commit(7, Session(), [SaveNudges(SETTINGS, NOW + timedelta(hours=2), "checkin")], NOW)
+    due = NOW + timedelta(hours=2)
+    store.commit(7, Session(), [SaveCheckins(SETTINGS, due, "checkin")], NOW)
     data = store.load_user_data(7, NOW)
     outcome = press(at_safety(), "something here applies", data)
+    assert "gentle check-ins" in outcome.replies[-1].text  # said, and kept
     store.commit(7, outcome.session, outcome.effects, NOW)
-    row = store.db["nudges"].get(7)
-    assert row["due_at"] is None and row["due_kind"] is None
-    assert store.load_user_data(7, NOW).nudges == SETTINGS
+    row = store.db["checkins"].get(7)
+    assert row["due_at"] == due.isoformat()
+    assert store.load_user_data(7, NOW).checkins == SETTINGS
 
 
-def test_concern_without_nudge_settings_leaves_nothing_due():
+def test_concern_without_checkin_settings_changes_no_checkins():
     outcome = press(at_safety(), "something here applies")
-    assert outcome.effects == [SaveNudges(None, None, None)]
+    assert not any(isinstance(effect, SaveCheckins) for effect in outcome.effects)
 
 
 def test_plan_is_refused_while_coaching_is_off():
@@ -96,6 +98,11 @@ def test_revisiting_and_answering_clear_without_assessment_starts_it():
     session = press(session, "safety questions again").session
     assert session.state == "walkthrough:safety"
     outcome = press(session, "none of this applies")
+    # Clearing a reported danger is acknowledged and confirmed, with help shown.
+    assert outcome.session.state == "walkthrough:safety_recheck"
+    assert "Earlier you told me" in outcome.replies[-1].text
+    assert "emergency" in outcome.replies[-1].text
+    outcome = press(outcome.session, "yes, no order and i feel safe")
     assert outcome.session.answers["safety"] == "clear"
     assert outcome.session.state == "walkthrough:living_q"
 
@@ -111,6 +118,10 @@ def test_revisiting_and_answering_clear_with_a_plan_turns_coaching_back_on():
     session = ENGINE.handle(session, Command("safety"), NOW).session
     session = press(session, "not sure").session
     session = press(session, "none of this is true").session
+    assert session.state == "walkthrough:safety_recheck"
+    still = press(session, "something still applies").session
+    assert still.state == "walkthrough:safety_concern" and still.coaching_off
+    session = press(session, "yes, no order and i feel safe").session
     assert session.state == "walkthrough:safety_clear_again"
     session = press(session, "open the menu").session
     assert session.state == MENU

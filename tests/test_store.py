@@ -7,9 +7,10 @@ from datetime import UTC, datetime
 import pytest
 
 from bot.engine import Command, Session
+from bot.policy.plan import plan_for_level
 from bot.service import Service, build_engine
 from bot.store import Store, connect, migrations
-from tests.store_helper import save_session, user_row
+from tests.store_helper import checkin_row, counter, save_session, user_row
 
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 
@@ -88,19 +89,19 @@ def test_storage_failure_gets_a_kind_retry_message(tmp_path):
 
 
 def test_erase_user_leaves_nothing_in_any_table(tmp_path):
-    from bot.model import AddContact, RecordDraftCheck, SaveNudges
+    from bot.model import AddContact, RecordDraftCheck, SaveCheckins
     from bot.policy.contacts import Contact
 
     store = Store(tmp_path / "bot.db")
     effects = [
         AddContact(Contact(NOW, "me", "message", "warm"), note="short"),
-        SaveNudges({"frequency": "daily"}, NOW, "checkin"),
+        SaveCheckins({"frequency": "daily"}, NOW, "checkin"),
         RecordDraftCheck("ok"),
     ]
     for user in (1, 2):
         store.commit(user, Session(), effects, NOW)
         store.mark_processed(100 + user, user, NOW)  # issue 6: processed update ids
-    assert len(store.claim_due_nudges(NOW, 10)) == 2  # a pending claim each (nudge_claims)
+    assert len(store.claim_due_checkins(NOW, 10)) == 2  # a pending claim each (checkin_claims)
     store.erase_user(1)
     for table in store.user_tables():
         column = "id" if table == "users" else "user_id"
@@ -127,25 +128,78 @@ def test_a_database_with_the_old_migration_names_is_renamed_not_migrated_again(t
 def test_checkin_eligibility_asks_the_session_whether_coaching_is_off(tmp_path, monkeypatch):
     from datetime import timedelta
 
-    from bot.model import SaveNudges
+    from bot.model import SaveCheckins
 
     store = Store(tmp_path / "bot.db")
     session = Session(state="hub:menu", answers={"safety": "none"}, completed_at=NOW)
     due = NOW + timedelta(hours=1)
-    store.commit(1, session, [SaveNudges({"checkin_time": "19:00"}, due, "checkin")], NOW)
+    store.commit(1, session, [SaveCheckins({"checkin_time": "19:00"}, due, "checkin")], NOW)
     seen = []
 
-    def decide(nudge):
-        seen.append(nudge.eligible)
+    def decide(checkin):
+        seen.append((checkin.eligible, checkin.mode))
         return type("D", (), {"send": False, "next_due": None, "next_kind": None})()
 
-    (claim,) = store.claim_due_nudges(due, 10)
-    store.take_nudge(claim, due, decide)
+    (claim,) = store.claim_due_checkins(due, 10)
+    store.take_checkin(claim, due, decide)
     monkeypatch.setattr(Session, "coaching_off", property(lambda self: True))
-    store.commit(1, session, [SaveNudges({"checkin_time": "19:00"}, due, "checkin")], NOW)
-    (claim,) = store.claim_due_nudges(due, 10)
-    store.take_nudge(claim, due, decide)
-    assert seen == [True, False]  # the SQL no longer repeats the rule: Session decides
+    store.commit(1, session, [SaveCheckins({"checkin_time": "19:00"}, due, "checkin")], NOW)
+    (claim,) = store.claim_due_checkins(due, 10)
+    store.take_checkin(claim, due, decide)
+    # The SQL does not repeat the rule: Session decides. Safety mode keeps self-care check-ins.
+    assert seen == [(True, "coaching"), (True, "safety")]
+
+
+def test_the_checkin_rename_migration_keeps_an_old_database_working(tmp_path):
+    """A database made before check-ins had one name keeps its rows under the new names."""
+    path = tmp_path / "old.db"
+    db = connect(path)
+    applied = [m.name for m in migrations.applied(db)]
+    assert "m005_rename_nudges_to_checkins" in applied
+    # Rebuild the state before m005: the old tables, counter, step name and answer keys.
+    db.execute("DROP INDEX idx_checkins_due_at")
+    db.execute("ALTER TABLE checkins RENAME TO nudges")
+    db.execute("ALTER TABLE checkin_claims RENAME TO nudge_claims")
+    db["nudges"].create_index(["due_at"], index_name="idx_nudges_due_at")
+    db.execute("DELETE FROM _sqlite_migrations WHERE name = 'm005_rename_nudges_to_checkins'")
+    db.execute("INSERT INTO users (id, created_at, last_seen_at) VALUES (5, 'x', 'x')")
+    db.execute(
+        "INSERT INTO sessions (user_id, state, answers, updated_at, revision)"
+        ' VALUES (5, \'nudges:hour\', \'{"nudge_frequency": "daily", "level": "2"}\', \'x\', 1)'
+    )
+    db.execute("INSERT INTO nudges (user_id, settings, due_at) VALUES (5, '{}', '2026-01-01')")
+    db.execute("INSERT INTO counters (name, value) VALUES ('nudges_sent', 4)")
+    db.conn.commit()
+    db.close()
+
+    store = Store(path)
+    assert {"checkins", "checkin_claims"} <= set(store.db.table_names())
+    assert not {"nudges", "nudge_claims"} & set(store.db.table_names())
+    assert checkin_row(store, 5)["due_at"] == "2026-01-01"
+    assert counter(store, "checkins_sent") == 4
+    session = store.load_session(5)
+    assert session.state == "checkins:hour"
+    assert session.answers == {"checkin_frequency": "daily", "level": "2"}
+    plan = store.db.execute(
+        "EXPLAIN QUERY PLAN SELECT user_id FROM checkins WHERE due_at <= '2026'"
+    ).fetchall()
+    assert "idx_checkins_due_at" in str(plan)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "step"),
+    [("nudges", "checkins", "settings"), ("stopnudges", "stopcheckins", "stopped")],
+)
+def test_old_command_names_still_work_but_are_not_listed(old, new, step):
+    engine = build_engine()
+    plan = plan_for_level(2, engine.policy.dose_table).as_dict()
+    at_menu = Session(state="hub:menu", plan=plan, completed_at=NOW)
+    by_old = engine.handle(at_menu, Command(old), NOW)
+    by_new = engine.handle(at_menu, Command(new), NOW)
+    assert by_old.session.state == by_new.session.state == f"checkins:{step}"
+    assert by_old.replies[-1].text == by_new.replies[-1].text
+    help_text = engine.handle(at_menu, Command("help"), NOW).replies[-1].text
+    assert f"/{new} " in help_text and f"/{old} " not in help_text
 
 
 def test_opening_a_reader_keeps_the_wal_safe_from_other_processes(tmp_path):

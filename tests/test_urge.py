@@ -8,9 +8,9 @@ import pytest
 from bot.content import Content
 from bot.engine import Command, Engine, Press, Session, Text
 from bot.features.urge import URGE_TEXTS
-from bot.model import RecordDraftCheck, SaveNudges, UserData
+from bot.model import RecordDraftCheck, SaveCheckins, UserData
+from bot.policy.checkins import CheckinSettings, is_quiet
 from bot.policy.contacts import Contact
-from bot.policy.nudges import NudgeSettings, is_quiet
 from bot.policy.plan import plan_for_level
 from bot.policy.urge import fit_line, next_fit, unanswered_in_a_row
 
@@ -51,8 +51,9 @@ def test_spacing_alone_can_hold_the_next_contact_back():
     assert next_fit(PLAN[1], [mine(10 / 24)], NOW) == NOW + timedelta(hours=14)
 
 
-def test_a_closed_plan_never_fits_a_contact_the_user_starts():
-    assert next_fit(PLAN[4], [], NOW) is None
+def test_the_most_distant_plan_still_fits_one_light_touch_a_month():
+    assert next_fit(PLAN[4], [], NOW) == NOW
+    assert next_fit(PLAN[4], [mine(10)], NOW) == NOW + timedelta(days=20)
 
 
 def test_fit_line_names_the_weekday_in_the_user_s_zone():
@@ -61,7 +62,7 @@ def test_fit_line_names_the_weekday_in_the_user_s_zone():
     assert line == texts.fit["weekday"].format(weekday="Monday", dose="", days=4)
     assert "right now" in fit_line(PLAN[2], [], NOW, "UTC", texts)
     assert "tomorrow" in fit_line(PLAN[2], [mine(6.5)], NOW, "UTC", texts)
-    assert "practical" in fit_line(PLAN[4], [], NOW, "UTC", texts)
+    assert "right now" in fit_line(PLAN[4], [], NOW, "UTC", texts)
 
 
 def test_fit_line_counts_days_by_local_date():
@@ -139,12 +140,12 @@ def press(session: Session, label: str, now=NOW, data=None):
     return ENGINE.handle(session, Press(button.data), now, data)
 
 
-def test_waiting_schedules_a_followup_and_keeps_nudge_settings():
-    settings = NudgeSettings(tz="Europe/Berlin", frequency="daily", hour=19).as_dict()
-    data = UserData(user_id=1, nudges=settings)
+def test_waiting_schedules_a_followup_and_keeps_checkin_settings():
+    settings = CheckinSettings(tz="Europe/Berlin", frequency="daily", hour=19).as_dict()
+    data = UserData(user_id=1, checkins=settings)
     outcome = press(hub_session("urge:wait"), "Yes, check in later", data=data)
     assert outcome.effects == [
-        SaveNudges(settings=settings, due_at=NOW + timedelta(hours=3), due_kind="followup")
+        SaveCheckins(settings=settings, due_at=NOW + timedelta(hours=3), due_kind="followup")
     ]
     assert "16:00" in outcome.replies[0].text  # 15:00 UTC is 16:00 in Berlin
 
@@ -152,10 +153,10 @@ def test_waiting_schedules_a_followup_and_keeps_nudge_settings():
 @pytest.mark.parametrize("hour", [19, 20, 23])
 def test_no_followup_lands_in_quiet_hours_or_tomorrow(hour):
     late = NOW.replace(hour=hour)
-    on_utc = UserData(user_id=1, nudges=NudgeSettings(tz="UTC", tz_set=True).as_dict())
+    on_utc = UserData(user_id=1, checkins=CheckinSettings(tz="UTC", tz_set=True).as_dict())
     outcome = press(hub_session("urge:wait"), "Yes, check in later", now=late, data=on_utc)
     for effect in outcome.effects:
-        assert not is_quiet(NudgeSettings(), effect.due_at)
+        assert not is_quiet(CheckinSettings(), effect.due_at)
     assert outcome.effects == []
     assert outcome.replies[0].text == CONTENT.file(URGE_TEXTS).followup["too_late"]
 
@@ -166,9 +167,16 @@ def test_no_followup_while_the_time_zone_is_unknown():
     assert outcome.replies[0].text == CONTENT.file(URGE_TEXTS).followup["no_tz"]
 
 
-def test_urge_command_needs_a_plan():
-    no_plan = Session(state="walkthrough:welcome")
-    assert ENGINE.handle(no_plan, Command("urge"), NOW).session.state == "walkthrough:welcome"
+def test_urge_and_draft_work_from_day_one_and_return_to_the_walkthrough():
+    no_plan = Session(state="walkthrough:living_q")
+    paused = ENGINE.handle(no_plan, Command("urge"), NOW).session
+    assert paused.state == "urge:pause" and paused.answers["return_to"] == "walkthrough:living_q"
+    back = ENGINE.handle(paused, Command("menu"), NOW)
+    assert back.session.state == "walkthrough:living_q" and back.session.completed_at is None
+    assert ENGINE.handle(no_plan, Command("draft"), NOW).session.state == "draft:paste"
+    safety = Session(state="hub:safety_menu", answers={"safety": "concern"})
+    assert ENGINE.handle(safety, Command("urge"), NOW).session.state == "urge:safe_pause"
+    assert "safety comes first" in ENGINE.handle(safety, Command("draft"), NOW).replies[0].text
     assert ENGINE.handle(hub_session(), Command("urge"), NOW).session.state == "urge:pause"
     assert ENGINE.handle(hub_session(), Command("draft"), NOW).session.state == "draft:paste"
 

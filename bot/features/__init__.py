@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-FEATURES = ("basics", "contacts", "safety", "urge", "privacy")
+FEATURES = ("basics", "contacts", "safety", "urge", "privacy", "mood")
 
 
 def load() -> None:

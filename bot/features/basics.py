@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from bot.actions import Context, command
+from bot.actions import SYSTEM_PREFIX, Context, command
 from bot.flows import ENTRY, MENU, SAFETY_MENU
-from bot.model import Reply
+from bot.model import Button, Reply
 
 
 @command("start")
@@ -29,22 +29,41 @@ def about(ctx: Context) -> list[Reply]:
 def menu(ctx: Context) -> list[Reply]:
     """The menu, or the safety menu while coaching is off; not before the walk-through ends."""
     if ctx.session.completed_at is None and not ctx.session.coaching_off:
+        back = ctx.session.answers.pop("return_to", None)
+        if back:  # from /urge or /draft before the plan: back to the walk-through
+            ctx.enter(back)
+            return [ctx.note("back_to_walkthrough")]
         return [ctx.note("no_menu_yet")]
     return [ctx.enter(SAFETY_MENU if ctx.session.coaching_off else MENU)]
 
 
+# What a reset keeps: the user's own log and settings, never the assessment or the plan.
+KEPT_ON_RESET = ("moods", "country")
+
+
 @command("reset")
 def reset(ctx: Context) -> list[Reply]:
-    """Ask before starting over."""
+    """Say exactly what each choice clears: the walk-through again, or erase everything."""
     ctx.session.pending = "reset"
-    return [ctx.confirm("reset_confirm", "reset_yes", "reset_no")]
+    question = ctx.confirm("reset_confirm", "reset_yes", "reset_no")
+    erase = Button(ctx.text("reset_erase"), data=f"{SYSTEM_PREFIX}reset_erase")
+    return [Reply(question.text, (question.buttons[0], erase, question.buttons[1]))]
 
 
 @command("reset_yes")
 def reset_yes(ctx: Context) -> list[Reply]:
-    """Start the walk-through again."""
-    ctx.session.answers, ctx.session.plan, ctx.session.completed_at = {}, None, None
+    """Start the walk-through again, keeping the contact log, moods and settings."""
+    answers = ctx.session.answers
+    ctx.session.answers = {key: answers[key] for key in KEPT_ON_RESET if key in answers}
+    ctx.session.plan, ctx.session.completed_at = None, None
     return [Reply(ctx.text("reset_done")), ctx.enter(ENTRY)]
+
+
+@command("reset_erase")
+def reset_erase(ctx: Context) -> list[Reply]:
+    """Erase everything: the same question as /delete."""
+    ctx.session.pending = "delete"
+    return [ctx.confirm("delete_confirm", "delete_yes", "delete_no")]
 
 
 @command("reset_no")

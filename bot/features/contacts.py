@@ -10,24 +10,32 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
-from typing import Any
+from typing import Any, cast
 
-from bot.actions import Context, action, placeholder
+from bot.actions import Context, action, command, placeholder
 from bot.features.checkins import CHECKIN, describe_settings, settings_from
 from bot.features.texts import FEATURE_TEXTS
-from bot.model import AddContact, Attachment, Reply, SaveNudges
+from bot.model import AddContact, Attachment, Reply, SaveCheckins
+from bot.policy.checkins import CheckinSettings, next_checkin
 from bot.policy.contacts import (
     Contact,
+    Outcome,
     assess_contact,
+    days_within_plan,
     progress_summary,
     suggest_adjustment,
 )
-from bot.policy.nudges import NudgeSettings, next_checkin
-from bot.policy.plan import Plan, plan_for_level
-from bot.policy.timezones import parse_timezone, zone
+from bot.policy.plan import Plan, plan_for_level, plan_from_answers
+from bot.policy.timezones import is_fixed_offset, parse_timezone, resolve_timezone, zone
 
 LOG_ANSWERS = ("log_initiator", "log_kind", "log_outcome")
-NUDGE_ANSWERS = ("nudge_frequency", "nudge_weekday", "nudge_hour", "nudge_quiet", "nudge_pause")
+CHECKIN_ANSWERS = (
+    "checkin_frequency",
+    "checkin_weekday",
+    "checkin_hour",
+    "checkin_quiet",
+    "checkin_pause",
+)
 PLAN_CHANGED_AT = "plan_changed_at"  # plan suggestions only look at contacts after a change
 PLAN_CHANGE = "plan_change"  # how the last level change went, for re-rendering its result
 CHART_WEEKS = 6
@@ -41,12 +49,22 @@ def log_contact(ctx: Context) -> None:
     """Store the contact the user just described (and its optional typed note)."""
     answers = ctx.session.answers
     values = [answers.pop(key, None) for key in LOG_ANSWERS]
-    if None in values:
+    days_ago = int(answers.pop("log_days_ago", 0) or 0)
+    count = max(1, min(int(answers.pop("log_count", 1) or 1), 5))
+    if None in values or values[0] not in ("me", "them"):
         return  # reached without the three answers: nothing to log
     initiator, kind, outcome = values
-    contact = Contact(at=ctx.now, initiator=initiator, kind=kind, outcome=outcome)
-    ctx.effects.append(AddContact(contact, note=ctx.typed))
-    ctx.data = replace(ctx.data, contacts=(*ctx.data.contacts, contact))
+    last = ctx.now - timedelta(days=days_ago)
+    added = [
+        Contact(at=last - timedelta(hours=count - 1 - i), initiator=initiator, kind=kind,
+                outcome=outcome)
+        for i in range(count)
+    ]  # fmt: skip
+    for contact in added:  # the note goes with the last of them
+        note = ctx.typed if contact is added[-1] else None
+        ctx.effects.append(AddContact(contact, note=note))
+    contacts = sorted((*ctx.data.contacts, *added), key=lambda c: c.at)
+    ctx.data = replace(ctx.data, contacts=tuple(contacts), last_logged=added[-1])
 
 
 def _since_plan_change(ctx: Context) -> tuple[Contact, ...]:
@@ -60,22 +78,87 @@ def _since_plan_change(ctx: Context) -> tuple[Contact, ...]:
 
 @placeholder("contact.result")
 def contact_result(ctx: Context) -> str:
-    """How the latest logged contact fits the plan, with a gentle nudge when over it."""
+    """How the latest logged contact fits the plan, with a gentle check-in when over it."""
     if not ctx.data.contacts:
         return ""
-    history, latest, plan = ctx.data.contacts, ctx.data.contacts[-1], ctx.plan()
-    assessment = assess_contact(plan, history, latest, latest.at, ctx.policy.nudge_texts)
+    latest = ctx.data.last_logged or ctx.data.contacts[-1]
+    history, plan = ctx.data.contacts, ctx.plan()
+    assessment = assess_contact(plan, history, latest, latest.at, ctx.policy.contact_texts)
     parts = [assessment.fit_line]
-    if assessment.nudge:
-        parts.append(assessment.nudge)
+    if assessment.advice:
+        parts.append(assessment.advice)
     recent = _since_plan_change(ctx)
     if (
         latest in recent
-        and suggest_adjustment(plan, recent, latest.at, texts=ctx.policy.nudge_texts)
-        and not suggest_adjustment(plan, recent[:-1], latest.at, texts=ctx.policy.nudge_texts)
+        and suggest_adjustment(plan, recent, latest.at, texts=ctx.policy.contact_texts)
+        and not suggest_adjustment(plan, recent[:-1], latest.at, texts=ctx.policy.contact_texts)
     ):
         parts.append(ctx.content(FEATURE_TEXTS).log["suggestion_hint"])  # it tipped the balance
     return "\n\n".join(parts)
+
+
+# --- changing or removing a logged contact ---------------------------------------------------
+
+LIST_CONTACTS = 6
+OUTCOMES = ("warm", "neutral", "cold", "no_answer")
+
+
+def _contact_key(contact: Contact) -> str:
+    return str(int(contact.at.timestamp()))
+
+
+def _describe(ctx: Context, contact: Contact) -> str:
+    words = ctx.content(FEATURE_TEXTS).contact_words
+    local = contact.at.astimezone(zone(settings_from(ctx.data.checkins).tz))
+    when = f"{ctx.content(FEATURE_TEXTS).weekdays[local.weekday()][:3]} {local:%d %b, %H:%M}"
+    return words["line"].format(
+        when=when, who=words[contact.initiator], kind=words[contact.kind],
+        outcome=words[contact.outcome].lower(),
+    )  # fmt: skip
+
+
+@command("contacts")
+def contacts(ctx: Context) -> list[Reply]:
+    """List recent contacts; "/contacts KEY" opens one, "KEY-OUTCOME" or "KEY-del" changes it.
+
+    Each contact is named by its time (seconds), so an old button never hits another one.
+    """
+    from bot.actions import COMMAND_PREFIX
+    from bot.model import Button, ChangeContact
+
+    key, _, change = (ctx.typed or "").strip().partition("-")
+    found = [c for c in ctx.data.contacts if _contact_key(c) == key]
+    if not found:
+        recent = ctx.data.contacts[-LIST_CONTACTS:][::-1]
+        if not recent:
+            return [ctx.note("contacts_none")]
+        buttons = tuple(
+            Button(_describe(ctx, c), data=f"{COMMAND_PREFIX}contacts.{_contact_key(c)}")
+            for c in recent
+        )
+        return [Reply(ctx.text("contacts_list"), (*buttons, ctx.resume_button()))]
+    contact = found[-1]
+    if change == "del":
+        ctx.effects.append(ChangeContact(contact, None))
+        ctx.data = replace(ctx.data, contacts=tuple(c for c in ctx.data.contacts if c != contact))
+        return [ctx.note("contact_removed")]
+    words = ctx.content(FEATURE_TEXTS).contact_words
+    if change in OUTCOMES:
+        ctx.effects.append(ChangeContact(contact, change))
+        changed = replace(contact, outcome=cast(Outcome, change))
+        ctx.data = replace(
+            ctx.data, contacts=tuple(changed if c == contact else c for c in ctx.data.contacts)
+        )
+        note = ctx.note("contact_changed")
+        text = note.text.replace("{outcome}", words[change].lower(), 1)
+        return [Reply(text, note.buttons)]
+    buttons = tuple(
+        Button(words[outcome], data=f"{COMMAND_PREFIX}contacts.{key}-{outcome}")
+        for outcome in OUTCOMES
+    )
+    remove = Button(ctx.text("contact_remove"), data=f"{COMMAND_PREFIX}contacts.{key}-del")
+    text = f"{_describe(ctx, contact)}.\n{ctx.text('contact_one')}"
+    return [Reply(text, (*buttons, remove, ctx.resume_button()))]
 
 
 # --- the plan ---------------------------------------------------------------------------------
@@ -87,11 +170,42 @@ def plan_suggestion(ctx: Context) -> str:
     if ctx.session.plan is None:
         return ""
     adjustment = suggest_adjustment(
-        ctx.plan(), _since_plan_change(ctx), ctx.now, texts=ctx.policy.nudge_texts
+        ctx.plan(), _since_plan_change(ctx), ctx.now, texts=ctx.policy.contact_texts
     )
     if adjustment is None:
         return ""
     return "\n\n" + ctx.content(FEATURE_TEXTS).plan_suggestion.format(reason=adjustment.reason)
+
+
+# Going warmer is weighed against this many of the latest contacts, and asked again when
+# at least AGAINST_SHARE of them were cold or unanswered.
+EVIDENCE_CONTACTS = 5
+AGAINST_SHARE = 0.6
+
+
+def _cold_evidence(ctx: Context) -> tuple[int, int]:
+    """(cold or unanswered, looked at) among the latest logged contacts."""
+    latest = ctx.data.contacts[-EVIDENCE_CONTACTS:]
+    return sum(c.outcome in ("cold", "no_answer") for c in latest), len(latest)
+
+
+@action("weigh_change")
+def weigh_change(ctx: Context) -> None:
+    """Note whether the chosen change goes against the logged evidence (warmer after cold)."""
+    cold, looked_at = _cold_evidence(ctx)
+    against = (
+        ctx.session.answers.get("plan_direction") == "warmer"
+        and looked_at >= 3
+        and cold >= AGAINST_SHARE * looked_at
+    )
+    ctx.session.answers["change_against"] = "yes" if against else "no"
+
+
+@placeholder("plan.evidence")
+def plan_evidence(ctx: Context) -> str:
+    """What the log shows, before a change against it."""
+    cold, looked_at = _cold_evidence(ctx)
+    return ctx.content(FEATURE_TEXTS).plan_evidence.format(n=looked_at, matching=cold)
 
 
 @action("change_level")
@@ -106,9 +220,55 @@ def change_level(ctx: Context) -> None:
     if target not in levels:
         answers[PLAN_CHANGE] = "warmest" if step < 0 else "coolest"
         return
-    ctx.session.plan = plan_for_level(target, ctx.policy.dose_table).as_dict()
+    suggested = suggest_adjustment(
+        current, _since_plan_change(ctx), ctx.now, texts=ctx.policy.contact_texts
+    )
+    ctx.session.plan = plan_for_level(target, ctx.policy.dose_table, answers).as_dict()
     answers[PLAN_CHANGE] = "warmer" if step < 0 else "cooler"
-    answers[PLAN_CHANGED_AT] = ctx.now.astimezone(UTC).isoformat()
+    answers.pop("change_against", None)
+    if suggested is None or suggested.to_level == target:
+        # Suggestions look only at contacts after a change the evidence agreed with; after a
+        # change against it, the suggestion stays visible.
+        answers[PLAN_CHANGED_AT] = ctx.now.astimezone(UTC).isoformat()
+
+
+# What each "something changed" event means for the assessment answers.
+CHANGE_EVENTS = {
+    "warm_reply": {"response": "warm"},
+    "divorce_filed": {"living": "divorce"},
+    "new_partner": {"feelings": "someone_else"},
+    "moved_back": {"living": "together"},
+}
+REASSESSED_FROM = "reassessed_from"
+
+
+@action("reassess")
+def reassess(ctx: Context) -> None:
+    """Apply what changed to the answers and recompute the plan from all of them."""
+    answers = ctx.session.answers
+    answers.update(CHANGE_EVENTS.get(answers.pop("change_event", ""), {}))
+    before = ctx.plan()
+    after = plan_from_answers(answers, ctx.policy.dose_table)
+    answers[REASSESSED_FROM] = f"{before.level}:{before.name}"
+    if after.level != before.level or after.together != before.together:
+        answers[PLAN_CHANGED_AT] = ctx.now.astimezone(UTC).isoformat()
+    ctx.session.plan = after.as_dict()
+
+
+@placeholder("reassess.result")
+def reassess_result(ctx: Context) -> str:
+    """What the re-assessment changed, and the answers that led there."""
+    from bot.policy.plan import level_reasons
+
+    plan, answers = ctx.plan(), ctx.session.answers
+    level, _, name = answers.get(REASSESSED_FROM, "").partition(":")
+    texts = ctx.content(FEATURE_TEXTS).reassess
+    key = "together" if plan.together else "same" if level == str(plan.level) else "changed"
+    why = "; ".join(level_reasons(answers, ctx.policy.dose_table)) or ctx.text("plan_why_none")
+    return texts[key].format(
+        level=plan.level, name=plan.name, dose=plan.dose_text, why=why,
+        before=f"level {level} ({name})",
+    )  # fmt: skip
 
 
 @placeholder("plan.change_result")
@@ -130,8 +290,8 @@ def change_result(ctx: Context) -> str:
 def show_progress(ctx: Context) -> None:
     """Send the chart of the last weeks as a photo, with the two-line summary as caption."""
     plan, history, now = ctx.plan(), ctx.data.contacts, ctx.now
-    tz = settings_from(ctx.data.nudges).tz
-    texts = ctx.policy.nudge_texts
+    tz = settings_from(ctx.data.checkins).tz
+    texts = ctx.policy.contact_texts
     summary = "\n".join(progress_summary(history, plan, now, texts))
 
     def render() -> bytes:
@@ -144,47 +304,78 @@ def show_progress(ctx: Context) -> None:
     ctx.replies.append(Reply(summary, attachment=Attachment("photo", "progress.png", render)))
 
 
+@placeholder("progress.note")
+def progress_note(ctx: Context) -> str:
+    """Under the chart: mood lately, days within the plan, and a word that fits the weeks."""
+    from bot.features.mood import mood_line
+
+    texts, plan = ctx.content(FEATURE_TEXTS).progress_view, ctx.plan()
+    lines = []
+    if plan.together:
+        lines.append(texts["together"])
+    else:
+        # From when the plan began, or the first contact logged (past ones may be older).
+        start = min([ctx.session.completed_at or ctx.now, *(c.at for c in ctx.data.contacts)])
+        within, total, slipped = days_within_plan(plan, ctx.data.contacts, ctx.now, start)
+        lines.append(texts["within"].format(days=within, total=total))
+        lines.append(texts["after_slip"] if slipped else texts["steady"])
+    if line := mood_line(ctx):
+        lines.append(line)
+    return "\n" + "\n".join(lines)
+
+
 # --- check-in settings ------------------------------------------------------------------------
 
 
-def _settings_with_answers(ctx: Context) -> NudgeSettings:
+def _settings_with_answers(ctx: Context) -> CheckinSettings:
     """The stored settings with the choices just made in the check-in steps applied."""
-    settings = settings_from(ctx.data.nudges)
+    settings = settings_from(ctx.data.checkins)
     answers = ctx.session.answers
-    chosen = {key: answers.pop(key) for key in NUDGE_ANSWERS if key in answers}
+    chosen = {key: answers.pop(key) for key in CHECKIN_ANSWERS if key in answers}
     changes: dict[str, Any] = {}
-    if "nudge_frequency" in chosen:
-        changes["frequency"] = chosen["nudge_frequency"]
-    if "nudge_weekday" in chosen:
-        changes["weekday"] = int(chosen["nudge_weekday"])
-    if "nudge_hour" in chosen:
-        changes["hour"] = int(chosen["nudge_hour"])
-    if "nudge_quiet" in chosen:
-        start, end = chosen["nudge_quiet"].split("-")
+    if "checkin_frequency" in chosen:
+        changes["frequency"] = chosen["checkin_frequency"]
+    if "checkin_weekday" in chosen:
+        changes["weekday"] = int(chosen["checkin_weekday"])
+    if "checkin_hour" in chosen:
+        changes["hour"] = int(chosen["checkin_hour"])
+    if "checkin_quiet" in chosen:
+        start, end = chosen["checkin_quiet"].split("-")
         changes["quiet_start"], changes["quiet_end"] = time(int(start)), time(int(end))
-    if "nudge_pause" in chosen:
-        days = int(chosen["nudge_pause"])
+    if "checkin_pause" in chosen:
+        days = int(chosen["checkin_pause"])
         changes["paused_until"] = ctx.now + timedelta(days=days) if days else None
     return replace(settings, **changes)
 
 
-def save_settings(ctx: Context, settings: NudgeSettings) -> None:
+def save_settings(ctx: Context, settings: CheckinSettings) -> None:
     """Store the settings and the next check-in they lead to, in this update's transaction."""
-    due = next_checkin(settings, ctx.now, ctx.data.last_nudge_at)
-    ctx.effects.append(SaveNudges(settings.as_dict(), due, CHECKIN if due else None))
-    ctx.data = replace(ctx.data, nudges=settings.as_dict())
+    due = next_checkin(settings, ctx.now, ctx.data.last_checkin_at)
+    ctx.effects.append(SaveCheckins(settings.as_dict(), due, CHECKIN if due else None))
+    ctx.data = replace(ctx.data, checkins=settings.as_dict())
 
 
-@action("save_nudges")
-def save_nudges(ctx: Context) -> None:
+@action("save_checkins")
+def save_checkins(ctx: Context) -> None:
     """Apply the check-in choices made in the steps before, and plan the next check-in."""
     save_settings(ctx, _settings_with_answers(ctx))
 
 
-@action("stop_nudges")
-def stop_nudges(ctx: Context) -> None:
+@action("stop_checkins")
+def stop_checkins(ctx: Context) -> None:
     """Turn check-ins off; nothing more is sent until the user turns them on again."""
-    save_settings(ctx, replace(settings_from(ctx.data.nudges), frequency="off"))
+    save_settings(ctx, replace(settings_from(ctx.data.checkins), frequency="off"))
+
+
+@command("timezone")
+def timezone(ctx: Context) -> list[Reply]:
+    """Ask for the time zone, or set it at once from the command (/timezone Kolkata)."""
+    from bot.features.urge import remember_place
+
+    remember_place(ctx)
+    if ctx.typed:
+        return [ctx.enter("checkins:tz_check")]
+    return [ctx.enter("checkins:tz")]
 
 
 @action("set_timezone")
@@ -192,34 +383,44 @@ def set_timezone(ctx: Context) -> None:
     """Store the time zone the user typed, if it names one (the step's text says if not)."""
     found = parse_timezone(ctx.typed or "")
     if found is not None:
-        save_settings(ctx, replace(settings_from(ctx.data.nudges), tz=found, tz_set=True))
+        save_settings(ctx, replace(settings_from(ctx.data.checkins), tz=found, tz_set=True))
+        if ctx.session.answers.pop("followup_after_tz", None):
+            from bot.features.urge import schedule_followup
+
+            schedule_followup(ctx)  # the follow-up the user asked for before giving a zone
 
 
-@placeholder("nudges.summary")
-def nudges_summary(ctx: Context) -> str:
+@placeholder("checkins.summary")
+def checkins_summary(ctx: Context) -> str:
     """The user's check-in settings in words."""
-    return describe_settings(settings_from(ctx.data.nudges), ctx.now, ctx.content(FEATURE_TEXTS))
+    return describe_settings(settings_from(ctx.data.checkins), ctx.now, ctx.content(FEATURE_TEXTS))
 
 
-@placeholder("nudges.tz")
-def nudges_tz(ctx: Context) -> str:
+@placeholder("checkins.tz")
+def checkins_tz(ctx: Context) -> str:
     """The user's time zone as stored (UTC until they set one)."""
-    return settings_from(ctx.data.nudges).tz
+    return settings_from(ctx.data.checkins).tz
 
 
-@placeholder("nudges.tz_question")
-def nudges_tz_question(ctx: Context) -> str:
+@placeholder("checkins.tz_question")
+def checkins_tz_question(ctx: Context) -> str:
     """Ask for the time zone; say why, and what happens until it is known."""
-    settings, texts = settings_from(ctx.data.nudges), ctx.content(FEATURE_TEXTS).timezone
+    settings, texts = settings_from(ctx.data.checkins), ctx.content(FEATURE_TEXTS).timezone
     return texts["ask_again"].format(zone=settings.tz) if settings.tz_set else texts["ask"]
 
 
-@placeholder("nudges.tz_check")
-def nudges_tz_check(ctx: Context) -> str:
+@placeholder("checkins.tz_check")
+def checkins_tz_check(ctx: Context) -> str:
     """After a typed time zone: the zone and its local time, or a kind request to retry."""
     texts = ctx.content(FEATURE_TEXTS).timezone
-    if ctx.typed is not None and parse_timezone(ctx.typed) is None:
-        return texts["unknown"]
-    tz = settings_from(ctx.data.nudges).tz
+    if ctx.typed is not None:
+        found = resolve_timezone(ctx.typed)
+        if found.choices:  # ambiguous: ask which one, by the places' names
+            options = ", ".join(tz.split("/")[-1].replace("_", " ") for tz in found.choices)
+            return texts["choose"].format(options=options)
+        if found.zone is None:
+            return texts["unknown"]
+    tz = settings_from(ctx.data.checkins).tz
     local = ctx.now.astimezone(zone(tz))
-    return texts["current"].format(zone=tz, local_time=f"{local:%H:%M}")
+    line = texts["current"].format(zone=tz, local_time=f"{local:%H:%M}")
+    return f"{line} {texts['fixed']}" if is_fixed_offset(tz) else line

@@ -115,7 +115,7 @@ def delete(ctx: Context) -> list[Reply]:
 
 @command("delete_yes")
 def delete_yes(ctx: Context) -> list[Reply]:
-    """Erase every row about the user (nudges included) in this update's transaction."""
+    """Erase every row about the user (check-ins included) in this update's transaction."""
     ctx.effects.append(EraseUser())
     return [Reply(ctx.text("delete_done"))]
 

@@ -1,7 +1,7 @@
 """The safety screen's actions and placeholders: the user's own help resources, coaching paused.
 
 When the safety screen shows a reason not to coach contact (answers.safety == "concern"), the
-engine refuses the plan commands (`coaching_off`); this module stops any due nudge at once and
+engine refuses the plan commands (`coaching_off`); this module stops any due check-in at once and
 fills the safety texts with the resources for the user's country or language.
 """
 
@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from bot.actions import Context, action, placeholder
-from bot.model import SaveNudges
 from bot.policy.safety import ResourceSet, resource_lines, resources_for, safety_stop_text
 
 HELP_LINES = ("emergency_advice", "crisis_line", "dv_help", "legal_help")
@@ -40,7 +39,11 @@ for _name in HELP_LINES:
     placeholder(f"safety.{_name}")(_help_line(_name))
 
 
-@action("pause_coaching")
-def pause_coaching(ctx: Context) -> None:
-    """Stop contact nudges at once: nothing stays due (settings are kept for later)."""
-    ctx.effects.append(SaveNudges(ctx.data.nudges, None, None))
+@action("remember_safety")
+def remember_safety(ctx: Context) -> None:
+    """Keep the safety answer given before, so clearing a concern is confirmed, not silent."""
+    before = ctx.session.answers.get("safety")
+    if before:
+        ctx.session.answers["safety_before"] = before
+    else:
+        ctx.session.answers.pop("safety_before", None)

@@ -1,4 +1,4 @@
-"""The feature texts kept in nudge_texts.yaml beside the policy's own sections."""
+"""The feature texts in flows/texts/ that the contact policy itself does not use."""
 
 from __future__ import annotations
 
@@ -7,19 +7,37 @@ from pathlib import Path
 from typing import Any
 
 from bot.actions import content_file
-from bot.datafile import read_mapping
-from bot.policy.contacts import TEXTS_PATH, TextsError, _template
+from bot.policy.contacts import TEXTS_DIR, TextsError, _template, in_file, read_texts
 
 _KEYED: dict[str, dict[str, set[str]]] = {
-    "nudge_buttons": {key: set() for key in ("log", "menu", "change", "stop")},
+    "checkin_buttons": {key: set() for key in ("log", "menu", "change", "stop", "resume")},
+    "moods": {key: set() for key in ("good", "okay", "low")},
+    "checkin_quiet": {"explain": {"hour", "start", "end", "nearest"}},
+    "mood_saved": {key: set() for key in ("good", "okay", "low")},
     "log": {"suggestion_hint": set()},
+    "contact_words": {
+        "line": {"when", "who", "kind", "outcome"},
+        **{key: set() for key in ("me", "them", "message", "call", "meeting", "practical")},
+        **{key: set() for key in ("warm", "neutral", "cold", "no_answer")},
+    },
+    "reassess": {
+        key: {"level", "name", "dose", "why", "before"} for key in ("changed", "same", "together")
+    },
     "plan_change": {
         "warmer": {"level", "name", "dose"},
         "cooler": {"level", "name", "dose"},
         "warmest": set(),
         "coolest": set(),
     },
-    "nudge_summary": {
+    "mood_names": {"good": {"n"}, "okay": {"n"}, "low": {"n"}},
+    "progress_view": {
+        "mood": {"moods"},
+        "within": {"days", "total"},
+        "after_slip": set(),
+        "steady": set(),
+        "together": set(),
+    },
+    "checkin_summary": {
         "daily": {"hour", "zone"},
         "weekly": {"weekday", "hour", "zone"},
         "off": set(),
@@ -32,21 +50,33 @@ _KEYED: dict[str, dict[str, set[str]]] = {
         "unknown": set(),
         "ask": set(),
         "ask_again": {"zone"},
+        "choose": {"options"},
+        "fixed": set(),
     },
 }
 
 
 @dataclass(frozen=True)
 class FeatureTexts:
-    """Validated texts for logging, plan changes, check-in settings and nudge messages."""
+    """Validated texts for logging, plan changes, check-in settings and check-in messages."""
 
     followups: tuple[str, ...]
+    safety_checkins: tuple[str, ...]
+    together_checkins: tuple[str, ...]
+    moods: dict[str, str]
+    checkin_quiet: dict[str, str]
     weekdays: tuple[str, ...]
     plan_suggestion: str
-    nudge_buttons: dict[str, str]
+    plan_evidence: str
+    checkin_buttons: dict[str, str]
+    mood_saved: dict[str, str]
+    mood_names: dict[str, str]
+    progress_view: dict[str, str]
     log: dict[str, str]
+    contact_words: dict[str, str]
     plan_change: dict[str, str]
-    nudge_summary: dict[str, str]
+    reassess: dict[str, str]
+    checkin_summary: dict[str, str]
     timezone: dict[str, str]
 
 
@@ -67,15 +97,26 @@ def _section(raw: dict[str, Any], key: str) -> dict[str, str]:
     return {name: _template(f"{key}.{name}", entries[name], fields[name]) for name in fields}
 
 
-def load_feature_texts(path: Path = TEXTS_PATH) -> FeatureTexts:
-    """Load and validate the feature sections of nudge_texts.yaml."""
-    raw = read_mapping(path, TextsError)
+def load_feature_texts(folder: Path = TEXTS_DIR) -> FeatureTexts:
+    """Load and validate the feature sections of flows/texts/."""
+    raw, where = read_texts(folder)
+    try:
+        return _feature_texts(raw)
+    except TextsError as error:
+        raise in_file(where, error) from error
+
+
+def _feature_texts(raw: dict[str, Any]) -> FeatureTexts:
     return FeatureTexts(
         followups=_list(raw, "followups"),
+        safety_checkins=_list(raw, "safety_checkins"),
+        together_checkins=_list(raw, "together_checkins"),
         weekdays=_list(raw, "weekdays", 7),
         plan_suggestion=_template("plan_suggestion", raw.get("plan_suggestion"), {"reason"}),
+        plan_evidence=_template("plan_evidence", raw.get("plan_evidence"), {"n", "matching"}),
         **{key: _section(raw, key) for key in _KEYED},
     )
 
 
-FEATURE_TEXTS = content_file("policy/nudge_texts.yaml", load_feature_texts)
+# One text file per feature in flows/texts/ (contacts, progress, plan, checkins, timezone).
+FEATURE_TEXTS = content_file("texts", load_feature_texts)

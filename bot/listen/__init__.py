@@ -24,7 +24,8 @@ NOT_UNDERSTOOD = "off_topic"
 # The model alone gives the full crisis reply only to a message of at least this many words; a
 # shorter one it is sure about ("note here") gets the gentle question: few words, little evidence.
 MIN_ALARM_WORDS = 3
-INTENT_CHARS = 1000  # what a message is about shows in its start; bounds the cost of long ones
+MIN_MODEL_WORDS = 2  # below this the model says nothing ("de", "Berlin"); the rules still do
+INTENT_CHARS = 600  # what a message is about shows in its start; bounds the cost of long ones
 __all__ = ["DraftKinds", "Listener", "ModelError", "TextModel", "load_draft_kinds"]
 
 
@@ -104,12 +105,13 @@ class Listener:
             if score < thresholds.get("crisis_rule_veto", 0.0):
                 return CrisisSignal("check", signal.category)  # the past, the news, a joke
             return signal
-        if score >= thresholds["crisis_alarm"] and len(words(normalise(text))) >= MIN_ALARM_WORDS:
+        count = len(words(normalise(text)))
+        if count < MIN_MODEL_WORDS:
+            return signal  # one word is too little evidence for the model: the rules decide
+        if score >= thresholds["crisis_alarm"] and count >= MIN_ALARM_WORDS:
             return CrisisSignal("alarm", signal.category if signal else self._kind(text))
-        if score >= thresholds["crisis_alarm"] and signal is None:
-            return CrisisSignal("check", self._kind(text))  # too short to be sure: ask gently
         if signal is None and score >= thresholds["crisis_check"]:
-            return CrisisSignal("check", self._kind(text))
+            return CrisisSignal("check", self._kind(text))  # unsure, or too short to be sure
         return signal
 
     def _kind(self, text: str) -> Any:

@@ -1,11 +1,11 @@
-"""Pure policy: plan, nudges, draft checks and safety, as functions of data and a clock."""
+"""Pure policy: plan, check-ins, draft checks and safety, as functions of data and a clock."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from bot.policy.contacts import NudgeTexts
+from bot.policy.contacts import ContactTexts
 from bot.policy.drafts import DraftRules
 from bot.policy.plan import DoseTable
 from bot.policy.safety import CrisisRules, Resources
@@ -20,7 +20,7 @@ class Policy:
     """All policy data, loaded and validated at start by `bot.content.Content.load`."""
 
     dose_table: DoseTable
-    nudge_texts: NudgeTexts
+    contact_texts: ContactTexts
     crisis: CrisisRules
     resources: Resources
     draft_rules: DraftRules

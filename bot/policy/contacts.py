@@ -13,7 +13,36 @@ from typing import Any, Literal
 from bot.datafile import read_mapping
 from bot.policy.plan import Plan
 
-TEXTS_PATH = Path(__file__).resolve().parents[2] / "flows" / "policy" / "nudge_texts.yaml"
+TEXTS_DIR = Path(__file__).resolve().parents[2] / "flows" / "texts"
+# One text file per feature, and the sections each holds (read together by read_texts).
+TEXT_FILES: dict[str, tuple[str, ...]] = {
+    "contacts.yaml": (
+        "ordinals",
+        "ordinal_fallback",
+        "windows",
+        "window_fallback",
+        "fit",
+        "advice",
+        "gap",
+        "log",
+        "contact_words",
+    ),
+    "progress.yaml": ("outcome_names", "summary", "chart", "mood_names", "progress_view"),
+    "plan.yaml": ("adjustment", "plan_evidence", "plan_suggestion", "plan_change", "reassess"),
+    "checkins.yaml": (
+        "checkins",
+        "followups",
+        "safety_checkins",
+        "together_checkins",
+        "checkin_buttons",
+        "checkin_summary",
+        "weekdays",
+        "moods",
+        "mood_saved",
+        "checkin_quiet",
+    ),
+    "timezone.yaml": ("timezone",),
+}
 
 Initiator = Literal["me", "them"]
 Kind = Literal["message", "call", "meeting", "practical"]
@@ -48,7 +77,7 @@ class ContactAssessment:
     too_soon: bool
     hours_since_previous: float | None  # since the previous counted contact, if any
     fit_line: str
-    nudge: str | None
+    advice: str | None  # a gentle word on why room helps, when over the dose or too soon
 
 
 @dataclass(frozen=True)
@@ -61,15 +90,15 @@ class Adjustment:
 
 
 @dataclass(frozen=True)
-class NudgeTexts:
-    """The validated contents of nudge_texts.yaml."""
+class ContactTexts:
+    """The validated texts of the contact log, progress, plan suggestions and check-ins."""
 
     ordinals: tuple[str, ...]
     ordinal_fallback: str
     windows: dict[int, str]
     window_fallback: str
     fit: dict[str, str]
-    nudges: dict[str, tuple[str, ...]]
+    advice: dict[str, tuple[str, ...]]
     gap: dict[str, str]
     adjustment: dict[str, str]
     outcome_names: dict[str, str]
@@ -79,7 +108,7 @@ class NudgeTexts:
 
 
 class TextsError(ValueError):
-    """nudge_texts.yaml is malformed."""
+    """A feature text file in flows/texts/ is malformed (the message names the file)."""
 
 
 # For each keyed section: every key it must have, and the placeholders each key may use.
@@ -99,7 +128,7 @@ _SUMMARY_FIELDS: dict[str, set[str]] = {
 _KEYED_SECTIONS: dict[str, dict[str, set[str]]] = {
     "fit": {
         key: {"ordinal", "window", "dose"}
-        for key in ("them", "practical", "within", "over", "closed")
+        for key in ("them", "them_warm", "together", "practical", "within", "over", "closed")
     },
     "gap": {"hours": {"n"}, "day": set(), "days": {"n"}},
     "adjustment": {"warmer": {"n", "matching"}, "cooler": {"n", "matching"}},
@@ -116,7 +145,7 @@ _KEYED_SECTIONS: dict[str, dict[str, set[str]]] = {
         "empty": set(),
     },
 }
-_NUDGE_FIELDS: dict[str, set[str]] = {
+_ADVICE_FIELDS: dict[str, set[str]] = {
     "over_dose": {"window", "dose"},
     "too_soon": {"gap"},
     "closed": {"dose"},
@@ -163,20 +192,49 @@ def _windows(raw: dict[str, Any]) -> dict[int, str]:
     return {int(days): _template(f"windows.{days}", text, set()) for days, text in entries.items()}
 
 
-def load_texts(path: Path = TEXTS_PATH) -> NudgeTexts:
-    """Load and validate the nudge texts."""
-    raw = read_mapping(path, TextsError)
-    nudges = raw.get("nudges")
-    if not isinstance(nudges, dict):
-        raise TextsError("nudges: expected a mapping")
-    return NudgeTexts(
+def read_texts(folder: Path = TEXTS_DIR) -> tuple[dict[str, Any], dict[str, str]]:
+    """Read every feature text file: their sections merged, and which file holds each."""
+    raw: dict[str, Any] = {}
+    where: dict[str, str] = {}
+    for name, sections in TEXT_FILES.items():
+        found = read_mapping(folder / name, TextsError)
+        if unknown := set(found) - set(sections):
+            raise TextsError(
+                f"{name}: unknown sections {sorted(unknown)} (expected {list(sections)})"
+            )
+        raw.update(found)
+        where.update(dict.fromkeys(sections, name))
+    return raw, where
+
+
+def in_file(where: dict[str, str], error: TextsError) -> TextsError:
+    """The same error, naming the file of the section it is about."""
+    message = str(error)
+    section = message.split(":")[0].split(".")[0].split("[")[0]
+    return TextsError(f"{where[section]}: {message}") if section in where else error
+
+
+def load_texts(folder: Path = TEXTS_DIR) -> ContactTexts:
+    """Load and validate the texts of the contact log, progress, plan and check-ins."""
+    raw, where = read_texts(folder)
+    try:
+        return _contact_texts(raw)
+    except TextsError as error:
+        raise in_file(where, error) from error
+
+
+def _contact_texts(raw: dict[str, Any]) -> ContactTexts:
+    advice = raw.get("advice")
+    if not isinstance(advice, dict):
+        raise TextsError("advice: expected a mapping")
+    return ContactTexts(
         ordinals=_variants("ordinals", raw.get("ordinals"), set()),
         ordinal_fallback=_template("ordinal_fallback", raw.get("ordinal_fallback"), {"n"}),
         windows=_windows(raw),
         window_fallback=_template("window_fallback", raw.get("window_fallback"), {"days"}),
-        nudges={
-            key: _variants(f"nudges.{key}", nudges.get(key), allowed)
-            for key, allowed in _NUDGE_FIELDS.items()
+        advice={
+            key: _variants(f"advice.{key}", advice.get(key), allowed)
+            for key, allowed in _ADVICE_FIELDS.items()
         },
         checkins=_variants("checkins", raw.get("checkins"), set()),
         **{section: _keyed(raw, section, fields) for section, fields in _KEYED_SECTIONS.items()},
@@ -200,19 +258,19 @@ def _previous_counted(history: Iterable[Contact], before: datetime) -> Contact |
     return max(earlier, key=lambda c: c.at, default=None)
 
 
-def window_phrase(days: int, texts: NudgeTexts) -> str:
+def window_phrase(days: int, texts: ContactTexts) -> str:
     """How the plan's rolling window is spelled, e.g. 'the past week'."""
     return texts.windows.get(days) or texts.window_fallback.format(days=days)
 
 
-def _ordinal(n: int, texts: NudgeTexts) -> str:
+def _ordinal(n: int, texts: ContactTexts) -> str:
     """'first', 'second', ... for 1, 2, ..."""
     if 1 <= n <= len(texts.ordinals):
         return texts.ordinals[n - 1]
     return texts.ordinal_fallback.format(n=n)
 
 
-def _gap_phrase(hours: int, texts: NudgeTexts) -> str:
+def _gap_phrase(hours: int, texts: ContactTexts) -> str:
     """How a spacing in hours is spelled: '36 hours', 'a day', '4 days'."""
     if hours % 24:
         return texts.gap["hours"].format(n=hours)
@@ -226,26 +284,28 @@ def _pick(variants: Sequence[str], seed: int) -> str:
     return variants[seed % len(variants)]
 
 
-def _nudge(plan: Plan, over_dose: bool, new: Contact, texts: NudgeTexts) -> str:
-    """A gentle why-and-what-instead message for a contact over the dose or too soon."""
+def _advice(plan: Plan, over_dose: bool, new: Contact, texts: ContactTexts) -> str:
+    """A gentle why-and-what-instead word for a contact over the dose or too soon."""
     seed = int(new.at.timestamp()) // 3600  # varies from one contact to the next
     if plan.max_contacts == 0:
-        why = _pick(texts.nudges["closed"], seed).format(dose=plan.dose_text)
+        why = _pick(texts.advice["closed"], seed).format(dose=plan.dose_text)
     elif over_dose:
-        why = _pick(texts.nudges["over_dose"], seed).format(
+        why = _pick(texts.advice["over_dose"], seed).format(
             window=window_phrase(plan.per_days, texts), dose=plan.dose_text
         )
     else:
         gap = _gap_phrase(plan.min_gap_hours or 0, texts)
-        why = _pick(texts.nudges["too_soon"], seed).format(gap=gap)
-    instead = _pick(texts.nudges["instead"], seed // 7)
+        why = _pick(texts.advice["too_soon"], seed).format(gap=gap)
+    instead = _pick(texts.advice["instead"], seed // 7)
     return f"{why} {instead}"
 
 
-def _fit_line(plan: Plan, new: Contact, count: int, over: bool, texts: NudgeTexts) -> str:
+def _fit_line(plan: Plan, new: Contact, count: int, over: bool, texts: ContactTexts) -> str:
     """One line on how the new contact fits the plan."""
     if new.initiator == "them":
-        key = "them"
+        key = "them_warm" if new.outcome == "warm" else "them"
+    elif plan.together:
+        key = "together"
     elif new.kind == "practical":
         key = "practical"
     elif plan.max_contacts == 0:
@@ -259,12 +319,29 @@ def _fit_line(plan: Plan, new: Contact, count: int, over: bool, texts: NudgeText
     )
 
 
+# The why-room-helps word is given at most once in this long, and never after a warm contact:
+# the same lecture after every log teaches nothing and stings.
+LECTURE_EVERY = timedelta(days=3)
+
+
+def _lecture_due(plan: Plan, others: Sequence[Contact], new: Contact) -> bool:
+    """Whether the over-the-plan word fits now: not after a warm contact, not again so soon."""
+    if new.outcome == "warm":
+        return False
+    return not any(
+        counts_against_dose(earlier)
+        and new.at - LECTURE_EVERY <= earlier.at < new.at
+        and _was_slip(plan, others, earlier)
+        for earlier in others
+    )
+
+
 def assess_contact(
-    plan: Plan, history: Sequence[Contact], new: Contact, now: datetime, texts: NudgeTexts
+    plan: Plan, history: Sequence[Contact], new: Contact, now: datetime, texts: ContactTexts
 ) -> ContactAssessment:
     """Assess a newly logged contact against the plan (history need not exclude it)."""
     others = [c for c in history if c != new]
-    counted = counts_against_dose(new)
+    counted = counts_against_dose(new) and not plan.together  # at home: no count (R18)
     count = len(_counted_in_window([*others, new], plan.per_days, now))
     previous = _previous_counted(others, new.at)
     hours = (new.at - previous.at).total_seconds() / 3600 if previous else None
@@ -283,7 +360,11 @@ def assess_contact(
         too_soon=too_soon,
         hours_since_previous=hours,
         fit_line=_fit_line(plan, new, count, over_dose, texts),
-        nudge=_nudge(plan, over_dose, new, texts) if over_dose or too_soon else None,
+        advice=(
+            _advice(plan, over_dose, new, texts)
+            if (over_dose or too_soon) and _lecture_due(plan, others, new)
+            else None
+        ),
     )
 
 
@@ -298,7 +379,7 @@ def suggest_adjustment(
     now: datetime,
     min_contacts: int = 4,
     *,
-    texts: NudgeTexts,
+    texts: ContactTexts,
 ) -> Adjustment | None:
     """Suggest one level warmer or cooler when recent outcomes are consistent, else None."""
     recent = _recent(history, now)
@@ -333,7 +414,7 @@ def _was_slip(plan: Plan, history: Sequence[Contact], contact: Contact) -> bool:
     return count > plan.max_contacts or too_soon
 
 
-def _days_line(plan: Plan, history: Sequence[Contact], now: datetime, texts: NudgeTexts) -> str:
+def _days_line(plan: Plan, history: Sequence[Contact], now: datetime, texts: ContactTexts) -> str:
     """Days since the user last reached out, a slip met with encouragement."""
     last = _previous_counted(history, now)
     if last is None:
@@ -346,7 +427,7 @@ def _days_line(plan: Plan, history: Sequence[Contact], now: datetime, texts: Nud
     return texts.summary[key].format(days=days)
 
 
-def _outcomes_line(recent: Sequence[Contact], texts: NudgeTexts) -> str:
+def _outcomes_line(recent: Sequence[Contact], texts: ContactTexts) -> str:
     """How recent contacts went, e.g. 'Recent contacts: 2 warm, 1 no answer.'"""
     if not recent:
         return texts.summary["no_outcomes"]
@@ -356,7 +437,7 @@ def _outcomes_line(recent: Sequence[Contact], texts: NudgeTexts) -> str:
 
 
 def progress_summary(
-    history: Sequence[Contact], plan: Plan, now: datetime, texts: NudgeTexts
+    history: Sequence[Contact], plan: Plan, now: datetime, texts: ContactTexts
 ) -> list[str]:
     """Two lines: counts in the plan's window against the dose; how contacts went lately."""
     start = now - timedelta(days=plan.per_days)
@@ -369,3 +450,21 @@ def progress_summary(
     )
     went = _outcomes_line(_recent(history, now), texts)
     return [counts, f"{went} {_days_line(plan, history, now, texts)}"]
+
+
+PROGRESS_DAYS = 28
+
+
+def days_within_plan(
+    plan: Plan, history: Sequence[Contact], now: datetime, since: datetime
+) -> tuple[int, int, bool]:
+    """Of the last days (at most four weeks, not before `since`): how many had no contact over
+    the plan, how many days that is, and whether any had one. A slip never resets a count."""
+    total = max(1, min(PROGRESS_DAYS, (now - since).days + 1))
+    start = now - timedelta(days=total)
+    slip_days = {
+        (now - c.at).days
+        for c in history
+        if start < c.at <= now and counts_against_dose(c) and _was_slip(plan, history, c)
+    }
+    return total - len(slip_days), total, bool(slip_days)

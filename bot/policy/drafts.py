@@ -880,7 +880,12 @@ def format_result(result: DraftResult, texts: Mapping[str, Any]) -> str:
         lines.append(texts["no_flags"])
     if result.good:
         lines += ["", texts["good_intro"], *(f"• {phrase}" for phrase in result.good)]
-    lines += ["", texts["closing"][result.verdict]]
+    closing = texts["closing"][result.verdict]
+    if result.flags and all(flag.rule == "in_a_row" for flag in result.flags):
+        # Only the timing is the matter (kind words after unanswered ones): say so, and do not
+        # speak of feelings running high.
+        closing = texts["closing"].get("timing", closing)
+    lines += ["", closing]
     reply = "\n".join(lines)
     if len(reply) <= TELEGRAM_LIMIT:
         return reply

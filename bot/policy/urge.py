@@ -15,7 +15,7 @@ from bot.policy.timezones import zone
 TEXTS_PATH = Path(__file__).resolve().parents[2] / "flows" / "policy" / "urge_texts.yaml"
 # Unanswered messages older than this no longer make the next one "one more in a row".
 IN_A_ROW_WINDOW = timedelta(days=14)
-FIT_KEYS = ("now", "today", "tomorrow", "weekday", "days", "closed")
+FIT_KEYS = ("now", "today", "tomorrow", "weekday", "days", "together", "no_plan", "safety")
 FOLLOWUP_KEYS = ("scheduled", "too_late", "no_tz")
 
 
@@ -28,6 +28,7 @@ class UrgeTexts:
     """The lines the urge pause fills in: how a contact fits, and the follow-up answer."""
 
     fit: dict[str, str]
+    plan: str
     weekdays: tuple[str, ...]
     followup: dict[str, str]
 
@@ -41,9 +42,11 @@ def load_urge_texts(path: Path = TEXTS_PATH) -> UrgeTexts:
         weekdays = tuple(str(day) for day in raw["weekdays"])
     except (KeyError, TypeError) as error:
         raise UrgeTextsError(f"{path.name}: {error!r}") from error
+    if "{dose}" not in str(raw.get("plan", "")):
+        raise UrgeTextsError(f"{path.name}: 'plan' must be a text with {{dose}}")
     if len(weekdays) != 7:
         raise UrgeTextsError(f"{path.name}: weekdays must list Monday..Sunday")
-    return UrgeTexts(fit, weekdays, followup)
+    return UrgeTexts(fit, str(raw.get("plan", "")), weekdays, followup)
 
 
 def _fits_at(plan: Plan, counted: Sequence[Contact], moment: datetime) -> bool:
@@ -76,9 +79,11 @@ def fit_line(
     plan: Plan, contacts: Sequence[Contact], now: datetime, tz: str, texts: UrgeTexts
 ) -> str:
     """One line: a contact fits now, or from which day (in the user's time zone)."""
+    if plan.together:
+        return texts.fit["together"]
     moment = next_fit(plan, contacts, now)
-    if moment is None:
-        return texts.fit["closed"].format(dose=plan.dose_text)
+    if moment is None:  # no level has a zero dose; kept for a hand-edited table
+        return texts.fit["no_plan"]
     if moment <= now:
         return texts.fit["now"].format(dose=plan.dose_text)
     local_zone = zone(tz)

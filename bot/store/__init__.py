@@ -23,11 +23,11 @@ from sqlite_utils import Database
 
 from bot.store.checkins import (
     CLAIM_DUE_SQL,
+    CheckinClaim,
+    CheckinDecisionLike,
     CheckinQueue,
-    ClaimedNudge,
-    DueNudge,
-    NudgeClaim,
-    NudgeDecisionLike,
+    ClaimedCheckin,
+    DueCheckin,
 )
 from bot.store.schema import BUSY_TIMEOUT_MS, connect, migrations, open_reader
 from bot.store.users import CONTACT_HISTORY, UserRows
@@ -37,10 +37,10 @@ __all__ = [
     "BUSY_TIMEOUT_MS",
     "CLAIM_DUE_SQL",
     "CONTACT_HISTORY",
-    "ClaimedNudge",
-    "DueNudge",
-    "NudgeClaim",
-    "NudgeDecisionLike",
+    "ClaimedCheckin",
+    "DueCheckin",
+    "CheckinClaim",
+    "CheckinDecisionLike",
     "Store",
     "connect",
     "migrations",
@@ -124,17 +124,17 @@ class Store(UserRows, CheckinQueue):
         """See UserRows.reactivate."""
         return self.writer.call(lambda: UserRows.reactivate(self, user_id))
 
-    def claim_due_nudges(self, now: datetime, limit: int) -> list[NudgeClaim]:
-        """See CheckinQueue.claim_due_nudges."""
-        return self.writer.call(lambda: CheckinQueue.claim_due_nudges(self, now, limit))
+    def claim_due_checkins(self, now: datetime, limit: int) -> list[CheckinClaim]:
+        """See CheckinQueue.claim_due_checkins."""
+        return self.writer.call(lambda: CheckinQueue.claim_due_checkins(self, now, limit))
 
-    def take_nudge(self, *args: Any) -> ClaimedNudge | None:
-        """See CheckinQueue.take_nudge (the decision runs inside the write transaction)."""
-        return self.writer.call(lambda: CheckinQueue.take_nudge(self, *args))
+    def take_checkin(self, *args: Any) -> ClaimedCheckin | None:
+        """See CheckinQueue.take_checkin (the decision runs inside the write transaction)."""
+        return self.writer.call(lambda: CheckinQueue.take_checkin(self, *args))
 
-    def release_nudge(self, *args: Any) -> None:
-        """See CheckinQueue.release_nudge."""
-        return self.writer.call(lambda: CheckinQueue.release_nudge(self, *args))
+    def release_checkin(self, *args: Any) -> None:
+        """See CheckinQueue.release_checkin."""
+        return self.writer.call(lambda: CheckinQueue.release_checkin(self, *args))
 
     def mark_inactive(self, user_id: int) -> None:
         """See CheckinQueue.mark_inactive."""

@@ -7,6 +7,7 @@ twice.
 
 from __future__ import annotations
 
+import json
 import os
 import sqlite3
 from dataclasses import dataclass
@@ -120,6 +121,33 @@ def m004_create_checkin_claims(db: Database) -> None:
     )
 
 
+@migrations()
+def m005_rename_nudges_to_checkins(db: Database) -> None:
+    """One word for one thing: the nudges tables become check-ins, and so do stored names.
+
+    Renames the tables nudges and nudge_claims (and the due-time index), the counter
+    nudges_sent, stored steps of the old "nudges" flow, and pending settings answers.
+    """
+    db.execute("ALTER TABLE nudges RENAME TO checkins")
+    db.execute("ALTER TABLE nudge_claims RENAME TO checkin_claims")
+    db.execute("DROP INDEX IF EXISTS idx_nudges_due_at")
+    db.table("checkins").create_index(["due_at"], index_name="idx_checkins_due_at")
+    db.execute("UPDATE counters SET name = 'checkins_sent' WHERE name = 'nudges_sent'")
+    db.execute(
+        "UPDATE sessions SET state = 'checkins:' || substr(state, 8) WHERE state LIKE 'nudges:%'"
+    )
+    found = db.execute("SELECT user_id, answers FROM sessions WHERE answers LIKE '%nudge_%'")
+    for user_id, answers in found.fetchall():
+        renamed = {
+            key.replace("nudge_", "checkin_", 1) if key.startswith("nudge_") else key: value
+            for key, value in json.loads(answers).items()
+        }
+        db.execute(
+            "UPDATE sessions SET answers = ? WHERE user_id = ?",
+            [json.dumps(renamed, sort_keys=True), user_id],
+        )
+
+
 @dataclass(frozen=True)
 class OwnTable:
     """How one of the project's tables names a user, and what /delete does to its rows."""
@@ -135,8 +163,8 @@ class OwnTable:
 OWN_TABLES: dict[str, OwnTable] = {
     "sessions": OwnTable("user_id", "delete"),
     "contacts": OwnTable("user_id", "delete"),
-    "nudges": OwnTable("user_id", "delete"),
-    "nudge_claims": OwnTable("user_id", "delete"),
+    "checkins": OwnTable("user_id", "delete"),
+    "checkin_claims": OwnTable("user_id", "delete"),
     "draft_checks": OwnTable("user_id", "delete"),
     # Update ids hold no content and must outlive an erasure, or a redelivered update would
     # bring the user back; they expire with PROCESSED_KEEP (bot/service.py).

@@ -13,11 +13,12 @@ from typing import Any
 
 from bot.model import (
     AddContact,
+    ChangeContact,
     CountHeard,
     Effect,
     EraseUser,
     RecordDraftCheck,
-    SaveNudges,
+    SaveCheckins,
     Session,
     UserData,
 )
@@ -100,7 +101,7 @@ class UserRows(Connections):
         profile = rows(
             self.read_db,
             "SELECT u.language, n.settings, n.last_sent_at FROM users u"
-            " LEFT JOIN nudges n ON n.user_id = u.id WHERE u.id = ?",
+            " LEFT JOIN checkins n ON n.user_id = u.id WHERE u.id = ?",
             [user_id],
         )
         found = profile[0] if profile else {}
@@ -118,8 +119,8 @@ class UserRows(Connections):
             user_id=user_id,
             language=found.get("language"),
             contacts=contacts,
-            nudges=json_object(found.get("settings")),
-            last_nudge_at=_moment(found.get("last_sent_at")),
+            checkins=json_object(found.get("settings")),
+            last_checkin_at=_moment(found.get("last_sent_at")),
             is_admin=is_admin,
         )
 
@@ -155,10 +156,20 @@ class UserRows(Connections):
                 [user_id, iso(contact.at), contact.initiator, contact.kind, contact.outcome,
                  effect.note],
             )  # fmt: skip
-        elif isinstance(effect, SaveNudges):
+        elif isinstance(effect, ChangeContact):
+            where = "user_id = ? AND at = ? AND initiator = ? AND kind = ?"
+            found = effect.contact
+            keys = [user_id, iso(found.at), found.initiator, found.kind]
+            if effect.outcome is None:
+                self.db.execute(f"DELETE FROM contacts WHERE {where}", keys)
+            else:
+                self.db.execute(
+                    f"UPDATE contacts SET outcome = ? WHERE {where}", [effect.outcome, *keys]
+                )
+        elif isinstance(effect, SaveCheckins):
             self.db.execute(
                 """
-                INSERT INTO nudges (user_id, settings, due_at, due_kind)
+                INSERT INTO checkins (user_id, settings, due_at, due_kind)
                 VALUES (:user_id, :settings, :due_at, :due_kind)
                 ON CONFLICT(user_id) DO UPDATE SET settings = excluded.settings,
                     due_at = excluded.due_at, due_kind = excluded.due_kind
@@ -252,11 +263,11 @@ class UserRows(Connections):
         def count(sql: str, params: list[Any] | None = None) -> int:
             return int(rows(self.read_db, sql, params or [])[0]["n"])
 
-        counted = rows(self.read_db, "SELECT value FROM counters WHERE name = 'nudges_sent'", [])
-        nudges_sent = (
+        counted = rows(self.read_db, "SELECT value FROM counters WHERE name = 'checkins_sent'", [])
+        checkins_sent = (
             counted[0]["value"]
             if counted
-            else count("SELECT count(*) AS n FROM nudges WHERE last_sent_at IS NOT NULL")
+            else count("SELECT count(*) AS n FROM checkins WHERE last_sent_at IS NOT NULL")
         )
         return {
             "users": count("SELECT count(*) AS n FROM users"),
@@ -265,7 +276,7 @@ class UserRows(Connections):
                 [iso(now - timedelta(days=7))],
             ),
             "completed": count("SELECT count(*) AS n FROM sessions WHERE completed_at IS NOT NULL"),
-            "nudges_sent": nudges_sent,
+            "checkins_sent": checkins_sent,
             "blocked": count("SELECT count(*) AS n FROM users WHERE active = 0"),
         }
 

@@ -4,14 +4,14 @@ from datetime import UTC, date, datetime, time, timedelta, timezone
 
 import pytest
 
-from bot.policy.contacts import load_texts
-from bot.policy.nudges import (
-    NudgeSettings,
+from bot.policy.checkins import (
+    CheckinSettings,
     is_quiet,
     later_today,
     next_checkin,
     pick_checkin_text,
 )
+from bot.policy.contacts import load_texts
 from bot.policy.timezones import parse_timezone, zone
 
 NO_QUIET = {"quiet_start": time(0), "quiet_end": time(0)}
@@ -21,8 +21,8 @@ def utc(*args: int) -> datetime:
     return datetime(*args, tzinfo=UTC)
 
 
-def daily(tz: str, hour: int = 19, **extra) -> NudgeSettings:
-    return NudgeSettings(tz=tz, frequency="daily", hour=hour, tz_set=True, **extra)
+def daily(tz: str, hour: int = 19, **extra) -> CheckinSettings:
+    return CheckinSettings(tz=tz, frequency="daily", hour=hour, tz_set=True, **extra)
 
 
 # --- parsing time zones ------------------------------------------------------------------
@@ -96,7 +96,7 @@ def test_zone_rejects_unknown_strings(text):
 
 
 def test_settings_round_trip_through_plain_data():
-    settings = NudgeSettings(
+    settings = CheckinSettings(
         tz="Asia/Kathmandu",
         frequency="weekly",
         hour=7,
@@ -107,8 +107,8 @@ def test_settings_round_trip_through_plain_data():
     )
     data = settings.as_dict()
     assert data["quiet_start"] == "23:30" and data["paused_until"] == "2024-06-01T08:00:00+00:00"
-    assert NudgeSettings.from_dict(data) == settings
-    assert NudgeSettings.from_dict({}) == NudgeSettings()
+    assert CheckinSettings.from_dict(data) == settings
+    assert CheckinSettings.from_dict({}) == CheckinSettings()
 
 
 @pytest.mark.parametrize(
@@ -123,7 +123,7 @@ def test_settings_round_trip_through_plain_data():
 )
 def test_settings_reject_impossible_values(bad):
     with pytest.raises(ValueError):
-        NudgeSettings(**bad)
+        CheckinSettings(**bad)
 
 
 # --- quiet hours -------------------------------------------------------------------------
@@ -142,17 +142,17 @@ def test_settings_reject_impossible_values(bad):
     ],
 )
 def test_default_quiet_hours_wrap_midnight(local, quiet):
-    settings = NudgeSettings(tz="Asia/Tokyo")
+    settings = CheckinSettings(tz="Asia/Tokyo")
     at = datetime.combine(date(2024, 5, 10), local, tzinfo=zone("Asia/Tokyo"))
     assert is_quiet(settings, at.astimezone(UTC)) is quiet
 
 
 def test_quiet_window_within_a_day_and_none_when_equal():
-    lunch = NudgeSettings(quiet_start=time(12), quiet_end=time(14))
+    lunch = CheckinSettings(quiet_start=time(12), quiet_end=time(14))
     assert is_quiet(lunch, utc(2024, 5, 10, 13))
     assert not is_quiet(lunch, utc(2024, 5, 10, 14))
     assert not is_quiet(lunch, utc(2024, 5, 10, 23))
-    assert not any(is_quiet(NudgeSettings(**NO_QUIET), utc(2024, 5, 10, h)) for h in range(24))
+    assert not any(is_quiet(CheckinSettings(**NO_QUIET), utc(2024, 5, 10, h)) for h in range(24))
 
 
 # --- next check-in across zones ------------------------------------------------------------
@@ -181,14 +181,14 @@ def test_checkin_is_strictly_after_now():
 
 
 def test_weekly_checkin_on_the_chosen_weekday():
-    settings = NudgeSettings(tz="Europe/Berlin", frequency="weekly", hour=10, weekday=6)
+    settings = CheckinSettings(tz="Europe/Berlin", frequency="weekly", hour=10, weekday=6)
     assert next_checkin(settings, NOW, None) == utc(2024, 5, 12, 8)  # Sunday 10:00 CEST
     after_sunday = next_checkin(settings, utc(2024, 5, 12, 8), utc(2024, 5, 12, 8))
     assert after_sunday == utc(2024, 5, 19, 8)
 
 
 def test_off_means_none():
-    assert next_checkin(NudgeSettings(frequency="off"), NOW, None) is None
+    assert next_checkin(CheckinSettings(frequency="off"), NOW, None) is None
 
 
 def test_hour_inside_quiet_hours_moves_to_their_end_that_day():
@@ -228,7 +228,7 @@ def test_at_most_one_checkin_per_local_day():
 
 
 def test_one_day_is_judged_by_the_local_date_not_utc():
-    # 23:30 UTC on the 9th is already the 10th in Tokyo, so no second nudge on the 10th there.
+    # 23:30 UTC on the 9th is already the 10th in Tokyo, so no second check-in on the 10th there.
     settings = daily("Asia/Tokyo", hour=19)
     sent = utc(2024, 5, 9, 23, 30)
     assert next_checkin(settings, utc(2024, 5, 10, 0), sent) == utc(2024, 5, 11, 10)
@@ -292,18 +292,18 @@ def test_every_local_day_gets_exactly_one_checkin_across_a_change(tz, start, hou
 
 
 def test_later_today_in_three_hours():
-    settings = NudgeSettings(tz="Europe/Berlin")
+    settings = CheckinSettings(tz="Europe/Berlin")
     assert later_today(settings, utc(2024, 5, 10, 10)) == utc(2024, 5, 10, 13)
     assert later_today(settings, utc(2024, 5, 10, 10), after_hours=1) == utc(2024, 5, 10, 11)
 
 
 def test_later_today_not_in_quiet_hours():
-    settings = NudgeSettings(tz="Europe/Berlin")
+    settings = CheckinSettings(tz="Europe/Berlin")
     assert later_today(settings, utc(2024, 5, 10, 18)) is None  # 23:00 local is quiet
 
 
 def test_later_today_not_past_local_midnight():
-    settings = NudgeSettings(tz="Asia/Tokyo", **NO_QUIET)
+    settings = CheckinSettings(tz="Asia/Tokyo", **NO_QUIET)
     assert later_today(settings, utc(2024, 5, 10, 13)) is None  # 22:00 JST + 3h
     assert later_today(settings, utc(2024, 5, 10, 11)) == utc(2024, 5, 10, 14)
 
@@ -348,12 +348,12 @@ def test_fixed_offset_zone_has_no_daylight_saving():
 
 
 def test_no_checkin_until_the_user_names_their_time_zone():
-    guessed = NudgeSettings(frequency="daily", hour=9)  # UTC only as a default
+    guessed = CheckinSettings(frequency="daily", hour=9)  # UTC only as a default
     assert guessed.tz_set is False
     assert next_checkin(guessed, NOW, None) is None
     assert later_today(guessed, NOW) is None
-    named = NudgeSettings(tz="UTC", frequency="daily", hour=9, tz_set=True)
+    named = CheckinSettings(tz="UTC", frequency="daily", hour=9, tz_set=True)
     assert next_checkin(named, NOW, None) is not None
-    assert NudgeSettings.from_dict(named.as_dict()).tz_set is True
-    assert NudgeSettings.from_dict({"tz": "Europe/Berlin"}).tz_set is True
-    assert NudgeSettings.from_dict({"frequency": "daily"}).tz_set is False
+    assert CheckinSettings.from_dict(named.as_dict()).tz_set is True
+    assert CheckinSettings.from_dict({"tz": "Europe/Berlin"}).tz_set is True
+    assert CheckinSettings.from_dict({"frequency": "daily"}).tz_set is False

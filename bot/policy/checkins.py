@@ -17,7 +17,7 @@ SEARCH_DAYS = 10
 
 
 @dataclass(frozen=True)
-class NudgeSettings:
+class CheckinSettings:
     """A user's check-in settings; hours are local to `tz`."""
 
     tz: str = "UTC"
@@ -62,7 +62,7 @@ class NudgeSettings:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> NudgeSettings:
+    def from_dict(cls, data: dict[str, Any]) -> CheckinSettings:
         """Build settings from `as_dict` data; missing keys take the defaults."""
         defaults = cls()
         paused = data.get("paused_until")
@@ -83,7 +83,7 @@ def _time_from(value: str | None, default: time) -> time:
     return time.fromisoformat(value) if value else default
 
 
-def _in_quiet_window(settings: NudgeSettings, wall: time) -> bool:
+def in_quiet_window(settings: CheckinSettings, wall: time) -> bool:
     """Whether a local wall-clock time falls in [quiet_start, quiet_end)."""
     start, end = settings.quiet_start, settings.quiet_end
     if start == end:
@@ -93,10 +93,10 @@ def _in_quiet_window(settings: NudgeSettings, wall: time) -> bool:
     return wall >= start or wall < end  # the window wraps past midnight
 
 
-def is_quiet(settings: NudgeSettings, at: datetime) -> bool:
+def is_quiet(settings: CheckinSettings, at: datetime) -> bool:
     """Whether `at` falls in the user's local quiet hours."""
     local = at.astimezone(zone(settings.tz))
-    return _in_quiet_window(settings, local.time().replace(tzinfo=None))
+    return in_quiet_window(settings, local.time().replace(tzinfo=None))
 
 
 def _exists(local: datetime, tz: tzinfo) -> bool:
@@ -131,12 +131,12 @@ def local_to_utc(day: date, wall: time, tz: tzinfo) -> datetime:
     return _gap_end(local, tz)  # a time that never happens moves to the first one after it
 
 
-def _slot_on(settings: NudgeSettings, day: date, tz: tzinfo) -> datetime | None:
+def _slot_on(settings: CheckinSettings, day: date, tz: tzinfo) -> datetime | None:
     """Return the check-in instant for one local day, or None if there is none that day."""
     if settings.frequency == "weekly" and day.weekday() != settings.weekday:
         return None
     wall = time(settings.hour)
-    if _in_quiet_window(settings, wall):
+    if in_quiet_window(settings, wall):
         wall = settings.quiet_end
     slot = local_to_utc(day, wall, tz)
     if is_quiet(settings, slot):  # a daylight-saving shift pushed it into quiet hours
@@ -145,7 +145,7 @@ def _slot_on(settings: NudgeSettings, day: date, tz: tzinfo) -> datetime | None:
 
 
 def next_checkin(
-    settings: NudgeSettings, now: datetime, last_sent_at: datetime | None
+    settings: CheckinSettings, now: datetime, last_sent_at: datetime | None
 ) -> datetime | None:
     """Return the next check-in time (UTC) strictly after `now`; None when off or zone unknown."""
     if settings.frequency == "off" or not settings.tz_set:
@@ -165,7 +165,9 @@ def next_checkin(
     return None
 
 
-def later_today(settings: NudgeSettings, now: datetime, after_hours: float = 3) -> datetime | None:
+def later_today(
+    settings: CheckinSettings, now: datetime, after_hours: float = 3
+) -> datetime | None:
     """Return a follow-up time `after_hours` from now, if it is still today and not quiet."""
     if not settings.tz_set:
         return None  # without their zone, "later today" could be the middle of their night

@@ -1,0 +1,62 @@
+"""The one-tap mood: on every check-in, after logging a contact, and with /mood.
+
+Moods are kept in the session's answers as a short list of (local day, mood), one a day and
+at most MOOD_DAYS of them, so they need no table of their own; /progress shows them.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from bot.actions import Context, action, command, placeholder
+from bot.features.checkins import MOODS, settings_from
+from bot.features.texts import FEATURE_TEXTS
+from bot.model import Reply
+from bot.policy.timezones import zone
+
+MOODS_KEY = "moods"
+MOOD_DAYS = 42  # six weeks, as far back as the progress chart
+
+
+def record(ctx: Context, mood: str) -> None:
+    """Keep today's mood (a later tap the same day replaces it)."""
+    day = ctx.now.astimezone(zone(settings_from(ctx.data.checkins).tz)).date().isoformat()
+    kept = [entry for entry in ctx.session.answers.get(MOODS_KEY, []) if entry[0] != day]
+    ctx.session.answers[MOODS_KEY] = [*kept, [day, mood]][-MOOD_DAYS:]
+
+
+@command("mood")
+def mood(ctx: Context) -> list[Reply]:
+    """With a mood (a check-in's button), keep it; without one, ask."""
+    chosen = (ctx.typed or "").strip().lower()
+    if chosen in MOODS:
+        record(ctx, chosen)
+        return [Reply(ctx.content(FEATURE_TEXTS).mood_saved[chosen], (ctx.resume_button(),))]
+    return [ctx.enter("log:feel")]
+
+
+@action("record_mood")
+def record_mood(ctx: Context) -> None:
+    """Keep the mood just tapped in the log flow."""
+    chosen = ctx.session.answers.pop("mood_today", None)
+    if chosen in MOODS:
+        record(ctx, chosen)
+        ctx.session.answers["mood_last"] = chosen
+
+
+@placeholder("mood.saved")
+def mood_saved(ctx: Context) -> str:
+    """What the bot says after a mood tap."""
+    saved = ctx.content(FEATURE_TEXTS).mood_saved
+    return saved.get(ctx.session.answers.get("mood_last", "okay"), "")
+
+
+def mood_line(ctx: Context, days: int = 28) -> str | None:
+    """How the last weeks felt, e.g. 'Your mood lately: 4 okay days, 2 hard ones.'"""
+    entries = ctx.session.answers.get(MOODS_KEY, [])[-days:]
+    if not entries:
+        return None
+    tally = Counter(mood for _, mood in entries)
+    names = ctx.content(FEATURE_TEXTS).mood_names
+    parts = [names[mood].format(n=tally[mood]) for mood in MOODS if tally[mood]]
+    return ctx.content(FEATURE_TEXTS).progress_view["mood"].format(moods=", ".join(parts))

@@ -1,0 +1,46 @@
+"""Time zones from maintained data (CLDR through Babel, GeoNames, IANA), never hand lists."""
+
+import pytest
+
+from bot.policy.timezones import resolve_timezone
+
+
+@pytest.mark.parametrize(
+    ("typed", "zone"),
+    [
+        ("Mumbai", "Asia/Kolkata"),
+        ("Delhi", "Asia/Kolkata"),
+        ("India", "Asia/Kolkata"),
+        ("Kolkata", "Asia/Kolkata"),
+        ("NYC", "America/New_York"),
+        ("LA", "America/Los_Angeles"),
+        ("PST", "America/Los_Angeles"),
+        ("Pacific time", "America/Los_Angeles"),
+        ("Texas", "America/Chicago"),
+        ("EST", "America/New_York"),  # the eastern US, with summer time, not the fixed zone
+        ("UTC+5.5", "UTC+05:30"),
+        ("utc+5:45", "UTC+05:45"),
+        ("Lisbon", "Europe/Lisbon"),
+        ("AEST", "Australia/Sydney"),
+    ],
+)
+def test_places_names_and_abbreviations(typed, zone):
+    assert resolve_timezone(typed).zone == zone
+
+
+@pytest.mark.parametrize(
+    ("typed", "among"),
+    [("IST", {"Asia/Kolkata", "Europe/Dublin"}), ("Springfield", {"America/Chicago"})],
+)
+def test_an_ambiguous_name_asks_to_choose(typed, among):
+    found = resolve_timezone(typed)
+    assert found.zone is None and among <= set(found.choices)
+
+
+@pytest.mark.parametrize("typed", ["UTC-13", "UTC+15", "UTC+5:20", "GMT-12:30", "hello there"])
+def test_impossible_offsets_and_nonsense_are_refused(typed):
+    assert resolve_timezone(typed) == resolve_timezone("")
+
+
+def test_a_fixed_offset_is_marked_as_having_no_summer_time():
+    assert resolve_timezone("UTC+2").fixed and not resolve_timezone("Berlin").fixed
