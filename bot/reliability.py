@@ -17,6 +17,7 @@ import asyncio
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Hashable
+from concurrent.futures import Future
 from datetime import timedelta
 from typing import Any, TypeVar
 
@@ -193,6 +194,7 @@ class UpdateTracker(asyncio.Queue[object]):
         self.on_drop = on_drop  # told about each dropped update (a kind reply, a crisis check)
         self._dropping: set[asyncio.Task[None]] = set()
         self._outcomes: dict[int, asyncio.Future[bool]] = {}
+        self._deferred: set[int] = set()  # settled when their record is written
         self._recent: dict[int, None] = {}  # recently settled ids, oldest first (bounded)
 
     def put_nowait(self, item: Any) -> None:
@@ -233,10 +235,26 @@ class UpdateTracker(asyncio.Queue[object]):
             future = self._outcomes[update_id] = asyncio.get_running_loop().create_future()
         return future
 
+    def settle_when(self, update_id: int, written: Future[Any]) -> None:
+        """Settle the update once `written` (a write on the store's thread) is done."""
+        loop = asyncio.get_running_loop()
+        self._deferred.add(update_id)
+
+        def done(_: Future[Any]) -> None:
+            loop.call_soon_threadsafe(self._settle_deferred, update_id)
+
+        written.add_done_callback(done)
+
+    def _settle_deferred(self, update_id: int) -> None:
+        self._deferred.discard(update_id)
+        self.settle(update_id)
+
     def finished(self, update: object) -> None:
-        """An update's processing ended: it is settled and no longer counts for its user."""
+        """An update's processing ended: it is settled (unless it waits for a write, see
+        settle_when) and no longer counts for its user."""
         if isinstance(update, Update):
-            self.settle(update.update_id)
+            if update.update_id not in self._deferred:
+                self.settle(update.update_id)
             key = update_key(update)
             if self.guard is not None and key is not None:
                 self.guard.done(key)

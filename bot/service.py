@@ -11,7 +11,7 @@ import sqlite3
 from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import AbstractAsyncContextManager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime, timedelta
 from functools import partial
 from pathlib import Path
@@ -62,6 +62,9 @@ class Result:
     notice: str | None = None
     duplicate: bool = False  # a redelivered update, already handled: send nothing
     failed: bool = False  # storage failed, nothing saved: the user is asked to try again
+    # A read-only update's record, still being written: the replies need not wait for it,
+    # but Telegram should be told the update is handled only once it is written.
+    written: Future[None] | None = field(default=None, compare=False)
 
 
 def build_engine(root: Path = CONTENT_ROOT) -> Engine:
@@ -135,13 +138,12 @@ class Service:
                 type(error).__name__,
             )
             return Result([Reply(self.engine.messages["try_again"])], failed=True)
-        if not outcome.changed:
-            self._mark_read_only(update_id, user_id, now)
+        written = None if outcome.changed else self._mark_read_only(update_id, user_id, now)
         self._prune(now)
         log.debug(
             "handled a %s (%s)", type(event).__name__, "changed" if outcome.changed else "read"
         )
-        return Result(outcome.replies, outcome.notice)
+        return Result(outcome.replies, outcome.notice, written=written)
 
     def _with_reads(self, user_id: int, data: UserData, now: datetime) -> UserData:
         """Give the engine read access for /export (own rows) and /stats (admins only)."""
@@ -192,11 +194,14 @@ class Service:
         retry_at = self.clock() + timedelta(seconds=after_seconds)
         self.store.release_checkin(message.claim, retry_at)
 
-    def _mark_read_only(self, update_id: int | None, user_id: int, now: datetime) -> None:
+    def _mark_read_only(
+        self, update_id: int | None, user_id: int, now: datetime
+    ) -> Future[None] | None:
         """An update that changed nothing: remember it without waiting (the reply does not
-        depend on it, so a locked database never holds up /help); a failure is only logged."""
+        depend on it, so a locked database never holds up /help); a failure is only logged.
+        The returned future says when the record is written (see Result.written)."""
         if update_id is None:
-            return
+            return None
 
         def done(future: Future[None]) -> None:
             if isinstance(error := future.exception(), sqlite3.Error):
@@ -204,7 +209,9 @@ class Service:
                     "could not record a read-only update: %s", describe_storage_error(error)
                 )
 
-        self.store.mark_read_only(update_id, user_id, now).add_done_callback(done)
+        future = self.store.mark_read_only(update_id, user_id, now)
+        future.add_done_callback(done)
+        return future
 
     def _prune(self, now: datetime) -> None:
         """Drop old processed update ids, at most once per PRUNE_EVERY (cheap, indexed)."""

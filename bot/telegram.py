@@ -243,9 +243,15 @@ async def _handle(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Eve
     result = await asyncio.to_thread(
         service.handle, user.id, event, user.language_code, update_id=update.update_id
     )
-    if isinstance(context.application.update_queue, UpdateTracker):
-        # Committed (or nothing to commit): it may be confirmed; a failed save is not.
-        context.application.update_queue.settle(update.update_id, committed=not result.failed)
+    tracker = context.application.update_queue
+    if isinstance(tracker, UpdateTracker):
+        if result.written is not None:
+            # Read-only: answered at once, confirmed once its record is written (a crash
+            # before that only means it is answered again); this user is not held up.
+            tracker.settle_when(update.update_id, result.written)
+        else:
+            # Committed (or nothing to commit): it may be confirmed; a failed save is not.
+            tracker.settle(update.update_id, committed=not result.failed)
     if result.duplicate:
         return  # redelivered after a restart: it was handled and answered before
     if update.callback_query is not None:
