@@ -20,7 +20,6 @@ from telegram import (
 )
 from telegram.error import (
     BadRequest,
-    Conflict,
     EndPointNotFound,
     Forbidden,
     InvalidToken,
@@ -36,7 +35,6 @@ from telegram.ext import (
 )
 from telegram.request import HTTPXRequest
 
-from tests.support.bots import free_port
 from tests.support.fake_bot_api import FakeBotApi, UploadedFile
 
 USER = 4242
@@ -399,52 +397,6 @@ async def test_application_polls_and_replies(fake_api: FakeBotApi, bot_token: st
     assert command["message"]["chat"]["id"] == fake_api.calls("sendMessage")[0].chat_id == USER
     assert fake_api.pending_updates() == 0  # the updater confirmed everything on stop
     assert fake_api.calls("answerCallbackQuery")[0].status == 200
-
-
-async def test_application_receives_updates_by_webhook(
-    fake_api: FakeBotApi, bot_token: str
-) -> None:
-    app = ApplicationBuilder().token(bot_token).base_url(fake_api.base_url).build()
-    app.add_handler(CommandHandler("start", start_reply))
-    port = free_port()
-    async with app:
-        await app.start()
-        await app.updater.start_webhook(
-            listen="127.0.0.1", port=port, url_path="hook", secret_token="s3cret",
-            webhook_url=f"http://127.0.0.1:{port}/hook",
-        )  # fmt: skip
-        assert fake_api.webhook_url == f"http://127.0.0.1:{port}/hook"
-        with pytest.raises(Conflict):
-            await app.bot.get_updates(timeout=0)
-
-        fake_api.command(USER, "/start")
-        await fake_api.wait_for(lambda: fake_api.sent_texts(USER) == ["Welcome (none)"])
-        assert fake_api.pending_updates() == 0  # delivered and accepted
-
-        await app.updater.stop()
-        await app.stop()
-
-
-async def test_wrong_webhook_secret_keeps_updates_pending(
-    fake_api: FakeBotApi, bot_token: str
-) -> None:
-    app = ApplicationBuilder().token(bot_token).base_url(fake_api.base_url).build()
-    app.add_handler(CommandHandler("start", start_reply))
-    port = free_port()
-    async with app:
-        await app.start()
-        await app.updater.start_webhook(
-            listen="127.0.0.1", port=port, url_path="hook", secret_token="s3cret",
-            webhook_url=f"http://127.0.0.1:{port}/hook",
-        )  # fmt: skip
-        await app.bot.set_webhook(f"http://127.0.0.1:{port}/hook", secret_token="wrong")
-        fake_api.command(USER, "/start")
-        await asyncio.sleep(0.3)
-        assert fake_api.sent_texts(USER) == []
-        assert fake_api.pending_updates() == 1  # rejected deliveries are retried, not lost
-        await app.bot.delete_webhook()
-        await app.updater.stop()
-        await app.stop()
 
 
 async def test_negative_offset_and_sticky_allowed_updates(bot: Bot, fake_api: FakeBotApi) -> None:
