@@ -38,7 +38,7 @@ def worst_text(seed: int = 1) -> str:
 
 def understand(listener: Listener, text: str) -> float:
     """Milliseconds for what the bot does with a typed message: crisis check, then intent."""
-    listener._last = ("", [])  # a new message: nothing cached
+    listener.forget()  # a new message: nothing cached
     start = time.perf_counter()
     if listener.crisis(text) is None:
         listener.intent(text)

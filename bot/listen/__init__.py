@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from bot.datafile import read_mapping
-from bot.listen.features import MAX_CHARS, hashed, normalise, words
+from bot.listen.features import MAX_CHARS, normalise, slots_of, words
 from bot.listen.model import ModelError, TextModel
 from bot.policy.drafts import DraftResult, DraftRules, Flag, Severity, Verdict, check_draft
 from bot.policy.safety import CrisisRules, CrisisSignal, detect_crisis
@@ -72,13 +72,21 @@ class Listener:
         self.crisis_rules = crisis_rules
         self.draft_rules = draft_rules
         self.draft_kinds = draft_kinds
-        self._last: tuple[str, list[int]] = ("", [])
+        self._last: tuple[str, int, list[int]] = ("", 0, [])
+
+    def _read(self, text: str) -> tuple[int, list[int]]:
+        """A message's word count and feature slots, read once for the update's questions."""
+        if self._last[0] != text:
+            tokens = words(normalise(text))
+            self._last = (text, len(tokens), slots_of(tokens))
+        return self._last[1], self._last[2]
 
     def _slots(self, text: str) -> list[int]:
-        """The message's features, computed once for the several questions of one update."""
-        if self._last[0] != text:
-            self._last = (text, hashed(text))
-        return self._last[1]
+        return self._read(text)[1]
+
+    def forget(self) -> None:
+        """Drop the features kept from the last message (the benchmark times each one cold)."""
+        self._last = ("", 0, [])
 
     def _probabilities(self, head: str, text: str) -> dict[str, float]:
         if self.model is None or head not in self.model.heads:
@@ -105,7 +113,7 @@ class Listener:
             if score < thresholds.get("crisis_rule_veto", 0.0):
                 return CrisisSignal("check", signal.category)  # the past, the news, a joke
             return signal
-        count = len(words(normalise(text)))
+        count = self._read(text)[0]
         if count < MIN_MODEL_WORDS:
             return signal  # one word is too little evidence for the model: the rules decide
         if score >= thresholds["crisis_alarm"] and count >= MIN_ALARM_WORDS:
@@ -131,30 +139,24 @@ class Listener:
             return None, score
         return best, score
 
-    def draft_kinds_found(self, text: str) -> tuple[float, list[str]]:
-        """The model's pressure score for a draft and the kinds it names, likeliest first."""
+    def draft_kinds_found(self, text: str) -> tuple[float, list[str], list[str]]:
+        """The model's pressure score for a draft, the kinds it names and all kinds, likeliest
+        first."""
         score = self._probabilities("draft", text).get("pressure", 0.0)
         kinds = self._probabilities("draft_kinds", text)
-        assert self.model is not None or not kinds
         floor = self.model.thresholds.get("draft_kind", 0.5) if self.model else 1.0
-        named = sorted((k for k, p in kinds.items() if p >= floor), key=lambda k: -kinds[k])
-        return score, named
+        ranked = sorted(kinds, key=lambda k: -kinds[k])
+        return score, [k for k in ranked if kinds[k] >= floor], ranked
 
     def draft(self, text: str, recent_unanswered: int = 0) -> DraftResult:
         """Check a draft: the rules' flags, and the model's named kinds where rules see none."""
         result = check_draft(text, self.draft_rules, recent_unanswered=recent_unanswered)
         if self.model is None:
             return result
-        score, kinds = self.draft_kinds_found(text)
+        score, named, ranked = self.draft_kinds_found(text)
         if score < self.model.thresholds["draft_pressure"]:
             return result
-        if not kinds:
-            kinds = [
-                k
-                for k, _ in sorted(
-                    self._probabilities("draft_kinds", text).items(), key=lambda kv: -kv[1]
-                )[:1]
-            ]
+        kinds = named or ranked[:1]  # pressure without a clear kind: name the likeliest
         known = {flag.rule for flag in result.flags}
         flags = list(result.flags)
         for kind in kinds[:2]:
@@ -168,9 +170,8 @@ class Listener:
             )
         if len(flags) == len(result.flags):
             return result
-        verdict: Verdict = "wait" if any(f.severity == "wait" for f in flags) else "soften"
-        if result.verdict == "wait":
-            verdict = "wait"
+        waits = result.verdict == "wait" or any(f.severity == "wait" for f in flags)
+        verdict: Verdict = "wait" if waits else "soften"
         return replace(result, verdict=verdict, flags=flags)
 
     def understand(self, text: str) -> dict[str, Any]:
@@ -178,7 +179,7 @@ class Listener:
         signal = self.crisis(text)
         draft = self.draft(text)
         intent, intent_score = self.intent(text)
-        pressure, kinds = self.draft_kinds_found(text) if self.model else (0.0, [])
+        pressure, kinds, _ = self.draft_kinds_found(text)
         return {
             "crisis": signal.level if signal else None,
             "crisis_category": signal.category if signal else None,

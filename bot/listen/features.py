@@ -37,12 +37,16 @@ def words(text: str) -> list[str]:
 
 
 def hashed(text: str) -> list[int]:
-    """The message's feature slots (what the models score), in no particular order.
+    """The message's feature slots (what the models score), in no particular order."""
+    return slots_of(words(normalise(text)))
+
+
+def slots_of(tokens: list[str]) -> list[int]:
+    """Feature slots of a message's words (see `hashed`).
 
     Word unigrams and bigrams, and byte 3- to 5-grams of each distinct word padded with a
     space on each side, each hashed with CRC-32 into `BUCKETS` slots.
     """
-    tokens = words(normalise(text))
     slots = {crc32(b"w:" + t.encode()) & MASK for t in tokens}
     slots.update(
         crc32(f"b:{a} {b}".encode()) & MASK for a, b in zip(tokens, tokens[1:], strict=False)
