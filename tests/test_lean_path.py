@@ -1,0 +1,113 @@
+"""The lean update path: what Telegram receives when the bot sends plain Bot API JSON.
+
+Every call of the update path and of check-in delivery is built as a dict and sent with
+`Bot.do_api_request` (bot/telegram.py); these tests read the requests the fake Bot API
+server received, so a shortcut can never change what a user sees.
+"""
+
+import logging
+
+import pytest
+
+from bot.engine import step_token
+from bot.flows import ENTRY
+from bot.model import MAX_CALLBACK_BYTES, Button
+from tests.store_helper import checkin_row, user_row
+from tests.support.chat import USER, reply_count, say, tap
+from tests.test_e2e_contacts import checkins_sent, set_up_berlin_evening, sweep
+
+
+def last_call(api, method, user=USER):
+    """The parameters of the newest call of `method` for the user's chat."""
+    return api.calls(method, chat_id=user)[-1].params
+
+
+def every_button(markup):
+    return [button for row in markup["inline_keyboard"] for button in row]
+
+
+async def test_a_keyboard_arrives_as_the_bot_api_json_and_nothing_else(fake_api, start_bot):
+    await start_bot()
+    await say(fake_api, "/start")
+    sent = last_call(fake_api, "sendMessage")
+    token = step_token(ENTRY)
+    assert sent["chat_id"] == USER and "self-help" in sent["text"]
+    assert sent["reply_markup"] == {
+        "inline_keyboard": [[{"text": "Let's begin", "callback_data": f"s.{token}.0"}]]
+    }
+    assert set(sent) == {"chat_id", "text", "reply_markup"}  # nothing PTB would add
+
+
+async def test_a_tap_is_answered_cleared_and_followed_by_the_next_step(fake_api, start_bot):
+    await start_bot()
+    await say(fake_api, "/start")
+    welcome = fake_api.sent_messages(USER)[-1]
+    fake_api.press(USER, "Let's begin")
+    await reply_count(fake_api, USER, 2)
+    answer = fake_api.calls("answerCallbackQuery")[-1]
+    assert answer.status == 200
+    assert set(answer.params) == {"callback_query_id"}  # no pop-up for a fitting tap
+    assert fake_api.callback_answer(answer.params["callback_query_id"]) is not None
+    cleared = last_call(fake_api, "editMessageReplyMarkup")
+    assert cleared == {"chat_id": USER, "message_id": welcome["message_id"]}
+    step = last_call(fake_api, "sendMessage")
+    assert "protective order" in step["text"]
+    for button in every_button(step["reply_markup"]):
+        assert set(button) == {"text", "callback_data"}
+        assert len(button["callback_data"].encode()) <= MAX_CALLBACK_BYTES
+
+
+async def test_a_stale_press_gets_a_pop_up_in_the_answer(fake_api, start_bot):
+    await start_bot()
+    await say(fake_api, "/start")
+    welcome = fake_api.sent_messages(USER)[-1]
+    await tap(fake_api, "Let's begin")
+    old = welcome["reply_markup"]["inline_keyboard"][0][0]["callback_data"]
+    update = fake_api.callback(USER, old, message_id=welcome["message_id"])
+    await reply_count(fake_api, USER, 3)
+    query_id = update["callback_query"]["id"]
+    answer = await fake_api.wait_for(lambda: fake_api.callback_answer(query_id))
+    assert set(answer) == {"callback_query_id", "text"} and "passed" in answer["text"]
+
+
+async def test_a_crisis_reply_has_link_buttons_with_urls_only(fake_api, start_bot):
+    await start_bot()
+    await say(fake_api, "i want to kill myself tonight")
+    buttons = every_button(last_call(fake_api, "sendMessage")["reply_markup"])
+    links = [b for b in buttons if "url" in b]
+    assert links and all(set(b) == {"text", "url"} for b in links)
+    assert all(b["url"].startswith("https://") for b in links)
+    assert all(set(b) == {"text", "callback_data"} for b in buttons if b not in links)
+
+
+async def test_a_checkin_is_delivered_as_plain_json(fake_api, at_menu, clock):
+    bot = await set_up_berlin_evening(fake_api, at_menu)
+    clock.advance(hours=6)
+    await sweep(bot)
+    (sent,) = checkins_sent(fake_api)
+    assert set(sent) == {"chat_id", "text", "reply_markup"} and sent["chat_id"] == USER
+    data = [b["callback_data"] for b in every_button(sent["reply_markup"])]
+    assert "c.stopcheckins" in data
+    assert all(len(d.encode()) <= MAX_CALLBACK_BYTES for d in data)
+    assert checkin_row(bot.store, USER)["last_sent_at"] is not None
+
+
+async def test_a_refused_checkin_is_not_retried_and_logs_no_text(fake_api, at_menu, clock, caplog):
+    bot = await set_up_berlin_evening(fake_api, at_menu)
+    fake_api.fail("sendMessage", error_code=400, description="Bad Request: chat not found")
+    clock.advance(hours=6)
+    with caplog.at_level(logging.WARNING):
+        await sweep(bot)
+    assert [c.status for c in fake_api.calls("sendMessage", chat_id=USER)][-1] == 400
+    assert checkins_sent(fake_api) == []
+    assert user_row(bot.store, USER)["active"] == 1  # refused, not blocked
+    warned = [
+        r.getMessage() for r in caplog.records if "check-in was not accepted" in r.getMessage()
+    ]
+    assert warned == ["a check-in was not accepted: Chat not found"]
+
+
+def test_callback_data_over_64_bytes_cannot_be_made():
+    Button("fits", data="x" * MAX_CALLBACK_BYTES)
+    with pytest.raises(ValueError, match="64 bytes"):
+        Button("too long", data="é" * 33)  # 66 bytes in UTF-8
