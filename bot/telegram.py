@@ -18,7 +18,6 @@ from telegram import (
     Bot,
     BotCommand,
     BotCommandScopeAllPrivateChats,
-    CallbackQuery,
     ChatMemberUpdated,
     InputFile,
     Update,
@@ -254,9 +253,10 @@ async def _handle(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Eve
     if result.duplicate:
         return  # redelivered after a restart: it was handled and answered before
     if update.callback_query is not None:
+        # The tapped keyboard is left as it is (docs/decisions/0006-tapped-keyboards-stay.md):
+        # an old button of another step is refused kindly by the engine, and clearing would
+        # cost a call, and a slot of the rate limiter's budget, on every tap.
         await answer_callback(context.bot, update.callback_query.id, result.notice)
-        if not result.failed:  # keep the buttons so the user can simply tap again
-            await _clear_keyboard(context.bot, update.callback_query, user.id)
     # A private chat's id is the user's id; a forged press on someone else's message must
     # never send this user's conversation into another chat.
     await send_replies(context, user.id, result)
@@ -362,21 +362,6 @@ async def answer_callback(bot: Bot, query_id: str, notice: str | None) -> None:
     if notice:
         params["text"] = notice
     await best_effort(lambda: call_unparsed(bot, "answerCallbackQuery", params), "callback answer")
-
-
-async def _clear_keyboard(bot: Bot, query: CallbackQuery, user_id: int) -> None:
-    """Remove the buttons from the message that was tapped, so old choices do not linger."""
-    message = query.message
-    if message is None or not getattr(message, "reply_markup", None):
-        return
-    if message.chat.id != user_id:
-        return  # not this user's chat: never touch it
-    # "message is not modified" / "message to edit not found" are expected; best_effort
-    # keeps them at DEBUG.
-    params = {"chat_id": message.chat.id, "message_id": message.message_id}
-    await best_effort(
-        lambda: call_unparsed(bot, "editMessageReplyMarkup", params), "clear keyboard"
-    )
 
 
 async def call_unparsed(bot: Bot, method: str, params: dict[str, Any]) -> Any:

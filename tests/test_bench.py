@@ -30,10 +30,8 @@ def test_bench_runs_end_to_end_at_a_tiny_size(tmp_path):
     assert updates["updates"] == 200
     assert {"tap", "command", "text", "draft", "log", "urge"} <= set(updates["kinds"])
     assert updates["api_calls"]["sendMessage"] > 0
-    assert (
-        updates["api_calls"]["answerCallbackQuery"]
-        == updates["api_calls"]["editMessageReplyMarkup"]
-    )  # every tap is answered and its keyboard cleared
+    assert updates["api_calls"]["answerCallbackQuery"] > 0  # taps are answered
+    assert "editMessageReplyMarkup" not in updates["api_calls"]  # tapped keyboards stay
     assert set(results["memory"]) == {"200", "300"}
     assert all(run["rss_mb"] > 0 for run in results["memory"].values())
     assert results["startup"]["ready_s"] > 0

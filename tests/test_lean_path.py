@@ -11,9 +11,12 @@ import pytest
 
 from bot.engine import step_token
 from bot.flows import ENTRY
-from bot.model import MAX_CALLBACK_BYTES, Button
+from bot.model import MAX_CALLBACK_BYTES, Button, Command, Press
+from bot.service import Service
+from bot.store import Store
 from tests.store_helper import checkin_row, user_row
-from tests.support.chat import USER, reply_count, say, tap
+from tests.support.bots import Clock
+from tests.support.chat import HUB_LABEL, SAFETY_NONE, USER, reply_count, say, tap
 from tests.test_e2e_contacts import checkins_sent, set_up_berlin_evening, sweep
 
 
@@ -38,18 +41,16 @@ async def test_a_keyboard_arrives_as_the_bot_api_json_and_nothing_else(fake_api,
     assert set(sent) == {"chat_id", "text", "reply_markup"}  # nothing PTB would add
 
 
-async def test_a_tap_is_answered_cleared_and_followed_by_the_next_step(fake_api, start_bot):
+async def test_a_tap_is_answered_and_followed_by_the_next_step(fake_api, start_bot):
     await start_bot()
     await say(fake_api, "/start")
-    welcome = fake_api.sent_messages(USER)[-1]
     fake_api.press(USER, "Let's begin")
     await reply_count(fake_api, USER, 2)
     answer = fake_api.calls("answerCallbackQuery")[-1]
     assert answer.status == 200
     assert set(answer.params) == {"callback_query_id"}  # no pop-up for a fitting tap
     assert fake_api.callback_answer(answer.params["callback_query_id"]) is not None
-    cleared = last_call(fake_api, "editMessageReplyMarkup")
-    assert cleared == {"chat_id": USER, "message_id": welcome["message_id"]}
+    assert fake_api.calls("editMessageReplyMarkup") == []  # the tapped keyboard stays
     step = last_call(fake_api, "sendMessage")
     assert "protective order" in step["text"]
     for button in every_button(step["reply_markup"]):
@@ -111,3 +112,66 @@ def test_callback_data_over_64_bytes_cannot_be_made():
     Button("fits", data="x" * MAX_CALLBACK_BYTES)
     with pytest.raises(ValueError, match="64 bytes"):
         Button("too long", data="é" * 33)  # 66 bytes in UTF-8
+
+
+# --- tapped keyboards stay: an old button must never do harm ------------------------------------
+
+
+def test_every_old_button_of_a_walk_is_refused_kindly_and_changes_nothing(tmp_path, engine):
+    """Walk to the menu keeping every keyboard the bot sent, then tap each old one again."""
+    store = Store(tmp_path / "bot.db")
+    service = Service(store, engine, clock=Clock())
+    try:
+        keyboards: list[tuple[str, tuple[Button, ...]]] = []  # (step shown, its buttons)
+        replies = service.handle(USER, Command("start"), "en").replies
+        for _ in range(60):
+            state = store.load_session(USER).state
+            keyboards += [(state, r.buttons) for r in replies if r.buttons]
+            buttons = {b.label: b.data for b in replies[-1].buttons}
+            if HUB_LABEL in buttons:
+                break
+            replies = service.handle(USER, Press(_first_or_none(buttons)), "en").replies
+        at_menu = store.load_session(USER)
+        assert at_menu.state == "hub:menu"
+        checked = 0
+        for shown_at, buttons in keyboards[:-1]:  # the latest keyboard is the live one
+            for button in buttons:
+                if button.data is None or shown_at == at_menu.state:
+                    continue  # a link, or the menu shown again: the same choice as now
+                result = service.handle(USER, Press(button.data), "en")
+                assert result.notice is not None and "passed" in result.notice, button.label
+                assert "passed" in result.replies[0].text  # ... and the current step again
+                assert result.replies[-1].buttons == keyboards[-1][1]
+                assert store.load_session(USER) == at_menu  # nothing changed, nothing stored
+                checked += 1
+        assert checked >= 20
+    finally:
+        store.close()
+
+
+def _first_or_none(buttons: dict[str, str | None]) -> str:
+    """The label to tap on the walk: 'None of this applies' when offered, else the first."""
+    data = buttons.get(SAFETY_NONE) or next(d for d in buttons.values() if d)
+    assert data is not None
+    return data
+
+
+async def test_an_old_keyboard_tapped_over_telegram_is_refused_kindly(fake_api, start_bot):
+    bot = await start_bot()
+    await say(fake_api, "/start")
+    await tap(fake_api, "Let's begin")
+    await tap(fake_api, SAFETY_NONE)
+    now = bot.store.load_session(USER)
+    first, second = fake_api.sent_messages(USER)[:2]  # welcome and safety: both keep buttons
+    for message in (first, second):
+        for button in every_button(fake_api.message(USER, message["message_id"])["reply_markup"]):
+            before = len(fake_api.sent_texts(USER))
+            update = fake_api.callback(
+                USER, button["callback_data"], message_id=message["message_id"]
+            )
+            reply = (await reply_count(fake_api, USER, before + 1))[-1]
+            assert "passed" in reply and "living situation" in reply
+            query_id = update["callback_query"]["id"]
+            answer = await fake_api.wait_for(lambda q=query_id: fake_api.callback_answer(q))
+            assert "passed" in answer["text"]
+            assert bot.store.load_session(USER) == now
