@@ -40,6 +40,14 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--profile", type=Path, help="also write a pyinstrument profile of the update run here"
     )
+    parser.add_argument(
+        "--compare", action="store_true",
+        help="also run a stock PTB bot (ConversationHandler + PicklePersistence) on --users",
+    )  # fmt: skip
+    parser.add_argument(
+        "--compare-durable-updates", type=int, default=3,
+        help="taps timed for stock PTB's durable default (each rewrites the pickle twice)",
+    )  # fmt: skip
     return parser.parse_args(argv)
 
 
@@ -79,6 +87,8 @@ def measure(options: argparse.Namespace) -> dict[str, Any]:
     if options.profile:
         run_args["profile"] = str(options.profile.resolve())
     results["updates"] = child("run", {"db": str(database(work, options.users, due)), **run_args})
+    if options.compare:
+        results["stock"] = compare(options)
     results["memory"] = {}
     for size in (int(s) for s in options.memory_sizes.split(",")):
         db = database(work, size, due)
@@ -91,9 +101,32 @@ def measure(options: argparse.Namespace) -> dict[str, Any]:
     db = database(work, options.sweep_users, due)
     sweep = child("sweep", {"db": str(db), "due": due, "deliver": options.deliver})
     results["sweep"] = sweep | {"users": options.sweep_users}
-    for path in work.glob("run-*.db*"):
+    for path in [*work.glob("run-*.db*"), *work.glob("run-*.pickle")]:
         path.unlink()
     return results
+
+
+def compare(options: argparse.Namespace) -> dict[str, Any]:
+    """Stock PTB on the same number of users: in memory (on_flush=True), then its durable
+    default; each in its own pinned process on a fresh copy of the generated pickle."""
+    from bench.stock import pickle_path
+
+    cached = pickle_path(options.workdir, options.users)
+    if not cached.exists():
+        options.workdir.mkdir(parents=True, exist_ok=True)
+        made = child("generate_stock", {"pickle": str(cached), "users": options.users})
+        print(f"generated the stock pickle in {made['seconds']:.1f} s", file=sys.stderr)
+    runs: dict[str, Any] = {}
+    for mode, on_flush, updates in (
+        ("memory", True, options.updates),
+        ("durable", False, options.compare_durable_updates),
+    ):
+        copy = options.workdir / "run-stock.pickle"
+        shutil.copyfile(cached, copy)
+        args = {"pickle": str(copy), "users": options.users, "updates": updates,
+                "on_flush": on_flush}  # fmt: skip
+        runs[mode] = child("stock", args)
+    return runs
 
 
 def machine() -> dict[str, Any]:
@@ -120,6 +153,8 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
         ("update latency p50", f"{updates['p50_ms']:.2f} ms", "", True),
         ("update latency p99", f"{updates['p99_ms']:.2f} ms", "< 10 ms", updates["p99_ms"] < 10),
     ]  # fmt: skip
+    if "stock" in results:
+        table += stock_rows(updates, results["stock"], users)
     listening = results["listening"]
     table += [
         ("understanding a typed message p99 (held-out texts)", f"{listening['p99_ms']:.2f} ms",
@@ -146,6 +181,28 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
          delivery["lost"] == 0 and delivery["doubled"] == 0),
     ]  # fmt: skip
     return table
+
+
+def stock_rows(
+    updates: dict[str, Any], stock: dict[str, Any], users: str
+) -> list[tuple[str, str, str, bool]]:
+    """Stock PTB's figures and Reconnect's rate against its in-memory rate (the ratio)."""
+    memory, durable = stock["memory"], stock["durable"]
+    ratio = updates["updates_per_s"] / memory["updates_per_s"]
+    return [
+        (f"stock PTB in memory (on_flush=True), taps/s, one core ({users} users)",
+         f"{memory['updates_per_s']:.0f}", "", True),
+        ("  its tap latency p50 / p99", f"{memory['p50_ms']:.2f} / {memory['p99_ms']:.2f} ms",
+         "", True),
+        ("stock PTB durable default (pickle rewritten per change), taps/s",
+         f"{durable['updates_per_s']:.2f}", "", True),
+        ("ratio: Reconnect's updates/s (the mix) / stock in-memory taps/s", f"{ratio:.2f}",
+         "> 1.0", ratio > 1.0),
+        (f"stock PTB memory while running, {users} users", f"{memory['rss_mb']:.0f} MB", "",
+         True),
+        (f"stock PTB start-up (load the pickle), {users} users", f"{memory['ready_s']:.2f} s",
+         "", True),
+    ]  # fmt: skip
 
 
 def table(results: dict[str, Any]) -> str:

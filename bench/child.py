@@ -1,7 +1,8 @@
 """One measurement per process, so memory and start-up are measured cleanly.
 
 `python -m bench.child <kind> '<json args>'` prints one JSON line: kind is run, startup,
-generate or sweep. The orchestrator (`python -m bench`) starts these; see bench/__main__.py.
+generate, sweep, listen, stock or generate_stock. The orchestrator (`python -m bench`)
+starts these; see bench/__main__.py.
 """
 
 from __future__ import annotations
@@ -121,7 +122,29 @@ def listen(args: dict[str, Any]) -> dict[str, Any]:
     return measure(listener)
 
 
-KINDS = {"run": run, "startup": startup, "generate": generate, "sweep": sweep, "listen": listen}
+def stock(args: dict[str, Any]) -> dict[str, Any]:
+    """A stock PTB bot (ConversationHandler + PicklePersistence) tapping through its walk, on
+    one core like `run`; its memory is taken while it runs, since it holds every user (see
+    bench/stock.py)."""
+    from bench.stock import run_sync
+
+    core = pin_to_one_core()
+    result = run_sync(Path(args["pickle"]), args["users"], args["updates"], args["on_flush"])
+    return result | {"core": core, "peak_rss_mb": peak_mb()}
+
+
+def generate_stock(args: dict[str, Any]) -> dict[str, Any]:
+    """Generate the stock bot's pickle of stored users."""
+    from bench.stock import generate as generate_pickle
+    from bench.stock import steps
+
+    return generate_pickle(Path(args["pickle"]), args["users"], len(steps()))
+
+
+KINDS = {
+    "run": run, "startup": startup, "generate": generate, "sweep": sweep, "listen": listen,
+    "stock": stock, "generate_stock": generate_stock,
+}  # fmt: skip
 
 
 def main() -> None:

@@ -19,7 +19,7 @@ def test_bench_runs_end_to_end_at_a_tiny_size(tmp_path):
         sys.executable, "-m", "bench", "--users", "200", "--updates", "200",
         "--memory-sizes", "200,300", "--memory-updates", "50", "--startup-users", "300",
         "--sweep-users", "300", "--due", "40", "--deliver", "12",
-        "--workdir", str(tmp_path / "db"), "--out", str(out),
+        "--workdir", str(tmp_path / "db"), "--out", str(out), "--compare",
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
@@ -32,6 +32,12 @@ def test_bench_runs_end_to_end_at_a_tiny_size(tmp_path):
     assert updates["api_calls"]["sendMessage"] > 0
     assert updates["api_calls"]["answerCallbackQuery"] > 0  # taps are answered
     assert "editMessageReplyMarkup" not in updates["api_calls"]  # tapped keyboards stay
+    stock = results["stock"]  # stock PTB on the same 200 users, in memory and durable
+    assert stock["memory"]["updates"] == 200 and stock["durable"]["updates"] == 3
+    for run in stock.values():
+        assert run["api_calls"]["answerCallbackQuery"] == run["api_calls"]["sendMessage"]
+        assert run["updates_per_s"] > 0 and run["rss_mb"] > 0
+    assert "ratio: Reconnect's updates/s" in done.stdout
     assert set(results["memory"]) == {"200", "300"}
     assert all(run["rss_mb"] > 0 for run in results["memory"].values())
     assert results["startup"]["ready_s"] > 0
