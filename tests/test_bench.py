@@ -28,7 +28,10 @@ def test_bench_runs_end_to_end_at_a_tiny_size(tmp_path):
     results = json.loads(out.read_text())
     updates = results["updates"]
     assert updates["updates"] == 200
-    assert {"tap", "command", "text", "draft", "log", "urge"} <= set(updates["kinds"])
+    kinds = {"tap", "command", "text_menu", "text_walk", "checkin_answer", "draft", "log", "urge"}
+    assert kinds <= set(updates["kinds"])
+    assert all(figures["p99_ms"] > 0 for figures in updates["kinds"].values())
+    assert "| checkin_answer |" in done.stdout  # per-kind p50 and p99 are printed
     assert updates["api_calls"]["sendMessage"] > 0
     assert updates["api_calls"]["answerCallbackQuery"] > 0  # taps are answered
     assert "editMessageReplyMarkup" not in updates["api_calls"]  # tapped keyboards stay
