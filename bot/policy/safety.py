@@ -434,8 +434,9 @@ def load_crisis(path: Path = DEFAULT_CRISIS_PATH) -> CrisisRules:
     texts = problems.part(
         lambda: _load_texts(_get(raw, "texts", where, dict), f"{where}: texts"), None
     )
+    nothing: tuple[re.Pattern[str] | None, re.Pattern[str] | None] = (None, None)
     context = problems.part(
-        lambda: _load_not_now(raw.get("not_now"), terms, f"{where}: not_now"), (None, None)
+        lambda: _load_not_now(raw.get("not_now"), terms, f"{where}: not_now"), nothing
     )
     problems.check()
     assert normaliser is not None and texts is not None  # no problems: every part was read
