@@ -56,8 +56,11 @@ def run(args: dict[str, Any]) -> dict[str, Any]:
     # A random walk may or may not open the progress chart, which loads matplotlib (tens of
     # MB) on first use; load it up front so that runs at different sizes differ only in size.
     import bot.charts  # noqa: F401
+    from bench import updates
     from bench.updates import run_sync
 
+    if args.get("only"):  # a mix of some scenarios only (--compare: the taps, as stock's walk)
+        updates.SCENARIOS = {k: v for k, v in updates.SCENARIOS.items() if k in args["only"]}
     core = pin_to_one_core() if args.get("pin", True) else None
     profiler = start_profiler() if args.get("profile") else None
     result = run_sync(Path(args["db"]), args["users"], args["updates"], args.get("seed", 1))

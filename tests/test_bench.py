@@ -41,6 +41,7 @@ def test_bench_runs_end_to_end_at_a_tiny_size(tmp_path):
         assert run["api_calls"]["answerCallbackQuery"] == run["api_calls"]["sendMessage"]
         assert run["updates_per_s"] > 0 and run["rss_mb"] > 0
     assert "ratio: Reconnect's updates/s" in done.stdout
+    assert set(results["updates_taps"]["kinds"]) <= {"tap", "start"}  # like stock's walk
     assert set(results["memory"]) == {"200", "300"}
     assert all(run["rss_mb"] > 0 for run in results["memory"].values())
     assert results["startup"]["ready_s"] > 0
