@@ -40,6 +40,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.config import Settings
 from bot.health import touch_heartbeat
+from bot.incoming import without_tapped_message
 from bot.model import Attachment, Command, Event, Media, Press, Reply, Text
 from bot.reliability import (
     ConfirmAfterHandled,
@@ -95,7 +96,9 @@ def build_application(
         builder = builder.request(request)
     heartbeat = partial(touch_heartbeat, settings.db_path)
     builder = builder.get_updates_request(
-        ConfirmAfterHandled(tracker, get_updates_request, on_success=heartbeat)
+        ConfirmAfterHandled(
+            tracker, get_updates_request, on_success=heartbeat, prepare=without_tapped_message
+        )
     )
     if settings.api_url:
         base = settings.api_url.rstrip("/")

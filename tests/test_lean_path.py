@@ -5,6 +5,7 @@ Every call of the update path and of check-in delivery is built as a dict and se
 server received, so a shortcut can never change what a user sees.
 """
 
+import json
 import logging
 
 import pytest
@@ -175,3 +176,46 @@ async def test_an_old_keyboard_tapped_over_telegram_is_refused_kindly(fake_api, 
             answer = await fake_api.wait_for(lambda q=query_id: fake_api.callback_answer(q))
             assert "passed" in answer["text"]
             assert bot.store.load_session(USER) == now
+
+
+# --- a private press is read without the message it sat on (bot/incoming.py) -------------------
+
+
+def press_update(chat_type: str) -> dict:
+    chat = {"id": USER if chat_type == "private" else -500, "type": chat_type}
+    keyboard = {"inline_keyboard": [[{"text": "b", "callback_data": "d"}]]}
+    message = {"message_id": 7, "date": 1, "chat": chat, "text": "x" * 4000,
+               "reply_markup": keyboard}  # fmt: skip
+    query = {"id": "q1", "from": {"id": USER, "is_bot": False, "first_name": "U"},
+             "chat_instance": "1", "data": "d", "message": message}  # fmt: skip
+    return {"update_id": 5, "callback_query": query}
+
+
+def test_polling_reads_a_private_press_without_its_message_and_keeps_the_rest():
+    from bot.incoming import without_tapped_message
+    from bot.reliability import ConfirmAfterHandled, FloodGuard, UpdateTracker
+
+    text = {"update_id": 6, "message": {"message_id": 8, "date": 1, "text": "hi",
+                                        "chat": {"id": USER, "type": "private"}}}  # fmt: skip
+    body = {"ok": True, "result": [press_update("private"), press_update("group"), text]}
+    transport = ConfirmAfterHandled(
+        UpdateTracker(FloodGuard()), object(), prepare=without_tapped_message
+    )
+    private, group, message = transport.parse_json_payload(json.dumps(body).encode())["result"]
+    assert "message" not in private["callback_query"]
+    assert private["callback_query"]["data"] == "d" and private["callback_query"]["id"] == "q1"
+    assert group == press_update("group")  # the handler needs the group chat to refuse it
+    assert message == text
+
+
+async def test_a_press_in_a_group_is_still_refused_politely(fake_api, start_bot):
+    bot = await start_bot()
+    fake_api.command(USER, "/start", chat_id=-500, chat_type="group")
+    await fake_api.wait_for(lambda: fake_api.sent_texts(-500))  # the group notice
+    update = fake_api.callback(USER, f"s.{step_token(ENTRY)}.0", chat_id=-500)
+    query_id = update["callback_query"]["id"]
+    assert update["callback_query"]["message"]["chat"]["type"] == "group"
+    await fake_api.wait_for(lambda: fake_api.callback_answer(query_id))
+    await say(fake_api, "/help")  # a later private update proves the press was handled
+    assert len(fake_api.sent_texts(-500)) == 1
+    assert bot.store.db["sessions"].count == 0
