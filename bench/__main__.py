@@ -45,6 +45,10 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
         help="also run a stock PTB bot (ConversationHandler + PicklePersistence) on --users",
     )  # fmt: skip
     parser.add_argument(
+        "--compare-drive", choices=("sequential", "polling"), default="sequential",
+        help="how stock PTB is fed: as Reconnect's run (one update at a time) or by polling",
+    )  # fmt: skip
+    parser.add_argument(
         "--compare-durable-updates", type=int, default=3,
         help="taps timed for stock PTB's durable default (each rewrites the pickle twice)",
     )  # fmt: skip
@@ -126,7 +130,7 @@ def compare(options: argparse.Namespace) -> dict[str, Any]:
         copy = options.workdir / "run-stock.pickle"
         shutil.copyfile(cached, copy)
         args = {"pickle": str(copy), "users": options.users, "updates": updates,
-                "on_flush": on_flush}  # fmt: skip
+                "on_flush": on_flush, "drive": options.compare_drive}  # fmt: skip
         runs[mode] = child("stock", args)
     return runs
 

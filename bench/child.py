@@ -132,7 +132,10 @@ def stock(args: dict[str, Any]) -> dict[str, Any]:
     from bench.stock import run_sync
 
     core = pin_to_one_core()
-    result = run_sync(Path(args["pickle"]), args["users"], args["updates"], args["on_flush"])
+    drive = args.get("drive", "sequential")
+    result = run_sync(
+        Path(args["pickle"]), args["users"], args["updates"], args["on_flush"], drive=drive
+    )
     return result | {"core": core, "peak_rss_mb": peak_mb()}
 
 

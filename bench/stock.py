@@ -25,11 +25,14 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import itertools
 import json
 import pickle
 import random
 import time
 import warnings
+from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -44,6 +47,7 @@ from telegram.ext import (
     ConversationHandler,
     PicklePersistence,
 )
+from telegram.request import BaseRequest
 from telegram.warnings import PTBUserWarning
 
 from bench.datagen import CHECKIN_SETTINGS, FIRST_USER_ID, NOW, iso, walk_templates
@@ -54,6 +58,7 @@ from bot.service import build_engine
 VERSION = 1  # of the generated pickle
 CONVERSATION = "walk"
 WARMUP = 200  # taps before timing starts, as bench/updates.py
+BATCH = 100  # getUpdates returns at most this many updates, as Telegram does
 
 
 def steps() -> list[tuple[str, list[str]]]:
@@ -121,10 +126,8 @@ def generate(path: Path, users: int, states: int) -> dict[str, Any]:
     return {"users": users, "seconds": time.perf_counter() - started, "bytes": path.stat().st_size}
 
 
-def build(
-    path: Path, on_flush: bool, walk: list[tuple[str, list[str]]]
-) -> tuple[Application[Any, Any, Any, Any, Any, Any], StubRequest]:
-    """The stock application: ConversationHandler + PicklePersistence, answering in process."""
+def conversation(walk: list[tuple[str, list[str]]]) -> ConversationHandler[Any]:
+    """The walk as a persistent ConversationHandler: one state per step."""
     markups = keyboards(walk)
     texts = [text for text, _ in walk]
 
@@ -149,17 +152,30 @@ def build(
 
     with warnings.catch_warnings():  # per_message=False with callback handlers is intended
         warnings.simplefilter("ignore", PTBUserWarning)
-        conversation = ConversationHandler(
+        return ConversationHandler(
             entry_points=[CommandHandler("start", start)],
             states={state: [CallbackQueryHandler(tap)] for state in range(len(walk))},
             fallbacks=[CommandHandler("start", start)],
             name=CONVERSATION,
             persistent=True,
         )
-    stub = StubRequest()
-    persistence = PicklePersistence(path, on_flush=on_flush)
-    application = ApplicationBuilder().token(TOKEN).request(stub).persistence(persistence).build()
-    application.add_handler(conversation)
+
+
+def build(
+    path: Path,
+    on_flush: bool,
+    walk: list[tuple[str, list[str]]],
+    stub: StubRequest | None = None,
+    feed: BaseRequest | None = None,
+) -> tuple[Application[Any, Any, Any, Any, Any, Any], StubRequest]:
+    """The stock application: ConversationHandler + PicklePersistence, answering in process
+    (getUpdates from `feed`, if given)."""
+    stub = stub or StubRequest()
+    builder = ApplicationBuilder().token(TOKEN).request(stub)
+    if feed is not None:
+        builder = builder.get_updates_request(feed)
+    application = builder.persistence(PicklePersistence(path, on_flush=on_flush)).build()
+    application.add_handler(conversation(walk))
     return application, stub
 
 
@@ -239,6 +255,160 @@ async def run(
     }
 
 
-def run_sync(path: Path, users: int, updates: int, on_flush: bool, seed: int = 1) -> dict[str, Any]:
-    """`run` from synchronous code."""
+class Feed(BaseRequest):
+    """getUpdates as Telegram answers a busy bot: up to BATCH ready updates, or a wait until
+    one is. Records when each update arrived."""
+
+    def __init__(self) -> None:
+        self.ready: deque[tuple[int, bytes]] = deque()
+        self.arrived: dict[int, float] = {}
+        self.closed = False
+        self._wake = asyncio.Event()
+
+    def push(self, update: dict[str, Any]) -> None:
+        self.ready.append((update["update_id"], json.dumps(update).encode()))
+        self._wake.set()
+
+    def close(self) -> None:
+        self.closed = True
+        self._wake.set()
+
+    async def initialize(self) -> None:
+        """Nothing to open."""
+
+    async def shutdown(self) -> None:
+        """Nothing to close."""
+
+    @property
+    def read_timeout(self) -> float | None:
+        return None
+
+    async def do_request(
+        self, url: str, method: str, *args: Any, **kwargs: Any
+    ) -> tuple[int, bytes]:
+        """A batch of ready updates (none once closed)."""
+        while not self.ready and not self.closed:
+            self._wake.clear()
+            await self._wake.wait()
+        batch = [self.ready.popleft() for _ in range(min(BATCH, len(self.ready)))]
+        now = time.perf_counter()
+        for update_id, _ in batch:
+            self.arrived[update_id] = now
+        return 200, b'{"ok":true,"result":[' + b",".join(raw for _, raw in batch) + b"]}"
+
+
+class WatchedStub(StubRequest):
+    """The request stub, telling `on_sent` which chat a sendMessage went to (a tap's end)."""
+
+    def __init__(self, on_sent: Callable[[int], None]) -> None:
+        super().__init__()
+        self.on_sent = on_sent
+
+    async def do_request(
+        self, url: str, method: str, *args: Any, **kwargs: Any
+    ) -> tuple[int, bytes]:
+        answer = await super().do_request(url, method, *args, **kwargs)
+        data = kwargs.get("request_data") or (args[0] if args else None)
+        if url.endswith("/sendMessage") and data is not None:
+            self.on_sent(int(data.parameters["chat_id"]))
+        return answer
+
+
+async def run_polling(
+    path: Path, users: int, updates: int, on_flush: bool, seed: int = 1,
+    concurrency: int = 16,
+) -> dict[str, Any]:  # fmt: skip
+    """As `run`, but fed through polling like Reconnect's polling drive: PTB's Updater fetches
+    batches from `Feed`, `concurrency` users have a tap in flight, and a user's tap counts as
+    done when its next step is sent. Stock PTB handles its queue one update at a time (its
+    default, and what a ConversationHandler expects). Latency runs from the batch's arrival."""
+    walk = steps()
+    states, labels = len(walk), [len(labels) for _, labels in walk]
+    rng = random.Random(seed)
+    state = {FIRST_USER_ID + i: i % states for i in range(users)}
+    warmup = WARMUP if on_flush else 0
+    feed, ids = Feed(), itertools.count(1)
+    in_flight: dict[int, int] = {}  # user -> the update id of their tap
+    finished: list[tuple[float, float]] = []  # (arrived, sent) of every finished tap
+    pushed, done, cpu = 0, asyncio.Event(), [0.0, 0.0]
+
+    def push() -> None:
+        nonlocal pushed
+        if pushed >= updates + warmup:
+            return
+        user = FIRST_USER_ID + rng.randrange(users)
+        while user in in_flight:
+            user = FIRST_USER_ID + rng.randrange(users)
+        step, number = state[user], next(ids)
+        in_flight[user] = number
+        pushed += 1
+        feed.push(callback(number, user, f"{step}:{rng.randrange(labels[step])}"))
+
+    def on_sent(user: int) -> None:
+        number = in_flight.pop(user, None)
+        if number is None:
+            return
+        state[user] = (state[user] + 1) % states
+        finished.append((feed.arrived.pop(number), time.perf_counter()))
+        if len(finished) == warmup:
+            cpu[0] = time.process_time()
+        if len(finished) == updates + warmup:
+            cpu[1] = time.process_time()
+            done.set()
+        push()
+
+    began = time.perf_counter()
+    application, stub = build(path, on_flush, walk, WatchedStub(on_sent), feed)
+    await application.initialize()
+    ready_s = time.perf_counter() - began
+    gc.collect()
+    gc.freeze()
+    try:
+        await application.start()
+        assert application.updater is not None
+        await application.updater.start_polling(poll_interval=0.0, timeout=10)
+        for _ in range(concurrency):
+            push()
+        await asyncio.wait_for(done.wait(), 600)
+        feed.close()  # the long poll ends, so the updater can stop
+        await application.updater.stop()
+        started, cpu_started = time.perf_counter(), time.process_time()
+        await application.update_persistence()
+        persist_s = time.perf_counter() - started
+        cpu_s = cpu[1] - cpu[0] + time.process_time() - cpu_started
+        gc.collect()
+        rss_mb = psutil.Process().memory_info().rss / 2**20
+    finally:
+        feed.close()
+        if application.updater is not None and application.updater.running:
+            await application.updater.stop()
+        if application.running:
+            await application.stop()
+        await application.shutdown()
+    timed = finished[warmup:]
+    latencies = [sent - arrived for arrived, sent in timed]
+    wall = max(sent for _, sent in timed) - min(arrived for arrived, _ in timed) + persist_s
+    return {
+        "mode": "memory" if on_flush else "durable",
+        "drive": "polling",
+        "concurrency": concurrency,
+        "updates": len(timed),
+        "seconds": wall,
+        "updates_per_s": len(timed) / wall if wall else 0.0,
+        "p50_ms": percentile(latencies, 50),
+        "p99_ms": percentile(latencies, 99),
+        "update_persistence_s": persist_s,
+        "cpu_ms_per_update": cpu_s * 1000 / len(timed) if timed else 0.0,
+        "ready_s": ready_s,
+        "rss_mb": rss_mb,
+        "api_calls": dict(sorted(stub.calls.items())),
+    }
+
+
+def run_sync(
+    path: Path, users: int, updates: int, on_flush: bool, seed: int = 1, drive: str = "sequential"
+) -> dict[str, Any]:
+    """`run` (or `run_polling`, for drive "polling") from synchronous code."""
+    if drive == "polling":
+        return asyncio.run(run_polling(path, users, updates, on_flush, seed))
     return asyncio.run(run(path, users, updates, on_flush, seed))

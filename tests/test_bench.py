@@ -20,6 +20,7 @@ def test_bench_runs_end_to_end_at_a_tiny_size(tmp_path):
         "--memory-sizes", "200,300", "--memory-updates", "50", "--startup-users", "300",
         "--sweep-users", "300", "--due", "40", "--deliver", "12",
         "--workdir", str(tmp_path / "db"), "--out", str(out), "--compare",
+        "--compare-drive", "polling",
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
@@ -37,6 +38,7 @@ def test_bench_runs_end_to_end_at_a_tiny_size(tmp_path):
     assert "editMessageReplyMarkup" not in updates["api_calls"]  # tapped keyboards stay
     stock = results["stock"]  # stock PTB on the same 200 users, in memory and durable
     assert stock["memory"]["updates"] == 200 and stock["durable"]["updates"] == 3
+    assert stock["memory"]["drive"] == "polling"
     for run in stock.values():
         assert run["api_calls"]["answerCallbackQuery"] == run["api_calls"]["sendMessage"]
         assert run["updates_per_s"] > 0 and run["rss_mb"] > 0

@@ -72,3 +72,15 @@ def test_a_draft_is_typed_at_the_draft_step(mix):
     mix.service.handle(user, Command("draft"), "en")
     step = mix.service.engine.flows.step(mix.service.store.load_session(user).state)
     assert step.text_input is not None  # the draft is typed where a draft is asked for
+
+
+def test_the_stock_bot_taps_through_its_walk_one_update_at_a_time(tmp_path):
+    from bench.stock import generate as generate_pickle
+    from bench.stock import run_sync, steps
+
+    path = tmp_path / "stock.pickle"
+    generate_pickle(path, 50, len(steps()))
+    result = run_sync(path, 50, 20, on_flush=True)
+    assert result["updates"] == 20 and result["updates_per_s"] > 0
+    # Every tap is answered and followed by the next step, warm-up included.
+    assert result["api_calls"]["answerCallbackQuery"] == result["api_calls"]["sendMessage"]
