@@ -209,10 +209,23 @@ def stock_rows(
         ("Reconnect, walk-through taps only (as stock's walk), updates/s",
          f"{taps['updates_per_s']:.0f}", "", True),
         ("  ratio: Reconnect's taps / stock in-memory taps", f"{tap_ratio:.2f}", "", True),
+        *cpu_rows(taps, memory),
         (f"stock PTB memory while running, {users} users", f"{memory['rss_mb']:.0f} MB", "",
          True),
         (f"stock PTB start-up (load the pickle), {users} users", f"{memory['ready_s']:.2f} s",
          "", True),
+    ]  # fmt: skip
+
+
+def cpu_rows(taps: dict[str, Any], stock: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
+    """CPU time per tap of both, when both drives report it (the polling drives): steadier than
+    rates on a shared machine, and blind to time spent waiting (Reconnect's commit)."""
+    if "cpu_ms_per_update" not in taps or "cpu_ms_per_update" not in stock:
+        return []
+    ours, theirs = taps["cpu_ms_per_update"], stock["cpu_ms_per_update"]
+    return [
+        ("  CPU per tap, Reconnect / stock in memory",
+         f"{ours:.3f} / {theirs:.3f} ms ({theirs / ours:.2f}x)", "", True),
     ]  # fmt: skip
 
 
