@@ -60,7 +60,7 @@ class Store(UserRows, CheckinQueue):
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
         self.db = connect(path, busy_timeout_ms)
-        self.writer = Writer()
+        self.writer = Writer(self.db.conn)
         self._local = threading.local()
         self._readers: list[Database] = []
         self._readers_lock = threading.Lock()
