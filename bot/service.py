@@ -39,7 +39,6 @@ from bot.model import (
     UserData,
 )
 from bot.store import CheckinClaim, ClaimedCheckin, DueCheckin, Store
-from bot.store.users import BadRow
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -109,27 +108,23 @@ class Service:
         if isinstance(event, Press) and (command := command_from_press(event.data)):
             event = command  # a button under a check-in runs a command, whatever the step
         try:
-            if update_id is not None and self.store.is_processed(update_id):
-                log.info("update %s was already handled; skipped", update_id)
-                return Result([], duplicate=True)
-            unreadable = False
-            try:
-                session = self.store.load_session(user_id)
-            except BadRow as error:
-                # Say so kindly and start the conversation afresh; /delete and /export work.
-                log.error("a stored session could not be read (%s); the user starts afresh", error)
-                session, unreadable = Session(), True
-            data = self.store.load_user_data(user_id, now, is_admin=user_id in self.admin_ids)
+            # One SELECT: whether the update was handled before, the session, the user's rows.
+            state = self.store.load_state(user_id, update_id, now, user_id in self.admin_ids)
+            if state.seen:
+                return self._duplicate(update_id)
+            # An unreadable session: say so kindly and start afresh; /delete and /export work.
+            session = Session() if state.unreadable else state.session
+            data = state.data
             if language and data.language != language:
                 data = replace(data, language=language)
             data = self._with_reads(user_id, data, now)
             outcome = self.engine.handle(session, event, now, data)
-            if unreadable:
+            if state.unreadable:
                 outcome.replies.insert(0, Reply(self.engine.messages["unreadable_row"]))
-            if outcome.changed:
-                self.store.commit(
-                    user_id, outcome.session, outcome.effects, now, language, update_id
-                )
+            if outcome.changed and not self.store.commit(
+                user_id, outcome.session, outcome.effects, now, language, update_id
+            ):
+                return self._duplicate(update_id)  # handled meanwhile: its id was there
         except sqlite3.Error as error:
             # Nothing was committed: say so kindly and let the user try again.
             log.error(
@@ -144,6 +139,10 @@ class Service:
             "handled a %s (%s)", type(event).__name__, "changed" if outcome.changed else "read"
         )
         return Result(outcome.replies, outcome.notice, written=written)
+
+    def _duplicate(self, update_id: int | None) -> Result:
+        log.info("update %s was already handled; skipped", update_id)
+        return Result([], duplicate=True)
 
     def _with_reads(self, user_id: int, data: UserData, now: datetime) -> UserData:
         """Give the engine read access for /export (own rows) and /stats (admins only)."""

@@ -89,11 +89,11 @@ class Store(UserRows, CheckinQueue):
 
     # --- every write goes through the writer thread ---------------------------------------
 
-    def commit(self, *args: Any, **kwargs: Any) -> None:
-        """See UserRows.commit: one update's writes in one transaction."""
+    def commit(self, *args: Any, **kwargs: Any) -> bool:
+        """See UserRows.commit: one update's writes in one transaction (False: a duplicate)."""
         return self.writer.call(lambda: UserRows.commit(self, *args, **kwargs))
 
-    def commit_later(self, *args: Any, **kwargs: Any) -> Future[None]:
+    def commit_later(self, *args: Any, **kwargs: Any) -> Future[bool]:
         """Queue a write without waiting for it (for writes no reply depends on)."""
         job: Callable[[], Any] = lambda: UserRows.commit(self, *args, **kwargs)  # noqa: E731
         return self.writer.submit(job)
@@ -102,19 +102,14 @@ class Store(UserRows, CheckinQueue):
         """See UserRows.erase_user."""
         return self.writer.call(lambda: UserRows.erase_user(self, user_id))
 
-    def mark_processed(self, *args: Any) -> None:
+    def mark_processed(self, *args: Any) -> bool:
         """See UserRows.mark_processed."""
         return self.writer.call(lambda: UserRows.mark_processed(self, *args))
 
     def mark_read_only(self, update_id: int, user_id: int, now: datetime) -> Future[None]:
         """Remember an update that changed nothing, and that its user is active; no waiting."""
 
-        def job() -> None:
-            with self.db.atomic():
-                UserRows.mark_processed(self, update_id, user_id, now)
-                UserRows.reactivate(self, user_id)
-
-        return self.writer.submit(job)
+        return self.writer.submit(lambda: UserRows.record_read_only(self, update_id, user_id, now))
 
     def prune_processed(self, before: datetime) -> int:
         """See UserRows.prune_processed."""
