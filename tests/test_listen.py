@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import zlib
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -177,3 +178,18 @@ def test_training_is_reproducible(tmp_path):
     from bot.listen.train import build
 
     assert zlib.decompress(build()) == zlib.decompress(MODEL_PATH.read_bytes())
+
+
+def test_a_model_alarm_about_another_time_or_person_is_only_the_question():
+    assert LISTENER.model is not None
+    thresholds = {**LISTENER.model.thresholds, "crisis_alarm": 0.0, "crisis_rule_veto": 0.0}
+    eager = Listener(
+        replace(LISTENER.model, thresholds=thresholds),
+        POLICY.crisis,
+        POLICY.draft_rules,
+        LISTENER.draft_kinds,
+    )
+    about_then = eager.crisis("my uncle passed away when i was twelve, we talk about him")
+    assert about_then is not None and about_then.level == "check"
+    about_now = eager.crisis("we talked about the kids again today")
+    assert about_now is not None and about_now.level == "alarm"

@@ -458,3 +458,40 @@ def test_bad_country_code_is_rejected(tmp_path, resources_data):
     path = _write(tmp_path, "resources.yaml", resources_data)
     with pytest.raises(SafetyDataError, match=r"'Germany' is not a two-letter"):
         load_resources(path)
+
+
+def test_bad_not_now_pattern_is_reported_with_the_others(tmp_path, crisis_data):
+    crisis_data["not_now"]["unless"].append("again (")
+    crisis_data["categories"]["self_harm"]["alarm"][1] = "kill (myself"
+    path = _write(tmp_path, "crisis.yaml", crisis_data)
+    with pytest.raises(SafetyDataError) as caught:
+        load_crisis(path)
+    assert "not_now.unless" in str(caught.value) and "self_harm.alarm[1]" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Tried to end my life back in 2015. I'm in a much better place now",
+        "my uncle took his own life when i was 12",
+        "a patient on my ward asked how many pills would be too many",
+        "want to die lol these forms",
+    ],
+)
+def test_an_alarm_about_another_time_or_person_becomes_the_question(text):
+    alarm = CrisisSignal("alarm", "self_harm")
+    assert RULES.soften(alarm, text) == CrisisSignal("check", "self_harm")
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "I want to end my life",
+        "years ago I tried, and the thoughts are back tonight",
+        "i tried when i was 19 and i am feeling that way again",
+    ],
+)
+def test_an_alarm_about_now_stays_an_alarm(text):
+    alarm = CrisisSignal("alarm", "self_harm")
+    assert RULES.soften(alarm, text) == alarm
+    assert RULES.soften(None, text) is None

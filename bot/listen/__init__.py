@@ -117,7 +117,8 @@ class Listener:
         if count < MIN_MODEL_WORDS:
             return signal  # one word is too little evidence for the model: the rules decide
         if score >= thresholds["crisis_alarm"] and count >= MIN_ALARM_WORDS:
-            return CrisisSignal("alarm", signal.category if signal else self._kind(text))
+            alarm = CrisisSignal("alarm", signal.category if signal else self._kind(text))
+            return self.crisis_rules.soften(alarm, text)  # the past, someone else: ask
         if signal is None and score >= thresholds["crisis_check"]:
             return CrisisSignal("check", self._kind(text))  # unsure, or too short to be sure
         return signal

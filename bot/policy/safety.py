@@ -125,6 +125,23 @@ class CrisisRules:
     normaliser: Normaliser
     categories: tuple[CategoryRules, ...]
     texts: CrisisTexts
+    # About the past, someone else, a story or a joke, and nothing said of now: see not_now.
+    not_now: re.Pattern[str] | None = None
+    unless_now: re.Pattern[str] | None = None
+
+    def about_then(self, normal: str) -> bool:
+        """Whether a normalised message speaks of another time or person, not of now."""
+        if self.not_now is None or not self.not_now.search(normal):
+            return False
+        return self.unless_now is None or not self.unless_now.search(normal)
+
+    def soften(self, signal: CrisisSignal | None, text: str) -> CrisisSignal | None:
+        """An alarm about another time or person becomes the gentle question (never nothing)."""
+        if signal is None or signal.level != "alarm":
+            return signal
+        if self.about_then(normalise(text, self.normaliser)):
+            return CrisisSignal("check", signal.category)
+        return signal
 
     def examples(self) -> tuple[Example, ...]:
         """Return every must-flag and must-not-flag example, in file order."""
@@ -213,7 +230,8 @@ def detect_crisis(text: str, rules: CrisisRules) -> CrisisSignal | None:
     for category in rules.categories:
         visible = category.exclusions.sub(_MASK, normal) if category.exclusions else normal
         if category.alarm and category.alarm.search(visible):
-            return CrisisSignal("alarm", category.name)
+            level: Level = "check" if rules.about_then(normal) else "alarm"
+            return CrisisSignal(level, category.name)
         if check is None and category.check and category.check.search(visible):
             check = CrisisSignal("check", category.name)
     return check
@@ -297,13 +315,17 @@ def _compile_patterns(raw: Any, terms: Mapping[str, str], where: str) -> re.Patt
         if not isinstance(pattern, str) or not pattern.strip():
             raise SafetyDataError(f"{entry}: expected a non-empty pattern string")
         source = _PATTERN_REPEATS.sub(r"\1", _expand_terms(pattern, terms, entry))
-        wrapped = rf"(?<![\w'])(?:{source})(?![\w'])"
         try:
-            re.compile(wrapped)
+            re.compile(source)
         except re.error as error:
             raise SafetyDataError(f"{entry}: bad pattern {pattern!r}: {error}") from error
-        parts.append(wrapped)
-    return re.compile("|".join(parts)) if parts else None
+        parts.append(f"(?:{source})")
+    if not parts:
+        return None
+    # One word-start test for the whole alternation, not one per pattern: in the middle of a
+    # word the search moves on after a single look-behind, which keeps a 4,096-character
+    # message cheap however many patterns there are.
+    return re.compile(rf"(?<![\w'])(?:{'|'.join(parts)})(?![\w'])")
 
 
 def _load_examples(
@@ -412,9 +434,26 @@ def load_crisis(path: Path = DEFAULT_CRISIS_PATH) -> CrisisRules:
     texts = problems.part(
         lambda: _load_texts(_get(raw, "texts", where, dict), f"{where}: texts"), None
     )
+    nothing: tuple[re.Pattern[str] | None, re.Pattern[str] | None] = (None, None)
+    context = problems.part(
+        lambda: _load_not_now(raw.get("not_now"), terms, f"{where}: not_now"), nothing
+    )
     problems.check()
     assert normaliser is not None and texts is not None  # no problems: every part was read
-    return CrisisRules(normaliser=normaliser, categories=categories, texts=texts)
+    return CrisisRules(normaliser, categories, texts, *context)
+
+
+def _load_not_now(
+    raw: Any, terms: Mapping[str, str], where: str
+) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
+    """The optional not_now section: `patterns` (another time or person) and `unless` (now)."""
+    if raw is None:
+        return None, None
+    if not isinstance(raw, dict) or set(raw) - {"patterns", "unless"}:
+        raise SafetyDataError(f"{where}: expected a mapping with 'patterns' and 'unless'")
+    patterns = _compile_patterns(raw.get("patterns"), terms, f"{where}.patterns")
+    unless = _compile_patterns(raw.get("unless"), terms, f"{where}.unless")
+    return patterns, unless
 
 
 def _load_terms(raw: dict[Any, Any], where: str) -> dict[str, str]:
