@@ -115,6 +115,10 @@ class Store(UserRows, CheckinQueue):
         """See UserRows.prune_processed."""
         return self.writer.call(lambda: UserRows.prune_processed(self, before))
 
+    def prune_processed_later(self, before: datetime) -> Future[int]:
+        """See UserRows.prune_processed; queued, not waited for."""
+        return self.writer.submit(lambda: UserRows.prune_processed(self, before))
+
     def reactivate(self, user_id: int) -> None:
         """See UserRows.reactivate."""
         return self.writer.call(lambda: UserRows.reactivate(self, user_id))

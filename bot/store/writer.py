@@ -33,6 +33,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from concurrent.futures import Future
 from typing import Any, TypeVar
@@ -58,6 +59,7 @@ class Writer:
         self._closed = False
         self.commits = 0  # transactions committed (groups), for the benchmark and tests
         self.committed_jobs = 0  # jobs those transactions held
+        self.commit_seconds = 0.0  # wall time spent in COMMIT (the WAL's sync, mostly)
         self._thread.start()
 
     def on_thread(self) -> bool:
@@ -144,6 +146,7 @@ class Writer:
                 return jobs[index + 1 :]
             conn.execute("RELEASE job")
             done.append((future, None, result))
+        started = time.perf_counter()
         try:
             conn.execute("COMMIT")
         except BaseException as error:
@@ -154,6 +157,7 @@ class Writer:
                     conn.execute("ROLLBACK")
             _fail(jobs, error, done)
             return []
+        self.commit_seconds += time.perf_counter() - started
         self.commits += 1
         self.committed_jobs += len(done)
         for future, failure, result in done:
