@@ -157,10 +157,11 @@ class RecordDraftCheck:
 
 @dataclass(frozen=True)
 class ChangeContact:
-    """Change how a logged contact went (`outcome`), or remove it (`outcome` None)."""
+    """Replace one logged contact by `to` (its time, who started it, its kind, how it went;
+    its note stays), or remove it (`to` None)."""
 
     contact: Contact
-    outcome: str | None = None
+    to: Contact | None = None
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,6 @@
 """End to end: logging contacts, progress, and check-ins sent by the sweep job, on real PTB."""
 
+import logging
 from datetime import datetime, timedelta
 from types import SimpleNamespace
 
@@ -215,3 +216,110 @@ async def test_new_commands_wait_for_the_plan(fake_api, start_bot, command):
     await start_bot()
     await say(fake_api, "/start")
     assert "end of the walk-through" in await say(fake_api, command)
+
+
+# --- /contacts: changing a logged contact's kind or day ---------------------------------------
+
+
+def every_callback(api: FakeBotApi, user: int = USER) -> list[str]:
+    """The callback data of every button the bot sent to the user."""
+    from tests.support.fake_bot_api import keyboard_rows
+
+    return [
+        data
+        for message in api.sent_messages(user)
+        for row in keyboard_rows(message.get("reply_markup"))
+        for _, data in row
+        if data
+    ]
+
+
+async def progress_texts(api: FakeBotApi) -> str:
+    """/progress: the chart's caption and the note under it, as one text."""
+    before = len(api.sent_texts(USER))
+    api.command(USER, "/progress")
+    await api.wait_for(lambda: len(api.sent_texts(USER)) >= before + 2)
+    return "\n".join(api.sent_texts(USER)[before:])
+
+
+async def test_a_logged_contact_s_kind_and_day_change_and_the_plan_counts_it_so(
+    fake_api, at_menu, clock
+):
+    bot = await at_menu()
+    await log_contact(fake_api)
+    clock.advance(hours=2)
+    await log_contact(fake_api)  # two hours later: more than the plan suggests
+    clock.advance(minutes=5)
+    before = await progress_texts(fake_api)
+    assert "2 started by you, 0 by them" in before
+    assert "Days within your plan in the last weeks: 0 of 1." in before
+
+    assert "Tap one to change" in await say(fake_api, "/contacts")
+    assert "Thu 26 Nov, 14:00: you, a message, warm" in labels(fake_api)
+    opened = await tap(fake_api, "Thu 26 Nov, 14:00: you, a message, warm")
+    assert "You can also change its kind or its day" in opened
+    assert "Who started it?" in await tap(fake_api, "Change the kind")
+    await tap(fake_api, "They did")
+    changed = await tap(fake_api, "A call")
+    assert changed.startswith("Thank you") and "14:00: them, a call, warm" in changed
+    after_kind = await progress_texts(fake_api)
+    assert "1 started by you, 1 by them" in after_kind
+    assert "Days within your plan in the last weeks: 1 of 1." in after_kind
+
+    await say(fake_api, "/contacts")
+    await tap(fake_api, "Thu 26 Nov, 12:00: you, a message, warm")
+    assert "Which day was it?" in await tap(fake_api, "Change the day")
+    assert labels(fake_api)[:3] == ["Today (as now)", "Yesterday", "Tuesday, 2 days ago"]
+    moved = await tap(fake_api, "Friday, 6 days ago")
+    assert moved.startswith("Thank you") and "Fri 20 Nov, 12:00: you, a message, warm" in moved
+    after_day = await progress_texts(fake_api)
+    assert "Days within your plan in the last weeks: 7 of 7." in after_day
+
+    rows = list(bot.store.db.query("SELECT at, initiator, kind FROM contacts ORDER BY at"))
+    assert rows == [
+        {"at": "2026-11-20T12:00:00+00:00", "initiator": "me", "kind": "message"},
+        {"at": "2026-11-26T14:00:00+00:00", "initiator": "them", "kind": "call"},
+    ]
+    sent = every_callback(fake_api)
+    assert any(data.endswith("-kind-them-call") for data in sent)
+    assert max(len(data.encode()) for data in sent) <= 64
+
+
+async def test_a_button_for_a_removed_contact_gets_a_kind_reply(fake_api, at_menu):
+    bot = await at_menu()
+    await log_contact(fake_api)
+    await say(fake_api, "/contacts")
+    await tap(fake_api, "Thu 26 Nov, 12:00: you, a message, warm")
+    old = dict(fake_api.last_keyboard(USER)[0] + fake_api.last_keyboard(USER)[5])
+    assert "Removed" in await tap(fake_api, "Remove it")
+    before = len(fake_api.sent_texts(USER))
+    fake_api.callback(USER, old["Change the day"])
+    (answer,) = await fake_api.wait_for(lambda: fake_api.sent_texts(USER)[before:])
+    assert answer.startswith("I can't find that contact as it was")
+    assert "Nothing was changed" in answer and "haven't logged any contacts" in answer
+    assert list(bot.store.db.query("SELECT id FROM contacts")) == []
+
+
+async def test_words_typed_after_contacts_are_neither_kept_nor_logged(fake_api, at_menu, caplog):
+    from bot.config import configure_logging
+
+    root = logging.getLogger()
+    saved = root.handlers[:], root.level
+    configure_logging("DEBUG")
+    root.addHandler(caplog.handler)
+    try:
+        bot = await at_menu()
+        await log_contact(fake_api)
+        answer = await say(fake_api, "/contacts Zanzibar flamingo call on Sunday")
+        assert answer.startswith("I can't find that contact") and "Tap one" in answer
+        stored = "\n".join(
+            repr(row) for table in bot.store.db.table_names() for row in bot.store.db[table].rows
+        )
+        assert caplog.records  # the log was really captured, so its silence means something
+        for word in ("Zanzibar", "flamingo"):
+            assert word not in stored and word not in caplog.text
+    finally:
+        root.handlers[:], _ = saved
+        root.setLevel(saved[1])
+        for name in ("httpx", "httpcore", "apscheduler", "telegram", "telegram.ext"):
+            logging.getLogger(name).setLevel(logging.NOTSET)

@@ -110,6 +110,26 @@ def test_erase_user_leaves_nothing_in_any_table(tmp_path):
         assert any(row["who"] == 2 for row in rows), table  # the other user is untouched
 
 
+def test_a_changed_contact_is_one_row_replaced_with_its_note_kept(tmp_path):
+    from datetime import timedelta
+
+    from bot.model import AddContact, ChangeContact
+    from bot.policy.contacts import Contact
+
+    store = Store(tmp_path / "bot.db")
+    twin = Contact(NOW, "me", "message", "cold")
+    store.commit(1, Session(), [AddContact(twin, "first"), AddContact(twin, "second")], NOW)
+    store.commit(2, Session(), [AddContact(twin, "another user")], NOW)
+    moved = Contact(NOW - timedelta(days=2), "them", "call", "warm")
+    store.commit(1, Session(), [ChangeContact(twin, moved)], NOW)
+    assert store.load_user_data(1, NOW).contacts == (moved, twin)  # one of the two, not both
+    notes = {r["note"]: r["kind"] for r in store.db.query("SELECT note, kind FROM contacts")}
+    assert notes == {"first": "message", "second": "call", "another user": "message"}
+    store.commit(1, Session(), [ChangeContact(twin, None)], NOW)
+    assert store.load_user_data(1, NOW).contacts == (moved,)
+    assert store.load_user_data(2, NOW).contacts == (twin,)  # nobody else's row is touched
+
+
 def test_a_database_with_the_old_migration_names_is_renamed_not_migrated_again(tmp_path):
     from bot.store.schema import RENAMED_MIGRATIONS
 

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import importlib
 
-FEATURES = ("basics", "contacts", "safety", "urge", "privacy", "mood")
+FEATURES = ("basics", "contacts", "logbook", "safety", "urge", "privacy", "mood")
 
 
 def load() -> None:

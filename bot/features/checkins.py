@@ -136,7 +136,7 @@ def command_from_press(data: str) -> Command | None:
     """The command a check-in button runs ('c.log' -> /log), or None for other buttons."""
     name, _, argument = data.removeprefix(COMMAND_PREFIX).partition(".")
     if data.startswith(COMMAND_PREFIX) and re.fullmatch(r"[a-z0-9_]{1,32}", name):
-        if argument and not re.fullmatch(r"[a-z0-9_\-]{1,24}", argument):
+        if argument and not re.fullmatch(r"[a-z0-9_\-]{1,32}", argument):
             return None
         return Command(name, argument)
     return None

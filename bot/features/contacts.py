@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
-from typing import Any, cast
+from typing import Any
 
 from bot.actions import Context, action, command, placeholder
 from bot.features.checkins import CHECKIN, describe_settings, settings_from
@@ -19,7 +19,6 @@ from bot.model import AddContact, Attachment, Reply, SaveCheckins
 from bot.policy.checkins import CheckinSettings, next_checkin
 from bot.policy.contacts import (
     Contact,
-    Outcome,
     assess_contact,
     days_within_plan,
     progress_summary,
@@ -95,70 +94,6 @@ def contact_result(ctx: Context) -> str:
     ):
         parts.append(ctx.content(FEATURE_TEXTS).log["suggestion_hint"])  # it tipped the balance
     return "\n\n".join(parts)
-
-
-# --- changing or removing a logged contact ---------------------------------------------------
-
-LIST_CONTACTS = 6
-OUTCOMES = ("warm", "neutral", "cold", "no_answer")
-
-
-def _contact_key(contact: Contact) -> str:
-    return str(int(contact.at.timestamp()))
-
-
-def _describe(ctx: Context, contact: Contact) -> str:
-    words = ctx.content(FEATURE_TEXTS).contact_words
-    local = contact.at.astimezone(zone(settings_from(ctx.data.checkins).tz))
-    when = f"{ctx.content(FEATURE_TEXTS).weekdays[local.weekday()][:3]} {local:%d %b, %H:%M}"
-    return words["line"].format(
-        when=when, who=words[contact.initiator], kind=words[contact.kind],
-        outcome=words[contact.outcome].lower(),
-    )  # fmt: skip
-
-
-@command("contacts")
-def contacts(ctx: Context) -> list[Reply]:
-    """List recent contacts; "/contacts KEY" opens one, "KEY-OUTCOME" or "KEY-del" changes it.
-
-    Each contact is named by its time (seconds), so an old button never hits another one.
-    """
-    from bot.actions import COMMAND_PREFIX
-    from bot.model import Button, ChangeContact
-
-    key, _, change = (ctx.typed or "").strip().partition("-")
-    found = [c for c in ctx.data.contacts if _contact_key(c) == key]
-    if not found:
-        recent = ctx.data.contacts[-LIST_CONTACTS:][::-1]
-        if not recent:
-            return [ctx.note("contacts_none")]
-        buttons = tuple(
-            Button(_describe(ctx, c), data=f"{COMMAND_PREFIX}contacts.{_contact_key(c)}")
-            for c in recent
-        )
-        return [Reply(ctx.text("contacts_list"), (*buttons, ctx.resume_button()))]
-    contact = found[-1]
-    if change == "del":
-        ctx.effects.append(ChangeContact(contact, None))
-        ctx.data = replace(ctx.data, contacts=tuple(c for c in ctx.data.contacts if c != contact))
-        return [ctx.note("contact_removed")]
-    words = ctx.content(FEATURE_TEXTS).contact_words
-    if change in OUTCOMES:
-        ctx.effects.append(ChangeContact(contact, change))
-        changed = replace(contact, outcome=cast(Outcome, change))
-        ctx.data = replace(
-            ctx.data, contacts=tuple(changed if c == contact else c for c in ctx.data.contacts)
-        )
-        note = ctx.note("contact_changed")
-        text = note.text.replace("{outcome}", words[change].lower(), 1)
-        return [Reply(text, note.buttons)]
-    buttons = tuple(
-        Button(words[outcome], data=f"{COMMAND_PREFIX}contacts.{key}-{outcome}")
-        for outcome in OUTCOMES
-    )
-    remove = Button(ctx.text("contact_remove"), data=f"{COMMAND_PREFIX}contacts.{key}-del")
-    text = f"{_describe(ctx, contact)}.\n{ctx.text('contact_one')}"
-    return [Reply(text, (*buttons, remove, ctx.resume_button()))]
 
 
 # --- the plan ---------------------------------------------------------------------------------

@@ -20,6 +20,19 @@ _KEYED: dict[str, dict[str, set[str]]] = {
         **{key: set() for key in ("me", "them", "message", "call", "meeting", "practical")},
         **{key: set() for key in ("warm", "neutral", "cold", "no_answer")},
     },
+    "contact_edit": {
+        **{key: {"line"} for key in ("ask_who", "ask_kind", "kind_changed", "day_changed")},
+        "unchanged": {"line"},
+        "ask_day": {"line", "zone"},
+        "ask_day_no_zone": {"line"},
+        "days_ago": {"weekday", "n"},
+        "current": {"day"},
+        **{
+            key: set()
+            for key in ("change_kind", "change_day", "today", "yesterday", "again", "gone")
+        },
+        **{key: set() for key in ("me", "them", "message", "call", "meeting", "practical")},
+    },
     "reassess": {
         key: {"level", "name", "dose", "why", "before"} for key in ("changed", "same", "together")
     },
@@ -74,6 +87,7 @@ class FeatureTexts:
     progress_view: dict[str, str]
     log: dict[str, str]
     contact_words: dict[str, str]
+    contact_edit: dict[str, str]
     plan_change: dict[str, str]
     reassess: dict[str, str]
     checkin_summary: dict[str, str]

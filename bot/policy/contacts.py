@@ -6,11 +6,12 @@ import string
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta, tzinfo
 from pathlib import Path
 from typing import Any, Literal
 
 from bot.datafile import read_mapping
+from bot.policy.checkins import local_to_utc
 from bot.policy.plan import Plan
 
 TEXTS_DIR = Path(__file__).resolve().parents[2] / "flows" / "texts"
@@ -26,6 +27,7 @@ TEXT_FILES: dict[str, tuple[str, ...]] = {
         "gap",
         "log",
         "contact_words",
+        "contact_edit",
     ),
     "progress.yaml": ("outcome_names", "summary", "chart", "mood_names", "progress_view"),
     "plan.yaml": ("adjustment", "plan_evidence", "plan_suggestion", "plan_change", "reassess"),
@@ -47,6 +49,8 @@ TEXT_FILES: dict[str, tuple[str, ...]] = {
 Initiator = Literal["me", "them"]
 Kind = Literal["message", "call", "meeting", "practical"]
 Outcome = Literal["warm", "neutral", "cold", "no_answer"]
+INITIATORS: tuple[Initiator, ...] = ("me", "them")
+KINDS: tuple[Kind, ...] = ("message", "call", "meeting", "practical")
 OUTCOMES: tuple[Outcome, ...] = ("warm", "neutral", "cold", "no_answer")
 
 # Plan adjustments look at the last four weeks and move one level within 1 (warm)..4 (closed).
@@ -468,3 +472,24 @@ def days_within_plan(
         if start < c.at <= now and counts_against_dose(c) and _was_slip(plan, history, c)
     }
     return total - len(slip_days), total, bool(slip_days)
+
+
+# --- moving a logged contact to another day ---------------------------------------------------
+
+# A logged contact can be moved to today or one of the days before, never to one to come.
+MOVE_DAYS = 7
+
+
+def local_days_ago(at: datetime, now: datetime, tz: tzinfo) -> int:
+    """How many of the user's local days ago `at` was (0: today; negative: still to come)."""
+    return (now.astimezone(tz).date() - at.astimezone(tz).date()).days
+
+
+def moved_to_day(at: datetime, days_ago: int, now: datetime, tz: tzinfo) -> datetime:
+    """`at` moved to the local day `days_ago` days before today, at the same wall time (or
+    now, if that time has not come yet today); in UTC. Raises ValueError past MOVE_DAYS."""
+    if not 0 <= days_ago < MOVE_DAYS:
+        raise ValueError(f"a contact moves to one of the last {MOVE_DAYS} days, not {days_ago}")
+    day = now.astimezone(tz).date() - timedelta(days=days_ago)
+    wall = at.astimezone(tz).time().replace(tzinfo=None)
+    return min(local_to_utc(day, wall, tz), now.astimezone(UTC))

@@ -287,14 +287,19 @@ class UserRows(Connections):
                  effect.note],
             )  # fmt: skip
         elif isinstance(effect, ChangeContact):
-            where = "user_id = ? AND at = ? AND initiator = ? AND kind = ?"
-            found = effect.contact
-            keys = [user_id, iso(found.at), found.initiator, found.kind]
-            if effect.outcome is None:
-                self.db.execute(f"DELETE FROM contacts WHERE {where}", keys)
+            # One row: two identical contacts are changed one at a time, as the user sees them.
+            found, to = effect.contact, effect.to
+            one = (
+                "id = (SELECT id FROM contacts WHERE user_id = ? AND at = ? AND initiator = ?"
+                " AND kind = ? AND outcome = ? ORDER BY id DESC LIMIT 1)"
+            )
+            keys = [user_id, iso(found.at), found.initiator, found.kind, found.outcome]
+            if to is None:
+                self.db.execute(f"DELETE FROM contacts WHERE {one}", keys)
             else:
                 self.db.execute(
-                    f"UPDATE contacts SET outcome = ? WHERE {where}", [effect.outcome, *keys]
+                    f"UPDATE contacts SET at = ?, initiator = ?, kind = ?, outcome = ? WHERE {one}",
+                    [iso(to.at), to.initiator, to.kind, to.outcome, *keys],
                 )
         elif isinstance(effect, SaveCheckins):
             self.db.execute(
