@@ -19,6 +19,7 @@ from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 RESULTS = ROOT / "bench" / "results"
+PROFILE_UPDATES = 5_000  # updates of the profiled run (the timed run is not profiled)
 
 
 def parse(argv: list[str] | None) -> argparse.Namespace:
@@ -38,7 +39,7 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--out", type=Path, help="JSON file (default bench/results/<time>.json)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument(
-        "--profile", type=Path, help="also write a profile (every thread) of the update run here"
+        "--profile", type=Path, help="profile a separate run (every thread) into FILE"
     )
     parser.add_argument(
         "--concurrency", type=int, default=16,
@@ -85,13 +86,15 @@ def measure(options: argparse.Namespace) -> dict[str, Any]:
     results: dict[str, Any] = {"machine": machine()}
     run_args = {"users": options.users, "updates": options.updates, "seed": options.seed,
                 "concurrency": options.concurrency}  # fmt: skip
-    if options.profile:
-        run_args["profile"] = str(options.profile.resolve())
     results["updates"] = child("run", {"db": str(database(work, options.users, due)), **run_args})
     if options.sequential:
         args = {"db": str(database(work, options.users, due)), **run_args, "drive": "sequential"}
-        args.pop("profile", None)
         results["updates_sequential"] = child("run", args)
+    if options.profile:  # a run of its own: profiling slows every Python call down
+        args = {"db": str(database(work, options.users, due)), **run_args,
+                "updates": min(options.updates, PROFILE_UPDATES),
+                "profile": str(options.profile.resolve())}  # fmt: skip
+        results["updates_profiled"] = child("run", args)
     results["memory"] = {}
     for size in (int(s) for s in options.memory_sizes.split(",")):
         db = database(work, size, due)

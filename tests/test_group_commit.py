@@ -153,3 +153,33 @@ def test_a_job_that_ends_the_transaction_itself_fails_like_a_lost_one(db, writer
     with pytest.raises(RuntimeError):
         rogue.result(5)
     assert after.result(5) == 3  # the rest of the group runs in a fresh transaction
+
+
+async def test_updates_of_several_users_are_committed_together(tmp_path):
+    import asyncio
+    from datetime import UTC, datetime
+
+    from bot.engine import Command
+    from bot.service import Service, build_engine
+    from bot.store import Store
+
+    now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
+    store = Store(tmp_path / "bot.db")
+    service = Service(store, build_engine(), clock=lambda: now)
+    try:
+        release = hold(store.writer)
+        before = store.writer.commits
+        handled = [
+            asyncio.ensure_future(service.handle_async(user, Command("start", ""), "en", user))
+            for user in range(1, 6)
+        ]
+        while store.writer.pending() < 5:  # every update read, decided, its write queued
+            await asyncio.sleep(0.01)
+        assert not any(task.done() for task in handled)  # no reply before the commit
+        release.set()
+        results = await asyncio.gather(*handled)
+        assert all(result.replies and not result.failed for result in results)
+        assert store.writer.commits - before == 2  # the holding job's group, then all five
+        assert all(store.load_session(user) is not None for user in range(1, 6))
+    finally:
+        store.close()
