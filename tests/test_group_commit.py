@@ -166,6 +166,7 @@ async def test_updates_of_several_users_are_committed_together(tmp_path):
     now = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
     store = Store(tmp_path / "bot.db")
     service = Service(store, build_engine(), clock=lambda: now)
+    service._pruned_at = now  # no pruning job in between: only the updates' writes count
     try:
         release = hold(store.writer)
         before = store.writer.commits
@@ -183,3 +184,22 @@ async def test_updates_of_several_users_are_committed_together(tmp_path):
         assert all(store.load_session(user) is not None for user in range(1, 6))
     finally:
         store.close()
+
+
+def test_the_writer_survives_a_failure_of_its_own_statements(db, writer, monkeypatch):
+    from bot.store import writer as writer_module
+
+    calls = []
+    real = writer_module.Writer._run_group
+
+    def broken(self, jobs):
+        calls.append(len(jobs))
+        if len(calls) == 1:
+            raise sqlite3.OperationalError("disk I/O error")  # as if SAVEPOINT had failed
+        return real(self, jobs)
+
+    monkeypatch.setattr(writer_module.Writer, "_run_group", broken)
+    with pytest.raises(sqlite3.OperationalError):
+        writer.call(insert(db, 1))
+    assert writer.call(insert(db, 2)) == 2  # the thread goes on
+    assert committed(db) == [2]

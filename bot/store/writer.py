@@ -114,7 +114,22 @@ class Writer:
                 batch.append(item)
             live = [(job, future) for job, future in batch if future.set_running_or_notify_cancel()]
             while live:
-                live = self._run_group(live)
+                try:
+                    live = self._run_group(live)
+                except BaseException as error:  # the group's own statements failed
+                    log.error("a group of writes failed: %s", type(error).__name__)
+                    self._abandon(live, error)
+                    live = []
+
+    def _abandon(self, jobs: list[Job], error: BaseException) -> None:
+        """After an unexpected failure of SAVEPOINT or RELEASE: roll back whatever is open and
+        fail every future not yet resolved, so no caller waits forever and the thread goes on."""
+        if self.conn.in_transaction:
+            with contextlib.suppress(sqlite3.Error):
+                self.conn.execute("ROLLBACK")
+        for _, future in jobs:
+            if not future.done():
+                future.set_exception(error)
 
     def _run_group(self, jobs: list[Job]) -> list[Job]:
         """Run `jobs` in one transaction; return those still to run (after a lost one)."""
