@@ -1,13 +1,16 @@
-"""Per-user state in SQLite, through sqlite-utils: one transaction per update.
+"""Per-user state in SQLite: one read and one write per update, writes committed in groups.
 
 Everything the bot remembers about a user lives in this one database and goes through this
 package. The file is created owner-only (0600): what people tell the bot about their
 marriage is among the most private things they have.
 
-- `schema.py`: the file, its settings, the migrations, and the one read path (`rows`).
-- `users.py`: sessions, an update's effects, erasure, export, operator stats, processed ids.
+- `schema.py`: the file, its settings, the migrations, and the read path for the rest (`rows`).
+- `users.py`: an update's one read (`load_state`) and write (`commit`), plain cursors;
+  erasure, export, operator stats, processed ids.
 - `checkins.py`: the queue of due check-ins the sweep claims and takes.
-- `writer.py`: the one thread every write runs on, off the event loop.
+- `writer.py`: the one thread every write runs on, off the event loop; it commits the writes
+  waiting together, in one transaction with a savepoint each (group commit), and only then
+  answers their callers.
 """
 
 from __future__ import annotations
