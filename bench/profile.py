@@ -95,7 +95,7 @@ STEPS = (
     ("  the jobs (store.users.commit)", "bot/store/users.py", "commit"),
     ("Bot API calls through PTB (Bot._post, limiter, stub)", "telegram/_bot.py", "_post"),
     ("  the stub transport (bench)", "bench/stub.py", "do_request"),
-    ("PTB: handler lookup (Application.process_update, sync part)", "telegram/ext/_application.py",
+    ("Application.process_update: handlers and replies, loop steps", "telegram/ext/_application.py",
      "process_update"),
     ("asyncio: one loop iteration (everything on the loop)", "asyncio/base_events.py",
      "_run_once"),
