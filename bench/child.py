@@ -43,10 +43,11 @@ def pin_to_one_core() -> int | None:
 
 
 def start_profiler() -> Any:
-    """A started pyinstrument profiler (a dev dependency); its figures are not the timed ones."""
-    from pyinstrument import Profiler
+    """A started profiler of every thread (bench/profile.py); its figures are not the timed
+    ones."""
+    from bench.profile import AllThreads
 
-    profiler = Profiler(async_mode="disabled", interval=0.0005)
+    profiler = AllThreads()
     profiler.start()
     return profiler
 
@@ -57,16 +58,23 @@ def run(args: dict[str, Any]) -> dict[str, Any]:
     # MB) on first use; load it up front so that runs at different sizes differ only in size.
     import bot.charts  # noqa: F401
     from bench import updates
-    from bench.updates import run_sync
+    from bench.profile import report
+    from bench.updates import CONCURRENCY, run_sync
 
     if args.get("only"):  # a mix of some scenarios only (--compare: the taps, as stock's walk)
         updates.SCENARIOS = {k: v for k, v in updates.SCENARIOS.items() if k in args["only"]}
     core = pin_to_one_core() if args.get("pin", True) else None
     profiler = start_profiler() if args.get("profile") else None
-    result = run_sync(Path(args["db"]), args["users"], args["updates"], args.get("seed", 1))
+    result = run_sync(
+        Path(args["db"]),
+        args["users"],
+        args["updates"],
+        args.get("seed", 1),
+        args.get("drive", "polling"),
+        args.get("concurrency", CONCURRENCY),
+    )
     if profiler is not None:
-        profiler.stop()
-        Path(args["profile"]).write_text(profiler.output_text(unicode=False, color=False))
+        Path(args["profile"]).write_text(report(profiler.stop()))
     gc.collect()
     return result | {"core": core, "rss_mb": rss_mb(), "peak_rss_mb": peak_mb()}
 

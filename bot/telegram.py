@@ -241,8 +241,9 @@ async def _handle(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Eve
     service: Service = context.bot_data["service"]
     # SQLite and the engine run off the event loop: a locked database or a long message
     # holds up only this user (whose updates wait their turn anyway), never anyone else.
-    result = await asyncio.to_thread(
-        service.handle, user.id, event, user.language_code, update_id=update.update_id
+    # The result comes once the update's write is committed (with others': group commit).
+    result = await service.handle_async(
+        user.id, event, user.language_code, update_id=update.update_id
     )
     tracker = context.application.update_queue
     if isinstance(tracker, UpdateTracker):

@@ -19,8 +19,8 @@ def test_bench_runs_end_to_end_at_a_tiny_size(tmp_path):
         sys.executable, "-m", "bench", "--users", "200", "--updates", "200",
         "--memory-sizes", "200,300", "--memory-updates", "50", "--startup-users", "300",
         "--sweep-users", "300", "--due", "40", "--deliver", "12",
-        "--workdir", str(tmp_path / "db"), "--out", str(out), "--compare",
-        "--compare-drive", "polling",
+        "--workdir", str(tmp_path / "db"), "--out", str(out), "--sequential", "--compare",
+        "--profile", str(tmp_path / "profile.txt"),
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
@@ -29,6 +29,12 @@ def test_bench_runs_end_to_end_at_a_tiny_size(tmp_path):
     results = json.loads(out.read_text())
     updates = results["updates"]
     assert updates["updates"] == 200
+    assert updates["drive"] == "polling" and updates["batch_mean"] > 1  # users in flight together
+    assert updates["commit_groups"] > 0 and updates["jobs_per_commit"] >= 1
+    assert results["updates_sequential"]["drive"] == "sequential"
+    assert results["updates_sequential"]["updates"] == 200
+    profile = (tmp_path / "profile.txt").read_text()
+    assert "Service.decide" in profile and "writer: groups" in profile
     kinds = {"tap", "command", "text_menu", "text_walk", "checkin_answer", "draft", "log", "urge"}
     assert kinds <= set(updates["kinds"])
     assert all(figures["p99_ms"] > 0 for figures in updates["kinds"].values())
