@@ -16,6 +16,7 @@ from bot.policy.timezones import zone
 
 MOODS_KEY = "moods"
 MOOD_DAYS = 42  # six weeks, as far back as the progress chart
+LOGGED, FELT = "log:saved", "mood:felt"  # a logged contact, with the mood buttons; after a tap
 
 
 def record(ctx: Context, mood: str) -> None:
@@ -31,8 +32,11 @@ def mood(ctx: Context) -> list[Reply]:
     chosen = (ctx.typed or "").strip().lower()
     if chosen in MOODS:
         record(ctx, chosen)
+        if ctx.session.state == LOGGED:  # the one tap right under a logged contact
+            ctx.session.answers["mood_last"] = chosen
+            return [ctx.enter(FELT)]
         return [Reply(ctx.content(FEATURE_TEXTS).mood_saved[chosen], (ctx.resume_button(),))]
-    return [ctx.enter("log:feel")]
+    return [ctx.enter("mood:feel")]
 
 
 @action("record_mood")
