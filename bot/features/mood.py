@@ -7,6 +7,7 @@ at most MOOD_DAYS of them, so they need no table of their own; /progress shows t
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date
 
 from bot.actions import Context, action, command, placeholder
 from bot.features.checkins import MOODS, settings_from
@@ -53,6 +54,27 @@ def mood_saved(ctx: Context) -> str:
     """What the bot says after a mood tap."""
     saved = ctx.content(FEATURE_TEXTS).mood_saved
     return saved.get(ctx.session.answers.get("mood_last", "okay"), "")
+
+
+def weekly_moods(entries: list[list[str]], today: date, weeks: int) -> list[dict[str, int]]:
+    """Per week up to `today`, oldest first (as the chart's weeks): how many days of each
+    mood were noted."""
+    result: list[dict[str, int]] = [dict.fromkeys(MOODS, 0) for _ in range(weeks)]
+    for day, mood in entries:
+        back = (today - date.fromisoformat(day)).days // 7
+        if 0 <= back < weeks and mood in MOODS:
+            result[weeks - 1 - back][mood] += 1
+    return result
+
+
+def mood_entries(ctx: Context) -> list[list[str]]:
+    """The moods kept for this user: [local day, mood], oldest first."""
+    return list(ctx.session.answers.get(MOODS_KEY, []))
+
+
+def local_today(ctx: Context) -> date:
+    """Today in the user's time zone, as moods are noted."""
+    return ctx.now.astimezone(zone(settings_from(ctx.data.checkins).tz)).date()
 
 
 def mood_line(ctx: Context, days: int = 28) -> str | None:
