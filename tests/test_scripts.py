@@ -1,5 +1,13 @@
 """The conversation scripts in tests/scripts/: in-process (each well under a second) and
-end to end through the real PTB Application and the fake Bot API (`slow`)."""
+end to end through the real PTB Application and the fake Bot API (`slow`).
+
+Issue 10's items, end to end, by script: 1 the dose and "Why this amount?" (01, 02, 03);
+2 a plan change against the evidence (01); 3 "something changed" (09), edit or remove a
+contact (11), past contacts (10); 4 /urge and /draft mid-walk (04); 5 safety mode check-ins,
+the urge pause and re-clearing (05); 6 /reset (06); 7 check-ins set and left (07, 08);
+8 texts that fit (03, and tests/test_texts_fit_tools.py); 9 time zones (12); 10 mood and
+days within the plan (07, 10, 13).
+"""
 
 import time
 
