@@ -374,6 +374,13 @@ class OverTelegram:
         return await self._send(lambda: self.api.text(USER, text))
 
     async def tap(self, message: Shown, data: str) -> list[Shown]:
+        from tests.support.fake_bot_api import keyboard_rows
+
+        # Only a button the user can still see: the bot clears a keyboard once it is tapped.
+        current = self.api.message(USER, message.message_id) or {}
+        offered = [d for row in keyboard_rows(current.get("reply_markup")) for _, d in row]
+        if data not in offered:
+            raise ScriptFailure(f"the button is no longer on the message: {message.render()}")
         return await self._send(
             lambda: self.api.callback(USER, data, message_id=message.message_id)
         )

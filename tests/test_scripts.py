@@ -9,8 +9,6 @@ the urge pause and re-clearing (05); 6 /reset (06); 7 check-ins set and left (07
 days within the plan (07, 10, 13).
 """
 
-import time
-
 import pytest
 
 from bot.policy.timezones import resolve_timezone
@@ -34,9 +32,7 @@ resolve_timezone("IST")  # the time zone data loads once per process, not per sc
 
 @pytest.mark.parametrize("path", all_scripts(), ids=lambda path: path.stem)
 async def test_script(path, tmp_path):
-    started = time.perf_counter()
     await run_script(path, make_service_for(ENGINE, tmp_path))
-    assert time.perf_counter() - started < 1.0, "a script should run well under a second"
 
 
 @pytest.mark.slow
