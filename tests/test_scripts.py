@@ -164,3 +164,11 @@ def test_the_mid_walk_persona_uses_the_tools_before_the_plan():
     states = [step["state"] for step in script["steps"] if "state" in step]
     assert states and all(state.startswith("walkthrough:") for state in states)
     assert not any("walk" in step for step in script["steps"])  # /urge before any plan
+
+
+async def test_the_example_in_the_coaches_guide_runs(tmp_path):
+    guide = (SCRIPTS_DIR.parents[1] / "docs" / "editing-content.md").read_text(encoding="utf-8")
+    start = guide.index("```yaml\npersona:") + len("```yaml\n")
+    example = tmp_path / "example.yaml"
+    example.write_text(guide[start : guide.index("```", start)], encoding="utf-8")
+    await run_script(example, make_service_for(ENGINE, tmp_path))
