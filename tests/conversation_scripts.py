@@ -376,7 +376,8 @@ class OverTelegram:
     async def tap(self, message: Shown, data: str) -> list[Shown]:
         from tests.support.fake_bot_api import keyboard_rows
 
-        # Only a button the user can still see: the bot clears a keyboard once it is tapped.
+        # Only a button the user can still see on that message in the chat (a message that
+        # was deleted or edited since offers nothing to press).
         current = self.api.message(USER, message.message_id) or {}
         offered = [d for row in keyboard_rows(current.get("reply_markup")) for _, d in row]
         if data not in offered:
