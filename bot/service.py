@@ -93,6 +93,9 @@ class Service:
         self.admin_ids = admin_ids
         self.locks = UserLocks()  # shared by the update processor and jobs: see user_lock
         self._pruned_at: datetime | None = None
+        # Read-only updates answered whose record is not committed yet (a synced group
+        # commit takes a moment): a redelivery meanwhile is a duplicate, not answered twice.
+        self._recording: set[int] = set()
 
     def handle(
         self,
@@ -144,7 +147,7 @@ class Service:
         try:
             # One SELECT: whether the update was handled before, the session, the user's rows.
             state = self.store.load_state(user_id, update_id, now, user_id in self.admin_ids)
-            if state.seen:
+            if state.seen or update_id in self._recording:
                 return self._duplicate(update_id)
             # An unreadable session: say so kindly and start afresh; /delete and /export work.
             session = Session() if state.unreadable else state.session
@@ -252,11 +255,14 @@ class Service:
             return None
 
         def done(future: Future[None]) -> None:
+            # Committed (a later read sees it) or failed (a redelivery is answered again).
+            self._recording.discard(update_id)
             if isinstance(error := future.exception(), sqlite3.Error):
                 log.warning(
                     "could not record a read-only update: %s", describe_storage_error(error)
                 )
 
+        self._recording.add(update_id)
         future = self.store.mark_read_only(update_id, user_id, now)
         future.add_done_callback(done)
         return future

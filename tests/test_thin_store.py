@@ -84,3 +84,21 @@ def test_a_read_only_duplicate_is_found_by_the_read(store):
     assert first.written is not None and first.replies
     first.written.result(5)
     assert service.handle(5, Command("help", ""), "en", update_id=2).duplicate
+
+
+def test_a_read_only_update_redelivered_before_its_record_is_committed_is_a_duplicate(store):
+    import threading
+
+    service = Service(store, build_engine(), clock=lambda: NOW)
+    service.handle(5, Command("start", ""), "en", update_id=1)
+    release, started = threading.Event(), threading.Event()
+    store.writer.submit(lambda: (started.set(), release.wait(5)))  # the writer is busy
+    started.wait(5)
+    try:
+        first = service.handle(5, Command("help", ""), "en", update_id=2)
+        assert first.replies and first.written is not None and not first.written.done()
+        assert service.handle(5, Command("help", ""), "en", update_id=2).duplicate
+    finally:
+        release.set()
+    first.written.result(5)
+    assert service.handle(5, Command("help", ""), "en", update_id=2).duplicate
