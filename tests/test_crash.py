@@ -342,7 +342,11 @@ class Cycles:
             due = checkin_receipts(self.api) > run.receipts_before
         else:
             if run.kind == "settled" and run.kill_at is None and run.sweeps():
-                run.kill_at = time.monotonic() + self.rng.uniform(0, 1.5)
+                # From now on getUpdates never answers, so the batch the bot last fetched is
+                # handled but never confirmed: the next run gets it again (a redelivery) and
+                # must skip it. (A faster bot leaves too small a window to rely on chance.)
+                self.api.delay("getUpdates", 30.0, times=None, apply=False)
+                run.kill_at = time.monotonic() + self.rng.uniform(1.0, 2.0)
             due = run.kill_at is not None and time.monotonic() >= run.kill_at
         if due:
             self.bot.kill()
