@@ -420,7 +420,8 @@ REQUIRED_MESSAGES = frozenset(
     {
         "help", "about", "resume", "stale", "not_understood", "too_long", "media",
         "unknown_command", "group_only", "reset_confirm", "reset_yes", "reset_no",
-        "reset_cancelled", "reset_done", "continue", "try_again", "no_plan_yet", "no_menu_yet",
+        "reset_cancelled", "reset_done", "reset_done_safety", "continue", "try_again",
+        "no_plan_yet", "no_menu_yet",
         "coaching_off", "crisis_later", "crisis_ok", "crisis_ok_new", "input_too_long",
         "privacy_stored", "privacy_not_stored", "privacy_who", "export_ready",
         "export_unavailable", "delete_confirm", "delete_yes", "delete_no", "delete_done",
