@@ -240,6 +240,8 @@ class Engine:
         intent, _ = self.policy.listener.intent(text)
         spec = replies.intents.get(intent) if intent else None
         ctx.effects.append(CountHeard(intent or "not_understood"))
+        if ctx.session.coaching_off and intent not in replies.safety_keep:
+            spec = replies.safety_mode  # intents' replies talk about contact and the plan
         choices = spec.replies if spec else replies.not_understood
         body = choices[int(ctx.now.timestamp()) % len(choices)]  # varied, and testable
         last = ctx.data.last_checkin_at

@@ -50,3 +50,37 @@ async def test_delete_erases_the_danger_history(fake_api, at_menu):
     await say(fake_api, "/start")
     await tap(fake_api, "Let's begin")
     assert "living situation" in await tap(fake_api, "None of this applies")
+
+
+async def test_the_safety_menu_offers_the_checkins_the_stop_promises(fake_api, at_menu, clock):
+    bot = await at_menu(CHOICES)
+    await say(fake_api, "/safety")
+    stop = await tap(fake_api, "Something here applies")
+    assert "check-ins" in stop
+    menu = await tap(fake_api, "Continue")
+    assert "check-ins" in menu
+    assert "Check-ins" in labels(fake_api)
+    await tap(fake_api, "Check-ins")
+    await tap(fake_api, "How often and when")
+    await tap(fake_api, "Every day")
+    await tap(fake_api, "Morning, 9:00")
+    await say(fake_api, "UTC")
+    saved = await tap(fake_api, "Go on")
+    assert "every day at 09:00" in saved
+    assert "safety comes first" in (await tap(fake_api, "Open the menu")).lower()
+    assert bot.store.load_session(USER).state == "hub:safety_menu"
+    assert bot.store.load_user_data(USER, clock.now).checkins["frequency"] == "daily"
+
+
+@pytest.mark.parametrize("typed", ["they left me", "I miss her so much", "hello"])
+async def test_free_text_in_safety_mode_says_nothing_about_contact(fake_api, at_menu, typed):
+    await at_menu(CHOICES)
+    await report_danger(fake_api)
+    count = len(fake_api.sent_texts(USER))
+    fake_api.text(USER, typed)
+    texts = await reply_count(fake_api, USER, count + 2)
+    answer = texts[count].lower()
+    for contact_talk in ("contact", "reach out", "your plan", "message", "chasing", "silent"):
+        assert contact_talk not in answer or "not giving advice about contact" in answer
+    assert "safety comes first" in texts[count + 1].lower()
+    assert not {"See my plan", "Log a contact", "Pause before reaching out"} & set(labels(fake_api))
