@@ -21,6 +21,7 @@ FLOWS_DIR = Path(__file__).resolve().parent.parent / "flows"
 ENTRY = "walkthrough:welcome"
 MENU = "hub:menu"
 SAFETY_MENU = "hub:safety_menu"
+DRAFT_RESULT = "draft:result"  # where typed text that reads as a message for the spouse goes
 POINT_IDS = tuple(f"R{i}" for i in range(1, 22))
 MAX_WORDS = 80
 MAX_TEXT_CHARS = 4096
