@@ -36,6 +36,7 @@ COMPUTED_FACTS = {
     "change_against": {"yes", "no"},
     "has_plan": {"yes", "no"},
     "safety_before": {"clear", "concern"},
+    "tz_known": {"yes", "no"},
 }
 
 

@@ -65,3 +65,70 @@ async def test_the_moved_reply_offers_under_one_roof_only_to_those_at_home(
     offered = [text for row in keyboard_rows(answer.get("reply_markup")) for text, _ in row]
     assert ("Living under one roof" in offered) is fits
     assert ("Living apart" in offered) is not fits
+
+
+def walk_to_all_set(service, user: int = USER) -> str:
+    """In-process: the walk-through to the end, daily check-ins at 9:00 UTC, "All set"."""
+    from bot.model import Command, Press, Text
+
+    wanted = ["None of this applies", "Yes, every day", "Morning, 9:00", *APART.values()]
+    replies = service.handle(user, Command("start"), "en").replies
+    for _ in range(60):
+        buttons = {button.label: button.data for button in replies[-1].buttons}
+        if "Skip for now" in buttons:
+            service.handle(user, Text("UTC"), "en")
+            replies = service.handle(user, Press(buttons_of(service, user)["Go on"]), "en").replies
+            assert "All set" in replies[-1].text
+            return replies[-1].text
+        label = next((label for label in buttons if label in wanted), next(iter(buttons)))
+        replies = service.handle(user, Press(buttons[label]), "en").replies
+    raise AssertionError("never reached the check-in time zone")
+
+
+def buttons_of(service, user: int) -> dict[str, str]:
+    from bot.model import Command
+
+    reply = service.handle(user, Command("start"), "en").replies[-1]
+    return {button.label: button.data for button in reply.buttons}
+
+
+async def test_a_check_in_after_all_set_offers_logging_not_the_walk_through(
+    fake_api, start_bot, clock
+):
+    from tests.support.chat import tap
+    from tests.test_e2e_contacts import checkins_sent, sweep
+
+    bot = await start_bot()
+    walk_to_all_set(bot.service)
+    clock.advance(hours=21, seconds=5)  # 09:00 UTC tomorrow
+    await sweep(bot)
+    (checkin,) = checkins_sent(fake_api)
+    offered = labels(fake_api)
+    assert "Go on with the walk-through" not in offered
+    assert "Log a contact" in offered
+    assert "Who reached out first" in await tap(fake_api, "Log a contact")
+
+
+async def test_changing_the_frequency_does_not_ask_a_known_time_zone_again(fake_api, at_menu):
+    from tests.support.chat import say, tap
+
+    await at_menu(APART)
+    await say(fake_api, "/timezone")
+    await say(fake_api, "Lisbon")
+    await say(fake_api, "/checkins")
+    await tap(fake_api, "How often and when")
+    await tap(fake_api, "Once a week")
+    hour = await tap(fake_api, "Friday")
+    assert "next I'll ask where you are" not in hour and "Lisbon" in hour
+    saved = await tap(fake_api, "Evening, 19:00")
+    assert "All set" in saved and "every Friday at 19:00, Europe/Lisbon" in saved
+
+
+async def test_setting_check_ins_without_a_time_zone_still_asks_for_it(fake_api, at_menu):
+    from tests.support.chat import say, tap
+
+    await at_menu(APART)
+    await say(fake_api, "/checkins")
+    await tap(fake_api, "How often and when")
+    assert "next I'll ask where you are" in await tap(fake_api, "Every day")
+    assert "time zone" in await tap(fake_api, "Morning, 9:00")

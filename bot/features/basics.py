@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from bot.actions import SYSTEM_PREFIX, Context, command
+from bot.actions import SYSTEM_PREFIX, Context, action, command
 from bot.features.safety import CONCERN_ON
 from bot.flows import ENTRY, MENU, SAFETY_MENU
 from bot.model import Button, Reply
@@ -36,6 +36,14 @@ def menu(ctx: Context) -> list[Reply]:
             return [ctx.note("back_to_walkthrough")]
         return [ctx.note("no_menu_yet")]
     return [ctx.enter(SAFETY_MENU if ctx.session.coaching_off else MENU)]
+
+
+@action("finish_walkthrough")
+def finish_walkthrough(ctx: Context) -> None:
+    """The walk-through is complete once its end is reached with a plan, menu opened or not:
+    a check-in after "All set" then offers the plan's tools, not the walk-through again."""
+    if ctx.session.plan and ctx.session.completed_at is None:
+        ctx.session.completed_at = ctx.now
 
 
 # What a reset keeps: the user's own log and settings, and the danger history (the day danger

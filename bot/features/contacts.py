@@ -337,6 +337,19 @@ def checkins_tz(ctx: Context) -> str:
     return settings_from(ctx.data.checkins).tz
 
 
+@action("note_timezone_known")
+def note_timezone_known(ctx: Context) -> None:
+    """Whether the time zone is known (tz_known), so choosing an hour asks for it only if not."""
+    ctx.session.answers["tz_known"] = "yes" if settings_from(ctx.data.checkins).tz_set else "no"
+
+
+@placeholder("checkins.hour_note")
+def checkins_hour_note(ctx: Context) -> str:
+    """Under the hour question: the known time zone, or that it is asked for next."""
+    settings, texts = settings_from(ctx.data.checkins), ctx.content(FEATURE_TEXTS).timezone
+    return texts["hour_known"].format(zone=settings.tz) if settings.tz_set else texts["hour_ask"]
+
+
 @placeholder("checkins.tz_question")
 def checkins_tz_question(ctx: Context) -> str:
     """Ask for the time zone; say why, and what happens until it is known."""

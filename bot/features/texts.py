@@ -65,6 +65,8 @@ _KEYED: dict[str, dict[str, set[str]]] = {
         "ask_again": {"zone"},
         "choose": {"options"},
         "fixed": set(),
+        "hour_known": {"zone"},
+        "hour_ask": set(),
     },
 }
 
