@@ -112,15 +112,19 @@ def plan_suggestion(ctx: Context) -> str:
     return "\n\n" + ctx.content(FEATURE_TEXTS).plan_suggestion.format(reason=adjustment.reason)
 
 
-# Going warmer is weighed against this many of the latest contacts, and asked again when
-# at least AGAINST_SHARE of them were cold or unanswered.
+# Going warmer is weighed against the latest contacts (at most EVIDENCE_CONTACTS, none older
+# than EVIDENCE_DAYS: old silence says little about now), and asked again when at least
+# AGAINST_SHARE of them were cold or unanswered.
 EVIDENCE_CONTACTS = 5
+EVIDENCE_DAYS = 14
 AGAINST_SHARE = 0.6
 
 
 def _cold_evidence(ctx: Context) -> tuple[int, int]:
-    """(cold or unanswered, looked at) among the latest logged contacts."""
-    latest = ctx.data.contacts[-EVIDENCE_CONTACTS:]
+    """(cold or unanswered, looked at) among the latest logged contacts of the last 14 days."""
+    since = ctx.now - timedelta(days=EVIDENCE_DAYS)
+    recent = [c for c in ctx.data.contacts if since <= c.at <= ctx.now]
+    latest = recent[-EVIDENCE_CONTACTS:]
     return sum(c.outcome in ("cold", "no_answer") for c in latest), len(latest)
 
 
@@ -140,7 +144,9 @@ def weigh_change(ctx: Context) -> None:
 def plan_evidence(ctx: Context) -> str:
     """What the log shows, before a change against it."""
     cold, looked_at = _cold_evidence(ctx)
-    return ctx.content(FEATURE_TEXTS).plan_evidence.format(n=looked_at, matching=cold)
+    return ctx.content(FEATURE_TEXTS).plan_evidence.format(
+        n=looked_at, matching=cold, days=EVIDENCE_DAYS
+    )
 
 
 @action("change_level")
