@@ -132,3 +132,35 @@ async def test_setting_check_ins_without_a_time_zone_still_asks_for_it(fake_api,
     await tap(fake_api, "How often and when")
     assert "next I'll ask where you are" in await tap(fake_api, "Every day")
     assert "time zone" in await tap(fake_api, "Morning, 9:00")
+
+
+@pytest.mark.parametrize(
+    ("typed", "asked"),
+    [
+        ("EST", ["New York time (with summer time)", "UTC-05:00 all year (no summer time)"]),
+        ("Pacific", ["Los Angeles time (with summer time)", "UTC-08:00 all year"]),
+        ("usa", ["New York", "Chicago", "Los Angeles"]),
+        ("Portland", ["Los Angeles", "New York"]),
+    ],
+)
+async def test_an_ambiguous_time_zone_asks_which(fake_api, at_menu, clock, typed, asked):
+    from tests.support.chat import say
+
+    bot = await at_menu(APART)
+    await say(fake_api, "/timezone")
+    answer = await say(fake_api, typed)
+    assert "couldn't match" not in answer
+    for option in asked:
+        assert option in answer
+    assert not bot.store.load_user_data(USER, clock.now).checkins.get("tz_set")
+
+
+async def test_est_then_the_fixed_offset_is_kept_and_explained(fake_api, at_menu, clock):
+    from tests.support.chat import say
+
+    bot = await at_menu(APART)
+    await say(fake_api, "/timezone")
+    assert "no summer time" in await say(fake_api, "EST")
+    kept = await say(fake_api, "UTC-05:00")
+    assert "UTC-05:00" in kept and "no summer time" in kept
+    assert bot.store.load_user_data(USER, clock.now).checkins["tz"] == "UTC-05:00"

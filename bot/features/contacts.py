@@ -25,7 +25,13 @@ from bot.policy.contacts import (
     suggest_adjustment,
 )
 from bot.policy.plan import Plan, plan_for_level, plan_from_answers
-from bot.policy.timezones import is_fixed_offset, parse_timezone, resolve_timezone, zone
+from bot.policy.timezones import (
+    has_summer_time,
+    is_fixed_offset,
+    parse_timezone,
+    resolve_timezone,
+    zone,
+)
 
 LOG_ANSWERS = ("log_initiator", "log_kind", "log_outcome")
 CHECKIN_ANSWERS = (
@@ -363,14 +369,33 @@ def checkins_tz_question(ctx: Context) -> str:
     return texts["ask_again"].format(zone=settings.tz) if settings.tz_set else texts["ask"]
 
 
+def _place_name(tz: str) -> str:
+    """A zone's place as people type it ("America/New_York" -> "New York")."""
+    return tz.split("/")[-1].replace("_", " ")
+
+
+def _choice_name(tz: str, texts: dict[str, str]) -> str:
+    """A choice in words: a fixed offset all year, or a place's time with summer time."""
+    if is_fixed_offset(tz):
+        return texts["choice_fixed"].format(offset=tz)
+    if has_summer_time(tz):
+        return texts["choice_summer"].format(place=_place_name(tz))
+    return _place_name(tz)
+
+
 @placeholder("checkins.tz_check")
 def checkins_tz_check(ctx: Context) -> str:
     """After a typed time zone: the zone and its local time, or a kind request to retry."""
     texts = ctx.content(FEATURE_TEXTS).timezone
     if ctx.typed is not None:
         found = resolve_timezone(ctx.typed)
+        if found.choices and any(is_fixed_offset(tz) for tz in found.choices):
+            # "EST": the region's time, or a fixed offset all year (no summer time)?
+            names = [_place_name(tz) if not is_fixed_offset(tz) else tz for tz in found.choices]
+            options = " or ".join(_choice_name(tz, texts) for tz in found.choices)
+            return texts["choose_fixed"].format(options=options, examples=" or ".join(names))
         if found.choices:  # ambiguous: ask which one, by the places' names
-            options = ", ".join(tz.split("/")[-1].replace("_", " ") for tz in found.choices)
+            options = ", ".join(_place_name(tz) for tz in found.choices)
             return texts["choose"].format(options=options)
         if found.zone is None:
             return texts["unknown"]

@@ -67,6 +67,9 @@ _KEYED: dict[str, dict[str, set[str]]] = {
         "fixed": set(),
         "hour_known": {"zone"},
         "hour_ask": set(),
+        "choose_fixed": {"options", "examples"},
+        "choice_summer": {"place"},
+        "choice_fixed": {"offset"},
     },
 }
 
