@@ -164,3 +164,14 @@ async def test_est_then_the_fixed_offset_is_kept_and_explained(fake_api, at_menu
     kept = await say(fake_api, "UTC-05:00")
     assert "UTC-05:00" in kept and "no summer time" in kept
     assert bot.store.load_user_data(USER, clock.now).checkins["tz"] == "UTC-05:00"
+
+
+def test_free_text_replies_for_everyone_assume_no_living_situation():
+    """Every intent's replies go to users apart and at home alike: none may assume either."""
+    from bot.content import Content
+
+    replies = Content.load().policy.free_text
+    for name, intent in replies.intents.items():
+        for text in intent.replies:
+            for assumption in ("moves out", "moved out", "living apart", "handover", "at home"):
+                assert assumption not in text, (name, assumption)
