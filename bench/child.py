@@ -1,7 +1,8 @@
 """One measurement per process, so memory and start-up are measured cleanly.
 
 `python -m bench.child <kind> '<json args>'` prints one JSON line: kind is run, startup,
-generate or sweep. The orchestrator (`python -m bench`) starts these; see bench/__main__.py.
+generate, sweep, listen, stock or generate_stock. The orchestrator (`python -m bench`)
+starts these; see bench/__main__.py.
 """
 
 from __future__ import annotations
@@ -42,10 +43,11 @@ def pin_to_one_core() -> int | None:
 
 
 def start_profiler() -> Any:
-    """A started pyinstrument profiler (a dev dependency); its figures are not the timed ones."""
-    from pyinstrument import Profiler
+    """A started profiler of every thread (bench/profile.py); its figures are not the timed
+    ones."""
+    from bench.profile import AllThreads
 
-    profiler = Profiler(async_mode="disabled", interval=0.0005)
+    profiler = AllThreads()
     profiler.start()
     return profiler
 
@@ -55,14 +57,24 @@ def run(args: dict[str, Any]) -> dict[str, Any]:
     # A random walk may or may not open the progress chart, which loads matplotlib (tens of
     # MB) on first use; load it up front so that runs at different sizes differ only in size.
     import bot.charts  # noqa: F401
-    from bench.updates import run_sync
+    from bench import updates
+    from bench.profile import report
+    from bench.updates import CONCURRENCY, run_sync
 
+    if args.get("only"):  # a mix of some scenarios only (--compare: the taps, as stock's walk)
+        updates.SCENARIOS = {k: v for k, v in updates.SCENARIOS.items() if k in args["only"]}
     core = pin_to_one_core() if args.get("pin", True) else None
     profiler = start_profiler() if args.get("profile") else None
-    result = run_sync(Path(args["db"]), args["users"], args["updates"], args.get("seed", 1))
+    result = run_sync(
+        Path(args["db"]),
+        args["users"],
+        args["updates"],
+        args.get("seed", 1),
+        args.get("drive", "polling"),
+        args.get("concurrency", CONCURRENCY),
+    )
     if profiler is not None:
-        profiler.stop()
-        Path(args["profile"]).write_text(profiler.output_text(unicode=False, color=False))
+        Path(args["profile"]).write_text(report(profiler.stop()))
     gc.collect()
     return result | {"core": core, "rss_mb": rss_mb(), "peak_rss_mb": peak_mb()}
 
@@ -121,7 +133,32 @@ def listen(args: dict[str, Any]) -> dict[str, Any]:
     return measure(listener)
 
 
-KINDS = {"run": run, "startup": startup, "generate": generate, "sweep": sweep, "listen": listen}
+def stock(args: dict[str, Any]) -> dict[str, Any]:
+    """A stock PTB bot (ConversationHandler + PicklePersistence) tapping through its walk, on
+    one core like `run`; its memory is taken while it runs, since it holds every user (see
+    bench/stock.py)."""
+    from bench.stock import run_sync
+
+    core = pin_to_one_core()
+    drive = args.get("drive", "sequential")
+    result = run_sync(
+        Path(args["pickle"]), args["users"], args["updates"], args["on_flush"], drive=drive
+    )
+    return result | {"core": core, "peak_rss_mb": peak_mb()}
+
+
+def generate_stock(args: dict[str, Any]) -> dict[str, Any]:
+    """Generate the stock bot's pickle of stored users."""
+    from bench.stock import generate as generate_pickle
+    from bench.stock import steps
+
+    return generate_pickle(Path(args["pickle"]), args["users"], len(steps()))
+
+
+KINDS = {
+    "run": run, "startup": startup, "generate": generate, "sweep": sweep, "listen": listen,
+    "stock": stock, "generate_stock": generate_stock,
+}  # fmt: skip
 
 
 def main() -> None:

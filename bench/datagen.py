@@ -14,10 +14,13 @@ from bot.engine import Engine
 from bot.model import Command, Press, Session
 from bot.store import Store
 
+# Finished users whose index ends in this digit were sent a check-in 1-11 hours ago and are
+# not due: typed text from them answers it (bench/updates.py's `checkin_answer`).
+CHECKED_IN = 6
 # The benchmark's clock: fixed, so a cached database stays valid between runs.
 NOW = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 FIRST_USER_ID = 10_000_000
-GENERATOR_VERSION = 2
+GENERATOR_VERSION = 3
 BATCH = 50_000
 CHECKIN_SETTINGS = json.dumps(
     {"tz": "Europe/London", "frequency": "daily", "hour": 19, "weekday": 6,
@@ -79,8 +82,8 @@ def generate(path: Path, users: int, engine: Engine, due: int = 10_000) -> dict[
     templates = walk_templates(engine)
     completed = [t for t in templates if t.completed and t.state == "hub:menu"]
     walking = [t for t in templates if not t.completed]
-    # Due check-ins are spread evenly over all finished users, as real due times would be.
-    due_every = max(1, (users * 7 // 10) // max(1, due))
+    # Due check-ins are spread evenly over the other finished users, as real due times would be.
+    due_every = max(1, (users * 6 // 10) // max(1, due))
     due_left = due
     for start in range(0, users, BATCH):
         indexes = range(start, min(users, start + BATCH))
@@ -97,7 +100,7 @@ def generate(path: Path, users: int, engine: Engine, due: int = 10_000) -> dict[
                 rows["contacts"],
             )
             conn.executemany(
-                "INSERT INTO checkins VALUES (?, ?, ?, 'checkin', NULL, NULL)", rows["checkins"]
+                "INSERT INTO checkins VALUES (?, ?, ?, 'checkin', ?, NULL)", rows["checkins"]
             )
     store.close()
     return {"users": users, "templates": len(templates), "seconds": time.perf_counter() - started}
@@ -110,7 +113,8 @@ def _rows(
     due_left: int,
     due_every: int,
 ) -> dict[str, Any]:
-    """One batch of rows: seven in ten users finished the walk-through, the rest are in it."""
+    """One batch of rows: seven in ten users finished the walk-through, the rest are in it;
+    one in ten was sent a check-in within the last 12 hours (CHECKED_IN)."""
     rows: dict[str, Any] = {"users": [], "sessions": [], "contacts": [], "checkins": [], "due": 0}
     for index in indexes:
         user_id = FIRST_USER_ID + index
@@ -128,11 +132,14 @@ def _rows(
         if index % 5 == 0:
             for days in (3, 10):
                 rows["contacts"].append((user_id, iso(NOW - timedelta(days=days)), "warm"))
-        finished_ordinal = index // 10 * 7 + index % 10
-        if due_left > rows["due"] and finished_ordinal % due_every == 0:
+        last_sent = None
+        if index % 10 == CHECKED_IN:
+            last_sent = iso(NOW - timedelta(hours=1 + index // 10 % 11))
+            due_at = NOW + timedelta(hours=12 + index % 12)
+        elif due_left > rows["due"] and (index // 10 * 6 + index % 10) % due_every == 0:
             due_at = NOW - timedelta(minutes=1 + rows["due"] % 50)
             rows["due"] += 1
         else:
             due_at = NOW + timedelta(minutes=1 + index % 10_080)
-        rows["checkins"].append((user_id, CHECKIN_SETTINGS, iso(due_at)))
+        rows["checkins"].append((user_id, CHECKIN_SETTINGS, iso(due_at), last_sent))
     return rows

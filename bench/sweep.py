@@ -73,7 +73,7 @@ async def deliver(work: Path, messages: int) -> dict[str, Any]:
     from tests.support.fake_bot_api import FakeBotApi
 
     db_path = work / "sweep-delivery.db"
-    generate(db_path, messages * 2, build_engine(), due=messages)  # 7 in 10 finished: enough
+    generate(db_path, messages * 2, build_engine(), due=messages)  # 6 in 10 may be due: enough
     store = Store(db_path)
     due_users = [r["user_id"] for r in store.db.query(
         "SELECT user_id FROM checkins WHERE due_at <= ?", [iso(NOW)])]  # fmt: skip

@@ -2,14 +2,13 @@
 
 The engine knows nothing of Telegram or terminals. A button or typed answer leads to its
 step's fixed target or to the first route whose condition the user's answers meet; the
-engine follows that itself (docs/decisions/0005-no-state-machine-library.md) and keeps no
+engine follows that itself (docs/decisions/0005-transitions-public-api.md) and keeps no
 per-user state between inputs.
 """
 
 from __future__ import annotations
 
 import hashlib
-import re
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, cast, get_args
@@ -96,6 +95,33 @@ class Engine:
         for step in flows.steps.values():
             for route in step.routes:
                 self.machine.add_transition(ROUTE, step.name, route.to, conditions=[route.matches])
+        # Compiled once from the machine, so an input is a dictionary look-up, not a walk:
+        # each step's routes in order (get_transitions scans every route of every step), each
+        # step's rendered buttons, and each button's callback data -> (step, button index).
+        self._routes = {name: self._compile_routes(name) for name in flows.steps}
+        self._buttons = {name: self._compile_buttons(step) for name, step in flows.steps.items()}
+        self._presses = {
+            button.data: (name, index)
+            for name, buttons in self._buttons.items()
+            for index, button in enumerate(buttons)
+            if button.data is not None
+        }
+
+    def _compile_routes(self, name: str) -> tuple[tuple[str, tuple[RouteTest, ...]], ...]:
+        """A step's conditional routes in order, as (target, conditions), from the machine."""
+        return tuple(
+            (str(transition.dest), tuple(cast(RouteTest, c.func) for c in transition.conditions))
+            for transition in self.machine.get_transitions(ROUTE, source=name)
+        )
+
+    @staticmethod
+    def _compile_buttons(step: Step) -> tuple[Button, ...]:
+        """A step's buttons as rendered: callback data `s.<step token>.<index>`."""
+        token = step_token(step.name)
+        return tuple(
+            Button(button.label, data=f"{STEP_PREFIX}{token}.{index}")
+            for index, button in enumerate(step.buttons)
+        )
 
     # --- the one entry point ------------------------------------------------------------------
 
@@ -153,13 +179,10 @@ class Engine:
             return self._command(ctx, data[len(COMMAND_PREFIX) :], ""), None
         if data.startswith(SYSTEM_PREFIX):
             return self._system_press(ctx, data.removeprefix(SYSTEM_PREFIX), pending)
-        match = re.fullmatch(re.escape(STEP_PREFIX) + r"([0-9a-f]{6})\.(\d{1,2})", data)
-        step = self.flows.step(ctx.session.state)
-        if not match or self._by_token.get(match[1]) != ctx.session.state:
+        name, index = self._presses.get(data, ("", 0))
+        if name != ctx.session.state:  # another step's button (or none): it has passed
             return self._stale(ctx)
-        index = int(match[2])
-        if index >= len(step.buttons):
-            return self._stale(ctx)
+        step = self.flows.step(name)
         button = step.buttons[index]
         if button.command:
             return self._command(ctx, button.command, ""), None
@@ -286,9 +309,7 @@ class Engine:
             facts = self.facts(ctx.session)
             # The loader makes every step's last route unconditional, so one always fits.
             target = next(
-                str(transition.dest)
-                for transition in self.machine.get_transitions(ROUTE, source=step.name)
-                if all(cast(RouteTest, c.func)(facts) for c in transition.conditions)
+                to for to, tests in self._routes[step.name] if all(t(facts) for t in tests)
             )
         self._enter(ctx, target)
 
@@ -361,13 +382,8 @@ class Engine:
 
     def render(self, ctx: Context) -> Reply:
         """Return the current step as a reply with its buttons."""
-        step = self.flows.step(ctx.session.state)
-        token = step_token(step.name)
-        buttons = tuple(
-            Button(button.label, data=f"{STEP_PREFIX}{token}.{index}")
-            for index, button in enumerate(step.buttons)
-        )
-        return Reply(self.fill(step.text, ctx), buttons)
+        state = ctx.session.state
+        return Reply(self.fill(self.flows.step(state).text, ctx), self._buttons[state])
 
     def view(self, session: Session, now: datetime, data: UserData | None = None) -> Reply:
         """Render a session's current step without changing anything."""

@@ -11,6 +11,7 @@ from bot.policy.contacts import Contact
 
 # How long backups and replicas keep data after /delete erased it here (a setting).
 DEFAULT_BACKUP_RETENTION_HOURS = 168
+MAX_CALLBACK_BYTES = 64  # the Bot API's limit on a button's callback_data
 
 # --- inputs -----------------------------------------------------------------------------------
 
@@ -62,6 +63,11 @@ class Button:
     label: str
     data: str | None = None
     url: str | None = None
+
+    def __post_init__(self) -> None:
+        # Telegram refuses a whole message whose keyboard has longer callback data.
+        if self.data is not None and len(self.data.encode()) > MAX_CALLBACK_BYTES:
+            raise ValueError(f"callback data over {MAX_CALLBACK_BYTES} bytes")
 
 
 @dataclass(frozen=True)

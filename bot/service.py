@@ -6,6 +6,8 @@ returns, so the state change is always committed before any reply leaves.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable
@@ -32,6 +34,7 @@ from bot.model import (
     Command,
     Event,
     Media,
+    Outcome,
     Press,
     Reply,
     Session,
@@ -39,7 +42,6 @@ from bot.model import (
     UserData,
 )
 from bot.store import CheckinClaim, ClaimedCheckin, DueCheckin, Store
-from bot.store.users import BadRow
 
 log = logging.getLogger(__name__)
 Clock = Callable[[], datetime]
@@ -99,51 +101,97 @@ class Service:
         language: str | None = None,
         update_id: int | None = None,
     ) -> Result:
-        """Handle one input from `user_id` and return what to send.
+        """Handle one input from `user_id` and return what to send (once it is committed).
 
         With an `update_id` (Telegram's), the update is handled at most once: its id is
         committed in the same transaction as its state change, and a redelivery gets nothing.
         """
+        decided = self.decide(user_id, event, language, update_id)
+        return decided if isinstance(decided, Result) else self.finish(decided, wait=True)
+
+    async def handle_async(
+        self,
+        user_id: int,
+        event: Event,
+        language: str | None = None,
+        update_id: int | None = None,
+    ) -> Result:
+        """`handle` for the event loop: the read and the engine run on a worker thread (a
+        long message or a slow disk holds up only this user), then the commit is awaited
+        without holding any thread, so the worker takes the next user's update meanwhile and
+        the writer commits the waiting updates together (group commit)."""
+        decided = await asyncio.to_thread(self.decide, user_id, event, language, update_id)
+        if isinstance(decided, Result):
+            return decided
+        if decided.committed is not None:
+            with contextlib.suppress(BaseException):  # finish() reads the outcome
+                await asyncio.wrap_future(decided.committed)
+        return self.finish(decided, wait=False)
+
+    def decide(
+        self,
+        user_id: int,
+        event: Event,
+        language: str | None = None,
+        update_id: int | None = None,
+    ) -> Result | Decided:
+        """Read the user's state, run the engine and queue the write (if any): a Decided to
+        `finish` once the write is committed, or at once a Result (duplicate, failed)."""
         now = self.clock()
         event = storable(event)
         if isinstance(event, Press) and (command := command_from_press(event.data)):
             event = command  # a button under a check-in runs a command, whatever the step
         try:
-            if update_id is not None and self.store.is_processed(update_id):
-                log.info("update %s was already handled; skipped", update_id)
-                return Result([], duplicate=True)
-            unreadable = False
-            try:
-                session = self.store.load_session(user_id)
-            except BadRow as error:
-                # Say so kindly and start the conversation afresh; /delete and /export work.
-                log.error("a stored session could not be read (%s); the user starts afresh", error)
-                session, unreadable = Session(), True
-            data = self.store.load_user_data(user_id, now, is_admin=user_id in self.admin_ids)
+            # One SELECT: whether the update was handled before, the session, the user's rows.
+            state = self.store.load_state(user_id, update_id, now, user_id in self.admin_ids)
+            if state.seen:
+                return self._duplicate(update_id)
+            # An unreadable session: say so kindly and start afresh; /delete and /export work.
+            session = Session() if state.unreadable else state.session
+            data = state.data
             if language and data.language != language:
                 data = replace(data, language=language)
             data = self._with_reads(user_id, data, now)
             outcome = self.engine.handle(session, event, now, data)
-            if unreadable:
-                outcome.replies.insert(0, Reply(self.engine.messages["unreadable_row"]))
-            if outcome.changed:
-                self.store.commit(
-                    user_id, outcome.session, outcome.effects, now, language, update_id
-                )
         except sqlite3.Error as error:
-            # Nothing was committed: say so kindly and let the user try again.
-            log.error(
-                "storage error, nothing was saved and the user was asked to try again: %s (%s)",
-                describe_storage_error(error),
-                type(error).__name__,
+            return self._failed(error)
+        if state.unreadable:
+            outcome.replies.insert(0, Reply(self.engine.messages["unreadable_row"]))
+        committed = None
+        if outcome.changed:
+            committed = self.store.commit_later(
+                user_id, outcome.session, outcome.effects, now, language, update_id
             )
-            return Result([Reply(self.engine.messages["try_again"])], failed=True)
-        written = None if outcome.changed else self._mark_read_only(update_id, user_id, now)
-        self._prune(now)
-        log.debug(
-            "handled a %s (%s)", type(event).__name__, "changed" if outcome.changed else "read"
-        )
+        return Decided(user_id, update_id, now, type(event).__name__, outcome, committed)
+
+    def finish(self, decided: Decided, wait: bool = True) -> Result:
+        """The Result of a decided update, once its write is committed (waits for it)."""
+        written = None
+        if decided.committed is not None:
+            try:
+                if not decided.committed.result():
+                    return self._duplicate(decided.update_id)  # handled meanwhile
+            except sqlite3.Error as error:
+                return self._failed(error)
+        else:
+            written = self._mark_read_only(decided.update_id, decided.user_id, decided.now)
+        self._prune(decided.now, wait)
+        outcome = decided.outcome
+        log.debug("handled a %s (%s)", decided.event, "changed" if outcome.changed else "read")
         return Result(outcome.replies, outcome.notice, written=written)
+
+    def _failed(self, error: sqlite3.Error) -> Result:
+        # Nothing was committed: say so kindly and let the user try again.
+        log.error(
+            "storage error, nothing was saved and the user was asked to try again: %s (%s)",
+            describe_storage_error(error),
+            type(error).__name__,
+        )
+        return Result([Reply(self.engine.messages["try_again"])], failed=True)
+
+    def _duplicate(self, update_id: int | None) -> Result:
+        log.info("update %s was already handled; skipped", update_id)
+        return Result([], duplicate=True)
 
     def _with_reads(self, user_id: int, data: UserData, now: datetime) -> UserData:
         """Give the engine read access for /export (own rows) and /stats (admins only)."""
@@ -213,18 +261,30 @@ class Service:
         future.add_done_callback(done)
         return future
 
-    def _prune(self, now: datetime) -> None:
-        """Drop old processed update ids, at most once per PRUNE_EVERY (cheap, indexed)."""
+    def _prune(self, now: datetime, wait: bool = True) -> None:
+        """Drop old processed update ids, at most once per PRUNE_EVERY (cheap, indexed);
+        without `wait`, the pruning is queued and only its outcome logged."""
         if self._pruned_at is not None and now - self._pruned_at < PRUNE_EVERY:
             return
         self._pruned_at = now
-        try:
-            dropped = self.store.prune_processed(now - PROCESSED_KEEP)
-        except sqlite3.Error as error:
-            log.warning("could not prune processed updates: %s", describe_storage_error(error))
+        before = now - PROCESSED_KEEP
+        if wait:
+            try:
+                dropped = self.store.prune_processed(before)
+            except sqlite3.Error as error:
+                log.warning("could not prune processed updates: %s", describe_storage_error(error))
+                return
+            if dropped:
+                log.info("pruned %d processed update ids", dropped)
             return
-        if dropped:
-            log.info("pruned %d processed update ids", dropped)
+
+        def done(future: Future[int]) -> None:
+            if isinstance(error := future.exception(), sqlite3.Error):
+                log.warning("could not prune processed updates: %s", describe_storage_error(error))
+            elif future.exception() is None and (dropped := future.result()):
+                log.info("pruned %d processed update ids", dropped)
+
+        self.store.prune_processed_later(before).add_done_callback(done)
 
     def user_lock(self, user_id: int) -> AbstractAsyncContextManager[None]:
         """Hold this while touching a user's state from async code (handlers, check-in jobs)."""
@@ -254,6 +314,18 @@ def storable(event: Event) -> Event:
     if isinstance(event, Media):
         return Media(event.kind, clean(event.caption))
     return event
+
+
+@dataclass(frozen=True)
+class Decided:
+    """An update read and decided, its write queued (see Service.decide and finish)."""
+
+    user_id: int
+    update_id: int | None
+    now: datetime
+    event: str  # the input's kind, for the log
+    outcome: Outcome
+    committed: Future[bool] | None  # the write; True once committed, False: a duplicate
 
 
 @dataclass(frozen=True)

@@ -18,12 +18,8 @@ from telegram import (
     Bot,
     BotCommand,
     BotCommandScopeAllPrivateChats,
-    CallbackQuery,
     ChatMemberUpdated,
-    InlineKeyboardButton,
-    InlineKeyboardMarkup,
     InputFile,
-    Message,
     Update,
 )
 from telegram.constants import ChatMemberStatus, ChatType, MessageLimit
@@ -44,6 +40,7 @@ from telegram.warnings import PTBUserWarning
 
 from bot.config import Settings
 from bot.health import touch_heartbeat
+from bot.incoming import without_tapped_message
 from bot.model import Attachment, Command, Event, Media, Press, Reply, Text
 from bot.reliability import (
     ConfirmAfterHandled,
@@ -63,6 +60,8 @@ AnyApplication = Application[Any, Any, Any, Any, Any, Any]
 warnings.filterwarnings("ignore", message=r"Please use 'Bot\.", category=PTBUserWarning)
 PRIVATE = filters.ChatType.PRIVATE
 ALLOWED_UPDATES = ["message", "edited_message", "callback_query", "my_chat_member", "channel_post"]
+# The Bot API's JSON for an inline keyboard: {"inline_keyboard": [[{"text": ..., ...}], ...]}.
+Markup = dict[str, list[list[dict[str, str | None]]]]
 # Telegram allows about 30 messages a second in bulk. PTB's default limiter lets a burst of 30
 # through and then 30 a second more, so any one second can see up to 60 and Telegram answers
 # 429 (the benchmark's sweep measured a fifth of the rate lost to waits). A bucket of
@@ -97,7 +96,9 @@ def build_application(
         builder = builder.request(request)
     heartbeat = partial(touch_heartbeat, settings.db_path)
     builder = builder.get_updates_request(
-        ConfirmAfterHandled(tracker, get_updates_request, on_success=heartbeat)
+        ConfirmAfterHandled(
+            tracker, get_updates_request, on_success=heartbeat, prepare=without_tapped_message
+        )
     )
     if settings.api_url:
         base = settings.api_url.rstrip("/")
@@ -198,7 +199,7 @@ async def on_button(update: Update, context: ContextTypes.DEFAULT_TYPE) -> None:
         return
     chat = update.effective_chat
     if chat is not None and chat.type != ChatType.PRIVATE:
-        await _answer_quietly(query, None)
+        await answer_callback(context.bot, query.id, None)
         return
     await _handle(update, context, Press(query.data or ""))
 
@@ -240,8 +241,9 @@ async def _handle(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Eve
     service: Service = context.bot_data["service"]
     # SQLite and the engine run off the event loop: a locked database or a long message
     # holds up only this user (whose updates wait their turn anyway), never anyone else.
-    result = await asyncio.to_thread(
-        service.handle, user.id, event, user.language_code, update_id=update.update_id
+    # The result comes once the update's write is committed (with others': group commit).
+    result = await service.handle_async(
+        user.id, event, user.language_code, update_id=update.update_id
     )
     tracker = context.application.update_queue
     if isinstance(tracker, UpdateTracker):
@@ -255,9 +257,10 @@ async def _handle(update: Update, context: ContextTypes.DEFAULT_TYPE, event: Eve
     if result.duplicate:
         return  # redelivered after a restart: it was handled and answered before
     if update.callback_query is not None:
-        await _answer_quietly(update.callback_query, result.notice)
-        if not result.failed:  # keep the buttons so the user can simply tap again
-            await _clear_keyboard(update.callback_query, user.id)
+        # The tapped keyboard is left as it is (docs/decisions/0006-tapped-keyboards-stay.md):
+        # an old button of another step is refused kindly by the engine, and clearing would
+        # cost a call, and a slot of the rate limiter's budget, on every tap.
+        await answer_callback(context.bot, update.callback_query.id, result.notice)
     # A private chat's id is the user's id; a forged press on someone else's message must
     # never send this user's conversation into another chat.
     await send_replies(context, user.id, result)
@@ -289,9 +292,7 @@ async def send_reply(context: ContextTypes.DEFAULT_TYPE, chat_id: int, reply: Re
     chunks = split_text(reply.text)
     for index, chunk in enumerate(chunks):
         markup = keyboard(reply) if index == len(chunks) - 1 else None
-        params: dict[str, Any] = {"chat_id": chat_id, "text": chunk}
-        if markup is not None:
-            params["reply_markup"] = markup
+        params = message_params(chat_id, chunk, markup)
         sent = await call_with_retries(
             partial(call_unparsed, context.bot, "sendMessage", params), "sendMessage"
         )
@@ -305,30 +306,46 @@ async def send_attachment(
 ) -> bool:
     """Render the file off the event loop (charts take a while), then send it with a caption."""
     data = await asyncio.to_thread(attachment.render)
-    caption = reply.text[: MessageLimit.CAPTION_LENGTH]
-    send = context.bot.send_photo if attachment.kind == "photo" else context.bot.send_document
+    params = message_params(chat_id, None, keyboard(reply))
+    params["caption"] = reply.text[: MessageLimit.CAPTION_LENGTH]
+    method = "sendPhoto" if attachment.kind == "photo" else "sendDocument"
 
-    async def call() -> Message:  # a fresh InputFile each time: a retry must not half-read it
+    async def call() -> Any:  # a fresh InputFile each time: a retry must not half-read it
         file = InputFile(data, filename=attachment.filename)
-        return await send(chat_id, file, caption=caption, reply_markup=keyboard(reply))
+        return await call_unparsed(context.bot, method, {**params, attachment.kind: file})
 
     return await call_with_retries(call, f"send {attachment.kind}") is not None
 
 
-def keyboard(reply: Reply) -> InlineKeyboardMarkup | None:
-    """Turn a reply's buttons into an inline keyboard, one button per row."""
+def message_params(chat_id: int, text: str | None, markup: Markup | None) -> dict[str, Any]:
+    """sendMessage's parameters as the Bot API names them (no text: for a caption's method)."""
+    params: dict[str, Any] = {"chat_id": chat_id}
+    if text is not None:
+        params["text"] = text
+    if markup is not None:
+        params["reply_markup"] = markup
+    return params
+
+
+def keyboard(reply: Reply) -> Markup | None:
+    """A reply's buttons as the Bot API's inline keyboard, one button per row.
+
+    Plain JSON, not PTB's InlineKeyboardMarkup: building and serialising the objects cost
+    about 80 µs a message in the benchmark; the Bot API reads the same JSON either way.
+    Callback data is at most 64 bytes (checked when a Button is made, see bot/model.py).
+    """
     if not reply.buttons:
         return None
-    return InlineKeyboardMarkup(
-        [
+    return {
+        "inline_keyboard": [
             [
-                InlineKeyboardButton(b.label, url=b.url)
+                {"text": b.label, "url": b.url}
                 if b.url
-                else InlineKeyboardButton(b.label, callback_data=b.data)
+                else {"text": b.label, "callback_data": b.data}
             ]
             for b in reply.buttons
         ]
-    )
+    }
 
 
 def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str]:
@@ -342,32 +359,24 @@ def split_text(text: str, limit: int = MessageLimit.MAX_TEXT_LENGTH) -> list[str
     return [*pieces, text] if text or not pieces else pieces
 
 
-async def _answer_quietly(query: CallbackQuery, notice: str | None) -> None:
-    """Stop the button's spinner; a query that is too old to answer is not worth a warning."""
-    await best_effort(lambda: query.answer(text=notice), "callback answer")
-
-
-async def _clear_keyboard(query: CallbackQuery, user_id: int) -> None:
-    """Remove the buttons from the message that was tapped, so old choices do not linger."""
-    message = query.message
-    if message is None or not getattr(message, "reply_markup", None):
-        return
-    if message.chat.id != user_id:
-        return  # not this user's chat: never touch it
-    # "message is not modified" / "message to edit not found" are expected; best_effort
-    # keeps them at DEBUG.
-    params = {"chat_id": message.chat.id, "message_id": message.message_id}
-    await best_effort(
-        lambda: call_unparsed(query.get_bot(), "editMessageReplyMarkup", params), "clear keyboard"
-    )
+async def answer_callback(bot: Bot, query_id: str, notice: str | None) -> None:
+    """Stop the button's spinner (with a short pop-up if `notice`); a query that is too old
+    to answer is not worth a warning."""
+    params: dict[str, Any] = {"callback_query_id": query_id}
+    if notice:
+        params["text"] = notice
+    await best_effort(lambda: call_unparsed(bot, "answerCallbackQuery", params), "callback answer")
 
 
 async def call_unparsed(bot: Bot, method: str, params: dict[str, Any]) -> Any:
-    """Call a Bot API method and keep its answer as plain JSON.
+    """Call a Bot API method with parameters as the Bot API names them (plain JSON, or an
+    InputFile for an upload) and keep its answer as plain JSON.
 
-    python-telegram-bot turns every returned Message into objects, which was about a quarter
-    of a button tap's time in the benchmark's profile; the bot never reads what sendMessage
-    or editMessageReplyMarkup return. Same rate limiter, same errors as the typed methods.
+    Every call of the update path and of check-in delivery goes through here: PTB's typed
+    methods build objects for the parameters and turn every returned Message into objects,
+    which was about half a button tap's time in the benchmark's profile, and the bot never
+    reads what they return. `Bot.do_api_request` is public; same rate limiter, same errors
+    (Forbidden, BadRequest, RetryAfter, NetworkError) as the typed methods.
     """
     return await bot.do_api_request(method, api_kwargs=params)
 
@@ -392,9 +401,7 @@ async def on_flood(application: AnyApplication, guard: FloodGuard | None, update
         reply = Reply(service.engine.messages["slow_down"])
     else:
         return
-    params: dict[str, Any] = {"chat_id": user.id, "text": reply.text}
-    if (markup := keyboard(reply)) is not None:
-        params["reply_markup"] = markup
+    params = message_params(user.id, reply.text, keyboard(reply))
     await best_effort(lambda: call_unparsed(application.bot, "sendMessage", params), "slow down")
 
 
@@ -455,8 +462,9 @@ async def deliver_checkin(context: ContextTypes.DEFAULT_TYPE, message: DueMessag
     """
     service: Service = context.bot_data["service"]
     reply = message.reply
+    params = message_params(message.user_id, reply.text, keyboard(reply))
     try:
-        await context.bot.send_message(message.user_id, reply.text, reply_markup=keyboard(reply))
+        await call_unparsed(context.bot, "sendMessage", params)
         return True
     except Forbidden:
         await asyncio.to_thread(service.user_blocked, message.user_id)  # no more check-ins

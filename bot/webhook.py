@@ -35,6 +35,7 @@ from telegram.ext import ContextTypes
 
 from bot.config import Settings
 from bot.health import touch_heartbeat
+from bot.incoming import without_tapped_message
 from bot.reliability import UpdateTracker
 
 if TYPE_CHECKING:
@@ -84,7 +85,7 @@ def make_app(application: AnyApplication, settings: Settings) -> Starlette:
             data = json.loads(body)
             if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
                 raise ValueError("not an update")
-            update = Update.de_json(data, application.bot)
+            update = Update.de_json(without_tapped_message(data), application.bot)
         except (ValueError, TypeError, KeyError, AttributeError) as error:
             log.warning("webhook: refused a malformed update (%s)", type(error).__name__)
             return Response(status_code=400)

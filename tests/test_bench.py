@@ -19,7 +19,8 @@ def test_bench_runs_end_to_end_at_a_tiny_size(tmp_path):
         sys.executable, "-m", "bench", "--users", "200", "--updates", "200",
         "--memory-sizes", "200,300", "--memory-updates", "50", "--startup-users", "300",
         "--sweep-users", "300", "--due", "40", "--deliver", "12",
-        "--workdir", str(tmp_path / "db"), "--out", str(out),
+        "--workdir", str(tmp_path / "db"), "--out", str(out), "--sequential", "--compare",
+        "--profile", str(tmp_path / "profile.txt"),
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
@@ -28,12 +29,27 @@ def test_bench_runs_end_to_end_at_a_tiny_size(tmp_path):
     results = json.loads(out.read_text())
     updates = results["updates"]
     assert updates["updates"] == 200
-    assert {"tap", "command", "text", "draft", "log", "urge"} <= set(updates["kinds"])
+    assert updates["drive"] == "polling" and updates["batch_mean"] > 1  # users in flight together
+    assert updates["commit_groups"] > 0 and updates["jobs_per_commit"] >= 1
+    assert results["updates_sequential"]["drive"] == "sequential"
+    assert results["updates_sequential"]["updates"] == 200
+    profile = (tmp_path / "profile.txt").read_text()
+    assert "Service.decide" in profile and "writer: groups" in profile
+    kinds = {"tap", "command", "text_menu", "text_walk", "checkin_answer", "draft", "log", "urge"}
+    assert kinds <= set(updates["kinds"])
+    assert all(figures["p99_ms"] > 0 for figures in updates["kinds"].values())
+    assert "| checkin_answer |" in done.stdout  # per-kind p50 and p99 are printed
     assert updates["api_calls"]["sendMessage"] > 0
-    assert (
-        updates["api_calls"]["answerCallbackQuery"]
-        == updates["api_calls"]["editMessageReplyMarkup"]
-    )  # every tap is answered and its keyboard cleared
+    assert updates["api_calls"]["answerCallbackQuery"] > 0  # taps are answered
+    assert "editMessageReplyMarkup" not in updates["api_calls"]  # tapped keyboards stay
+    stock = results["stock"]  # stock PTB on the same 200 users, in memory and durable
+    assert stock["memory"]["updates"] == 200 and stock["durable"]["updates"] == 3
+    assert stock["memory"]["drive"] == "polling"
+    for run in stock.values():
+        assert run["api_calls"]["answerCallbackQuery"] == run["api_calls"]["sendMessage"]
+        assert run["updates_per_s"] > 0 and run["rss_mb"] > 0
+    assert "ratio: Reconnect's updates/s" in done.stdout
+    assert set(results["updates_taps"]["kinds"]) <= {"tap", "start"}  # like stock's walk
     assert set(results["memory"]) == {"200", "300"}
     assert all(run["rss_mb"] > 0 for run in results["memory"].values())
     assert results["startup"]["ready_s"] > 0

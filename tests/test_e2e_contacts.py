@@ -177,7 +177,7 @@ async def test_flood_control_that_outlasts_the_retries_puts_the_checkin_back(
     from bot.telegram import checkin_sweep
 
     class FloodedBot:
-        async def send_message(self, *args, **kwargs):
+        async def do_api_request(self, *args, **kwargs):
             raise RetryAfter(30)
 
     bot = await set_up_berlin_evening(fake_api, at_menu)

@@ -127,14 +127,13 @@ async def test_stale_button_gets_a_short_answer_and_the_current_step(fake_api, s
     assert "passed" in answer.get("text", "")
 
 
-async def test_tapped_keyboard_is_removed(fake_api, start_bot):
+async def test_tapped_keyboard_stays(fake_api, start_bot):
     await start_bot()
     await say(fake_api, "/start")
     welcome = fake_api.sent_messages(USER)[-1]
     await tap(fake_api, "Let's begin")
-    await fake_api.wait_for(
-        lambda: not fake_api.message(USER, welcome["message_id"]).get("reply_markup")
-    )
+    assert fake_api.message(USER, welcome["message_id"])["reply_markup"]
+    assert fake_api.calls("editMessageReplyMarkup") == []  # see tests/test_lean_path.py
 
 
 async def test_help_and_about(fake_api, start_bot):

@@ -183,6 +183,7 @@ def test_training_is_reproducible(tmp_path):
 def test_a_model_alarm_about_another_time_or_person_is_only_the_question():
     assert LISTENER.model is not None
     thresholds = {**LISTENER.model.thresholds, "crisis_alarm": 0.0, "crisis_rule_veto": 0.0}
+    thresholds["crisis_alarm_bare"] = 0.0
     eager = Listener(
         replace(LISTENER.model, thresholds=thresholds),
         POLICY.crisis,
@@ -193,3 +194,18 @@ def test_a_model_alarm_about_another_time_or_person_is_only_the_question():
     assert about_then is not None and about_then.level == "check"
     about_now = eager.crisis("we talked about the kids again today")
     assert about_now is not None and about_now.level == "alarm"
+
+
+def test_the_model_alone_needs_a_word_of_risk_for_the_full_reply():
+    assert LISTENER.model is not None
+    thresholds = {**LISTENER.model.thresholds, "crisis_alarm": 0.0, "crisis_alarm_bare": 1.01}
+    eager = Listener(
+        replace(LISTENER.model, thresholds=thresholds),
+        POLICY.crisis,
+        POLICY.draft_rules,
+        LISTENER.draft_kinds,
+    )
+    bare = eager.crisis("I'm going to call her tonight, I decided")
+    assert bare is not None and bare.level == "check"
+    risky = eager.crisis("I'm going to say goodbye to everyone tonight, I decided")
+    assert risky is not None and risky.level == "alarm"

@@ -110,6 +110,10 @@ def test_webhook_process_answers_start_and_refuses_a_wrong_secret(fake_api, bot_
         fake_api.command(77, "/start")  # the fake server posts it with the secret header
         fake_api.wait_for_sync(lambda: fake_api.sent_texts(77), 10)
         assert "self-help" in fake_api.sent_texts(77)[0]
+        pressed = fake_api.press(77, "Let's begin")  # read without its message (bot/incoming.py)
+        fake_api.wait_for_sync(lambda: len(fake_api.sent_texts(77)) == 2, 10)
+        assert "protective order" in fake_api.sent_texts(77)[1]
+        assert fake_api.callback_answer(pressed["callback_query"]["id"]) is not None
 
         forged = {"update_id": 999_001, "message": {
             "message_id": 1, "date": 1_790_000_000, "text": "/start",

@@ -117,7 +117,11 @@ class Listener:
         if count < MIN_MODEL_WORDS:
             return signal  # one word is too little evidence for the model: the rules decide
         if score >= thresholds["crisis_alarm"] and count >= MIN_ALARM_WORDS:
-            alarm = CrisisSignal("alarm", signal.category if signal else self._kind(text))
+            category = signal.category if signal else self._kind(text)
+            unsure = score < thresholds.get("crisis_alarm_bare", 0.0)
+            if signal is None and unsure and not self.crisis_rules.model_may_alarm(text):
+                return CrisisSignal("check", category)  # not one risk word: ask, unless very sure
+            alarm = CrisisSignal("alarm", category)
             return self.crisis_rules.soften(alarm, text)  # the past, someone else: ask
         if signal is None and score >= thresholds["crisis_check"]:
             return CrisisSignal("check", self._kind(text))  # unsure, or too short to be sure

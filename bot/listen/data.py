@@ -8,7 +8,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bot.datafile import read_mapping
+
 ROOT = Path(__file__).resolve().parents[2]
+CRISIS_RULES = ROOT / "flows" / "policy" / "crisis.yaml"
 TEXT_DIR = ROOT / "data" / "text"
 TASKS = ("crisis", "drafts", "intents")
 
@@ -156,5 +159,8 @@ def digest(files: list[Path]) -> str:
 
 
 def training_digest() -> str:
-    """The digest of every task's training files together."""
-    return digest([path for task in TASKS for path in train_files(task)])
+    """The digest of every task's training files together, and of the risk words the
+    training reads from crisis.yaml (`model_alarm_needs`: they choose a threshold)."""
+    files = digest([path for task in TASKS for path in train_files(task)])
+    words = json.dumps(read_mapping(CRISIS_RULES, ValueError).get("model_alarm_needs"))
+    return hashlib.sha256(f"{files}\0{words}".encode()).hexdigest()

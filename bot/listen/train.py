@@ -29,6 +29,9 @@ FOLDS = 5
 ALARM_MAX_HARD = 0.02  # the model alone: the full crisis reply on at most 2% of hard negatives
 CHECK_MAX_HARD = 0.12  # the gentle question on at most 12% of them
 CHECK_MAX_ORDINARY = 0.02  # and on at most 2% of ordinary messages
+# A message without one of crisis.yaml's risk words (model_alarm_needs) gets the model's full
+# reply only above a higher threshold: at most 0.2% of such negatives reach it.
+ALARM_MAX_BARE = 0.002
 # A rules alarm the model scores below this is asked about gently instead ("are you safe?"):
 # the rules' phrases also match talk about the past, the news or a joke.
 RULE_VETO = 0.1
@@ -165,6 +168,12 @@ def train_crisis(
     thresholds["crisis_check"] = lowest_threshold(
         oof, [(oof[hard], CHECK_MAX_HARD), (oof[ordinary], CHECK_MAX_ORDINARY)]
     )
+    from bot.policy.safety import load_crisis
+
+    rules = load_crisis()
+    bare = np.array([not rules.model_may_alarm(e.text) for e in examples])
+    bare_alarm = lowest_threshold(oof, [(oof[(y == 0) & bare], ALARM_MAX_BARE)])
+    thresholds["crisis_alarm_bare"] = max(thresholds["crisis_alarm"], bare_alarm)
     positive = y == 1
     info["crisis_oof_recall_check"] = float((oof[positive] >= thresholds["crisis_check"]).mean())
     kinds = np.array([data.REPLY_KIND[str(e.category)] for e in examples if e.label == "crisis"])

@@ -128,6 +128,14 @@ class CrisisRules:
     # About the past, someone else, a story or a joke, and nothing said of now: see not_now.
     not_now: re.Pattern[str] | None = None
     unless_now: re.Pattern[str] | None = None
+    # Words the model needs to see before its own full reply (see model_alarm_needs).
+    alarm_evidence: re.Pattern[str] | None = None
+
+    def model_may_alarm(self, text: str) -> bool:
+        """Whether a message has the words that let the model alone give the full reply."""
+        if self.alarm_evidence is None:
+            return True
+        return self.alarm_evidence.search(normalise(text, self.normaliser)) is not None
 
     def about_then(self, normal: str) -> bool:
         """Whether a normalised message speaks of another time or person, not of now."""
@@ -438,9 +446,15 @@ def load_crisis(path: Path = DEFAULT_CRISIS_PATH) -> CrisisRules:
     context = problems.part(
         lambda: _load_not_now(raw.get("not_now"), terms, f"{where}: not_now"), nothing
     )
+    evidence = problems.part(
+        lambda: _compile_patterns(
+            raw.get("model_alarm_needs"), terms, f"{where}: model_alarm_needs"
+        ),
+        None,
+    )
     problems.check()
     assert normaliser is not None and texts is not None  # no problems: every part was read
-    return CrisisRules(normaliser, categories, texts, *context)
+    return CrisisRules(normaliser, categories, texts, *context, alarm_evidence=evidence)
 
 
 def _load_not_now(

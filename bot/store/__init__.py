@@ -1,13 +1,16 @@
-"""Per-user state in SQLite, through sqlite-utils: one transaction per update.
+"""Per-user state in SQLite: one read and one write per update, writes committed in groups.
 
 Everything the bot remembers about a user lives in this one database and goes through this
 package. The file is created owner-only (0600): what people tell the bot about their
 marriage is among the most private things they have.
 
-- `schema.py`: the file, its settings, the migrations, and the one read path (`rows`).
-- `users.py`: sessions, an update's effects, erasure, export, operator stats, processed ids.
+- `schema.py`: the file, its settings, the migrations, and the read path for the rest (`rows`).
+- `users.py`: an update's one read (`load_state`) and write (`commit`), plain cursors;
+  erasure, export, operator stats, processed ids.
 - `checkins.py`: the queue of due check-ins the sweep claims and takes.
-- `writer.py`: the one thread every write runs on, off the event loop.
+- `writer.py`: the one thread every write runs on, off the event loop; it commits the writes
+  waiting together, in one transaction with a savepoint each (group commit), and only then
+  answers their callers.
 """
 
 from __future__ import annotations
@@ -60,7 +63,7 @@ class Store(UserRows, CheckinQueue):
         self.path = path
         self.busy_timeout_ms = busy_timeout_ms
         self.db = connect(path, busy_timeout_ms)
-        self.writer = Writer()
+        self.writer = Writer(self.db.conn)
         self._local = threading.local()
         self._readers: list[Database] = []
         self._readers_lock = threading.Lock()
@@ -89,11 +92,11 @@ class Store(UserRows, CheckinQueue):
 
     # --- every write goes through the writer thread ---------------------------------------
 
-    def commit(self, *args: Any, **kwargs: Any) -> None:
-        """See UserRows.commit: one update's writes in one transaction."""
+    def commit(self, *args: Any, **kwargs: Any) -> bool:
+        """See UserRows.commit: one update's writes in one transaction (False: a duplicate)."""
         return self.writer.call(lambda: UserRows.commit(self, *args, **kwargs))
 
-    def commit_later(self, *args: Any, **kwargs: Any) -> Future[None]:
+    def commit_later(self, *args: Any, **kwargs: Any) -> Future[bool]:
         """Queue a write without waiting for it (for writes no reply depends on)."""
         job: Callable[[], Any] = lambda: UserRows.commit(self, *args, **kwargs)  # noqa: E731
         return self.writer.submit(job)
@@ -102,23 +105,22 @@ class Store(UserRows, CheckinQueue):
         """See UserRows.erase_user."""
         return self.writer.call(lambda: UserRows.erase_user(self, user_id))
 
-    def mark_processed(self, *args: Any) -> None:
+    def mark_processed(self, *args: Any) -> bool:
         """See UserRows.mark_processed."""
         return self.writer.call(lambda: UserRows.mark_processed(self, *args))
 
     def mark_read_only(self, update_id: int, user_id: int, now: datetime) -> Future[None]:
         """Remember an update that changed nothing, and that its user is active; no waiting."""
 
-        def job() -> None:
-            with self.db.atomic():
-                UserRows.mark_processed(self, update_id, user_id, now)
-                UserRows.reactivate(self, user_id)
-
-        return self.writer.submit(job)
+        return self.writer.submit(lambda: UserRows.record_read_only(self, update_id, user_id, now))
 
     def prune_processed(self, before: datetime) -> int:
         """See UserRows.prune_processed."""
         return self.writer.call(lambda: UserRows.prune_processed(self, before))
+
+    def prune_processed_later(self, before: datetime) -> Future[int]:
+        """See UserRows.prune_processed; queued, not waited for."""
+        return self.writer.submit(lambda: UserRows.prune_processed(self, before))
 
     def reactivate(self, user_id: int) -> None:
         """See UserRows.reactivate."""

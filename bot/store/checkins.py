@@ -26,7 +26,7 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from bot.store.schema import Connections, iso, parse, rows
-from bot.store.users import BadRow, json_object, session_from_row
+from bot.store.users import BadRow, json_object, session_from_row, transaction
 
 CLAIM_DUE_SQL = """
 INSERT INTO checkin_claims (user_id, due_at, claimed_at)
@@ -43,7 +43,7 @@ class CheckinQueue(Connections):
 
     def claim_due_checkins(self, now: datetime, limit: int) -> list[CheckinClaim]:
         """Claim up to `limit` check-ins due by `now` that have no pending claim, oldest first."""
-        with self.db.atomic():
+        with transaction(self.db):
             found = self.db.execute(CLAIM_DUE_SQL, {"now": iso(now), "limit": limit}).fetchall()
         claims = [CheckinClaim(user_id, due_at) for user_id, due_at in found]
         return sorted(claims, key=lambda claim: (claim.due_at, claim.user_id))
@@ -69,7 +69,7 @@ class CheckinQueue(Connections):
         their schedule meanwhile, or `decide` says not now). `decide` (pure) also says when
         the next one is due; that is stored whatever it decides.
         """
-        with self.db.atomic():
+        with transaction(self.db):
             taken = self.db.execute(
                 "DELETE FROM checkin_claims WHERE user_id = ? AND due_at = ?",
                 [claim.user_id, claim.due_at],
@@ -137,7 +137,7 @@ class CheckinQueue(Connections):
 
     def release_checkin(self, claim: ClaimedCheckin, retry_at: datetime) -> None:
         """Put a claimed check-in that could not be delivered back as due at `retry_at`."""
-        with self.db.atomic():
+        with transaction(self.db):
             updated = self.db.execute(
                 """
                 UPDATE checkins SET due_at = ?, due_kind = ?, last_sent_at = ?, claimed_at = NULL
@@ -152,7 +152,7 @@ class CheckinQueue(Connections):
 
     def mark_inactive(self, user_id: int) -> None:
         """The user blocked the bot: mark them inactive and stop their check-ins."""
-        with self.db.atomic():
+        with transaction(self.db):
             self.db.execute("UPDATE users SET active = 0 WHERE id = ?", [user_id])
             self.db.execute("DELETE FROM checkin_claims WHERE user_id = ?", [user_id])
             self.db.execute(
@@ -166,10 +166,10 @@ class CheckinQueue(Connections):
             )
 
     def _count(self, name: str, delta: int) -> None:
-        self.db.execute(
+        self.db.conn.execute(
             "INSERT INTO counters (name, value) VALUES (?, ?)"
             " ON CONFLICT(name) DO UPDATE SET value = value + excluded.value",
-            [name, delta],
+            (name, delta),
         )
 
 

@@ -217,7 +217,10 @@ def open_database(path: Path | str, busy_timeout_ms: int = BUSY_TIMEOUT_MS) -> D
     db = Database(conn)
     db.execute(f"PRAGMA busy_timeout = {int(busy_timeout_ms)}")
     db.query("PRAGMA journal_mode = WAL")  # returns a row, so query(), not execute()
-    db.execute("PRAGMA synchronous = NORMAL")  # with WAL: durable across process crashes
+    # With WAL, FULL syncs the WAL at every commit: a committed update survives a power cut or
+    # a kernel panic, not only a crash of the process (NORMAL). The writer commits in groups
+    # (writer.py), so one sync covers every update of a group.
+    db.execute("PRAGMA synchronous = FULL")
     db.execute("PRAGMA foreign_keys = ON")
     # Erased rows are overwritten with zeros, whatever the SQLite build's default.
     db.execute("PRAGMA secure_delete = ON")

@@ -1,15 +1,29 @@
 """Users' own rows: sessions, the effects of an update, erasure, export, stats, processed ids.
 
-Every read goes through `schema.rows`; every write of one update goes through `commit`, in
-one transaction.
+The hot path of an update is two calls: `load_state` (ONE SELECT: whether the update was
+already handled, the session, the user row, check-in settings and recent contacts) and
+`commit` (the update's id first, `INSERT ... ON CONFLICT DO NOTHING`: a redelivered update
+writes nothing else; then the session, user row and effects). Both use plain cursors with
+constant SQL and positional parameters, so SQLite's statement cache reuses each prepared
+statement. The rest (export, stats, erasure) reads through `schema.rows` and writes with
+sqlite-utils.
+
+Writes are transaction-agnostic: on the writer thread every job already runs inside the
+group's transaction, in its own savepoint (see writer.py), so they add none of their own;
+called with no transaction open they open one (`transaction`).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
+import logging
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+
+from sqlite_utils import Database
 
 from bot.model import (
     AddContact,
@@ -25,9 +39,69 @@ from bot.model import (
 from bot.policy.contacts import Contact
 from bot.store.schema import OWN_TABLES, Connections, iso, parse, rows
 
+log = logging.getLogger(__name__)
+
 # How far back a user's contacts are loaded with each update: enough for the chart (six
 # weeks) and the plan adjustment (four), and bounded so one update reads a bounded amount.
 CONTACT_HISTORY = timedelta(days=56)
+
+
+# The one read of an update: ?1 the user, ?2 the update id, ?3 the oldest contact to load.
+# The anchor row (SELECT ?1) makes a user with no rows yet still give one row.
+LOAD_STATE_SQL = """
+SELECT
+    EXISTS (SELECT 1 FROM processed_updates WHERE update_id = ?2),
+    s.state, s.answers, s.plan, s.pending, s.completed_at,
+    u.language, c.settings, c.last_sent_at,
+    (SELECT json_group_array(json_array(at, initiator, kind, outcome)) FROM contacts
+        WHERE user_id = ?1 AND at >= ?3)
+FROM (SELECT ?1 AS id) AS k
+LEFT JOIN sessions s ON s.user_id = k.id
+LEFT JOIN users u ON u.id = k.id
+LEFT JOIN checkins c ON c.user_id = k.id
+"""
+INSERT_PROCESSED_SQL = (
+    "INSERT INTO processed_updates (update_id, user_id, at) VALUES (?, ?, ?)"
+    " ON CONFLICT (update_id) DO NOTHING"
+)
+TOUCH_USER_SQL = """
+INSERT INTO users (id, created_at, last_seen_at, language, active) VALUES (?1, ?2, ?2, ?3, 1)
+ON CONFLICT (id) DO UPDATE SET
+    last_seen_at = excluded.last_seen_at,
+    language = coalesce(excluded.language, users.language),
+    active = 1
+"""
+WRITE_SESSION_SQL = """
+INSERT INTO sessions
+    (user_id, state, answers, plan, pending, completed_at, updated_at, revision)
+VALUES (?, ?, ?, ?, ?, ?, ?, 1)
+ON CONFLICT (user_id) DO UPDATE SET
+    state = excluded.state, answers = excluded.answers, plan = excluded.plan,
+    pending = excluded.pending, completed_at = excluded.completed_at,
+    updated_at = excluded.updated_at, revision = sessions.revision + 1
+"""
+REACTIVATE_SQL = "UPDATE users SET active = 1 WHERE id = ? AND active = 0"
+
+
+@contextmanager
+def transaction(db: Database) -> Iterator[None]:
+    """Inside an open transaction (a writer job's savepoint), nothing to add: a failure rolls
+    back the job's savepoint. With none open (a caller off the writer), one transaction."""
+    if db.conn.in_transaction:
+        yield
+    else:
+        with db.atomic():
+            yield
+
+
+@dataclass(frozen=True)
+class UserState:
+    """What one SELECT says about a user as an update arrives."""
+
+    seen: bool  # the update was already handled (its id is stored)
+    session: Session | None  # None: someone new, or `unreadable`
+    unreadable: bool  # the stored session could not be read (BadRow)
+    data: UserData
 
 
 class BadRow(ValueError):
@@ -59,15 +133,31 @@ def session_from_row(row: dict[str, Any]) -> Session:
 
 def _contact(row: dict[str, Any]) -> Contact | None:
     """A contacts row, or None if malformed (skipped: one bad row must not lock anyone out)."""
+    return _contact_of(row["at"], row["initiator"], row["kind"], row["outcome"])
+
+
+def _contact_of(at: Any, initiator: Any, kind: Any, outcome: Any) -> Contact | None:
     try:
         return Contact(
-            at=datetime.fromisoformat(row["at"]),
-            initiator=row["initiator"],
-            kind=row["kind"],
-            outcome=row["outcome"],
+            at=datetime.fromisoformat(at), initiator=initiator, kind=kind, outcome=outcome
         )
     except (TypeError, ValueError):
         return None
+
+
+def _contacts(text: str | None) -> tuple[Contact, ...]:
+    """The JSON array of [at, initiator, kind, outcome] LOAD_STATE_SQL gives, oldest first."""
+    try:
+        found = json.loads(text) if text else []
+    except (TypeError, ValueError):
+        return ()
+    contacts = [
+        contact
+        for item in found
+        if isinstance(item, list) and len(item) == 4 and (contact := _contact_of(*item)) is not None
+    ]
+    contacts.sort(key=lambda contact: contact.at)
+    return tuple(contacts)
 
 
 def json_object(text: Any) -> dict[str, Any] | None:
@@ -90,6 +180,35 @@ class UserRows(Connections):
     """Reads and writes of one user's rows (mixed into Store, which owns `db`)."""
 
     _count: Callable[[str, int], None]  # adds to a named counter (CheckinQueue, in Store)
+
+    def load_state(
+        self, user_id: int, update_id: int | None, now: datetime, is_admin: bool = False
+    ) -> UserState:
+        """Everything an update needs to know about its user, in one SELECT (see the module
+        docstring); `seen` says the update was already handled."""
+        row = self.read_db.conn.execute(
+            LOAD_STATE_SQL, (user_id, update_id, iso(now - CONTACT_HISTORY))
+        ).fetchone()
+        seen, state, answers, plan, pending, completed_at, language, settings, last, contacts = row
+        session, unreadable = None, False
+        if state is not None:
+            try:
+                session = session_from_row(
+                    {"state": state, "answers": answers, "plan": plan, "pending": pending,
+                     "completed_at": completed_at}
+                )  # fmt: skip
+            except BadRow as error:
+                log.error("a stored session could not be read (%s); the user starts afresh", error)
+                unreadable = True
+        data = UserData(
+            user_id=user_id,
+            language=language,
+            contacts=_contacts(contacts),
+            checkins=json_object(settings),
+            last_checkin_at=_moment(last),
+            is_admin=is_admin,
+        )
+        return UserState(bool(seen), session, unreadable, data)
 
     def load_session(self, user_id: int) -> Session | None:
         """Return the user's session, or None for someone new."""
@@ -132,20 +251,31 @@ class UserRows(Connections):
         now: datetime,
         language: str | None = None,
         update_id: int | None = None,
-    ) -> None:
-        """Write a user's new session, every effect and the update's id in one transaction."""
-        with self.db.atomic():
+    ) -> bool:
+        """Write the update's id, the user's new session and every effect in one transaction.
+
+        The id goes first (ON CONFLICT DO NOTHING): if it is already there the update was
+        handled before, nothing else is written and the answer is False.
+        """
+        conn = self.db.conn
+        at = iso(now)
+        with transaction(self.db):
             erased = any(isinstance(effect, EraseUser) for effect in effects)
-            if erased:
-                self.erase_user(user_id)
-            else:
-                if session is not None:
-                    self._write_session(user_id, session, now, language)
-                for effect in effects:
-                    self._apply(user_id, effect, now)
             if update_id is not None:
                 # After an erase nothing may name the user, not even this update's row.
-                self._insert_processed(update_id, None if erased else user_id, now)
+                marked = conn.execute(
+                    INSERT_PROCESSED_SQL, (update_id, None if erased else user_id, at)
+                )
+                if marked.rowcount == 0:
+                    return False
+            if erased:
+                self.erase_user(user_id)
+                return True
+            if session is not None:
+                self._write_session(user_id, session, at, language)
+            for effect in effects:
+                self._apply(user_id, effect, now)
+        return True
 
     def _apply(self, user_id: int, effect: Effect, now: datetime) -> None:
         if isinstance(effect, AddContact):
@@ -204,7 +334,7 @@ class UserRows(Connections):
         Processed update ids are kept without the user's id, so a redelivered update stays
         a duplicate instead of bringing the user back.
         """
-        with self.db.atomic():
+        with transaction(self.db):
             for name, table in OWN_TABLES.items():
                 if table.on_erase == "delete":
                     self.db.execute(f"DELETE FROM [{name}] WHERE [{table.key}] = ?", [user_id])
@@ -215,42 +345,22 @@ class UserRows(Connections):
                     )
 
     def _write_session(
-        self, user_id: int, session: Session, now: datetime, language: str | None
+        self, user_id: int, session: Session, at: str | None, language: str | None
     ) -> None:
         """Write the user's new session and user row, inside the caller's transaction."""
-        self._touch_user(user_id, now, language)
-        self.db.execute(
-            """
-            INSERT INTO sessions
-                (user_id, state, answers, plan, pending, completed_at, updated_at, revision)
-            VALUES (:user_id, :state, :answers, :plan, :pending, :completed_at, :now, 1)
-            ON CONFLICT(user_id) DO UPDATE SET
-                state = excluded.state, answers = excluded.answers, plan = excluded.plan,
-                pending = excluded.pending, completed_at = excluded.completed_at,
-                updated_at = excluded.updated_at, revision = sessions.revision + 1
-            """,
-            {
-                "user_id": user_id,
-                "state": session.state,
-                "answers": json.dumps(session.answers, sort_keys=True),
-                "plan": json.dumps(session.plan, sort_keys=True) if session.plan else None,
-                "pending": session.pending,
-                "completed_at": iso(session.completed_at),
-                "now": iso(now),
-            },
-        )
-
-    def _touch_user(self, user_id: int, now: datetime, language: str | None) -> None:
-        self.db.execute(
-            """
-            INSERT INTO users (id, created_at, last_seen_at, language, active)
-            VALUES (:id, :now, :now, :language, 1)
-            ON CONFLICT(id) DO UPDATE SET
-                last_seen_at = excluded.last_seen_at,
-                language = coalesce(excluded.language, users.language),
-                active = 1
-            """,
-            {"id": user_id, "now": iso(now), "language": language},
+        conn = self.db.conn
+        conn.execute(TOUCH_USER_SQL, (user_id, at, language))
+        conn.execute(
+            WRITE_SESSION_SQL,
+            (
+                user_id,
+                session.state,
+                json.dumps(session.answers, sort_keys=True),
+                json.dumps(session.plan, sort_keys=True) if session.plan else None,
+                session.pending,
+                iso(session.completed_at),
+                at,
+            ),
         )
 
     def export_user(self, user_id: int) -> dict[str, list[dict[str, Any]]]:
@@ -293,27 +403,30 @@ class UserRows(Connections):
             rows(self.read_db, "SELECT 1 FROM processed_updates WHERE update_id = ?", [update_id])
         )
 
-    def mark_processed(self, update_id: int, user_id: int | None, now: datetime) -> None:
-        """Remember an update as handled (commit() does this with an update's changes)."""
-        with self.db.atomic():
-            self._insert_processed(update_id, user_id, now)
+    def mark_processed(self, update_id: int, user_id: int | None, now: datetime) -> bool:
+        """Remember an update as handled (commit() does this with an update's changes);
+        False if it already was."""
+        with transaction(self.db):
+            marked = self.db.conn.execute(INSERT_PROCESSED_SQL, (update_id, user_id, iso(now)))
+        return marked.rowcount == 1
 
-    def _insert_processed(self, update_id: int, user_id: int | None, now: datetime) -> None:
-        self.db.execute(
-            "INSERT INTO processed_updates (update_id, user_id, at) VALUES (?, ?, ?)",
-            [update_id, user_id, iso(now)],
-        )
+    def record_read_only(self, update_id: int, user_id: int, now: datetime) -> None:
+        """An update that changed nothing: remember its id, and that its user is active."""
+        with transaction(self.db):
+            conn = self.db.conn
+            conn.execute(INSERT_PROCESSED_SQL, (update_id, user_id, iso(now)))
+            conn.execute(REACTIVATE_SQL, (user_id,))
 
     def prune_processed(self, before: datetime) -> int:
         """Forget processed update ids older than `before`; return how many were dropped."""
-        with self.db.atomic():
+        with transaction(self.db):
             cursor = self.db.execute("DELETE FROM processed_updates WHERE at < ?", [iso(before)])
         return cursor.rowcount
 
     def reactivate(self, user_id: int) -> None:
         """A user marked inactive wrote again: count them as active (no-op otherwise)."""
-        with self.db.atomic():
-            self.db.execute("UPDATE users SET active = 1 WHERE id = ? AND active = 0", [user_id])
+        with transaction(self.db):
+            self.db.conn.execute(REACTIVATE_SQL, (user_id,))
 
 
 def _decoded(value: Any) -> Any:
