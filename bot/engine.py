@@ -265,7 +265,7 @@ class Engine:
         intent, _ = self.policy.listener.intent(text)
         intent, spec = replies.for_intent(intent, text)
         ctx.effects.append(CountHeard(intent or "not_understood"))
-        if ctx.session.coaching_off and intent not in replies.safety_keep:
+        if ctx.session.coaching_off and intent and intent not in replies.safety_keep:
             spec = replies.safety_mode  # intents' replies talk about contact and the plan
         choices = spec.replies if spec else replies.not_understood
         body = choices[int(ctx.now.timestamp()) % len(choices)]  # varied, and testable
