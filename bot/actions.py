@@ -172,6 +172,15 @@ def save_plan(ctx: Context) -> None:
     ctx.session.plan = plan_from_answers(ctx.session.answers, ctx.policy.dose_table).as_dict()
 
 
+@action("finish_walkthrough")
+def finish_walkthrough(ctx: Context) -> None:
+    """The user has their plan and went past it: the walk-through counts as done, so a user
+    who sets check-ins and leaves before opening the menu gets the full tools (/log,
+    /progress, check-ins with "Log a contact"). Reaching the menu with a plan does the same."""
+    if ctx.session.plan is not None and ctx.session.completed_at is None:
+        ctx.session.completed_at = ctx.now
+
+
 @placeholder("plan.why")
 def plan_why(ctx: Context) -> str:
     """The answers that led to the starting level, most weighty first."""

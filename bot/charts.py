@@ -1,4 +1,5 @@
-"""The progress picture: contacts per week, mine against theirs and the dose, and how they went."""
+"""The progress picture: contacts per week, mine against theirs and the dose, how they went,
+and, when there is any, each week's days: how they felt and how many were within the plan."""
 
 from __future__ import annotations
 
@@ -34,6 +35,9 @@ OUTCOME_COLOURS = {
     "cold": "#6f8fb3",
     "no_answer": "#e6d28a",
 }
+MOOD_COLOURS = {"good": "#5a9e4b", "okay": "#b9b2a6", "low": "#8f7fb3"}
+MOODS = ("good", "okay", "low")
+WITHIN_COLOUR = "#3b6ea5"
 BAR_SHARE = 0.62  # bars use the lower part of the top panel; the legend sits above them
 LEGEND_WRAP = 48  # characters per line in the dose legend entry
 
@@ -137,6 +141,60 @@ def _draw_outcomes(
     axes.spines[["top", "right"]].set_visible(False)
 
 
+def _draw_days(
+    axes: Axes,
+    labels: Sequence[str],
+    within: Sequence[tuple[int, int]] | None,
+    moods: Sequence[dict[str, int]] | None,
+    texts: ContactTexts,
+) -> None:
+    """Bottom panel: each week's noted moods, stacked, and the days within the plan as a line
+    (weeks before the plan began have no point). Both on a week of 0 to 7 days."""
+    positions = list(range(len(labels)))
+    if moods:
+        bottoms = [0] * len(positions)
+        for mood in MOODS:
+            heights = [week.get(mood, 0) for week in moods]
+            axes.bar(
+                positions,
+                heights,
+                bottom=bottoms,
+                width=0.6,
+                color=MOOD_COLOURS[mood],
+                label=texts.chart[f"mood_{mood}"],
+            )
+            bottoms = [b + h for b, h in zip(bottoms, heights, strict=True)]
+    if within:
+        # As a share of the week's counted days, so a first week that began mid-week and
+        # went well is at the top, not a dip.
+        points = [
+            (x, 7 * days / total)
+            for x, (days, total) in zip(positions, within, strict=True)
+            if total
+        ]
+        axes.plot(
+            [x for x, _ in points],
+            [days for _, days in points],
+            color=WITHIN_COLOUR,
+            marker="o",
+            linewidth=1.5,
+            label=texts.chart["within"],
+        )
+    axes.set_ylim(0, 7.5)
+    axes.set_yticks([0, 7])
+    axes.set_ylabel(texts.chart["days_axis"])
+    axes.set_xticks(positions, labels)
+    axes.legend(
+        loc="lower left",
+        bbox_to_anchor=(0, 1),
+        ncols=4,
+        fontsize=8,
+        frameon=False,
+        borderaxespad=0.2,
+    )
+    axes.spines[["top", "right"]].set_visible(False)
+
+
 def _draw_empty(figure: Figure, plan: Plan, texts: ContactTexts) -> None:
     """A friendly placeholder when nothing has been logged yet, with the plan for reference."""
     axes = figure.add_subplot()
@@ -156,18 +214,34 @@ def render_progress_png(
     *,
     tz: str = "UTC",
     texts: ContactTexts,
+    within: Sequence[tuple[int, int]] | None = None,
+    moods: Sequence[dict[str, int]] | None = None,
 ) -> bytes:
-    """Render the last `weeks` weeks of contacts against the plan as a PNG (about 800x500)."""
-    figure = Figure(figsize=SIZE_INCHES, dpi=DPI, layout="constrained")
+    """Render the last `weeks` weeks of contacts against the plan as a PNG (about 800x500
+    with two panels, taller with the third). `within` (days within the plan, days counted)
+    and `moods` (days of each mood) are per week, oldest first, like the contacts."""
+    counts = weekly_counts(history, now, weeks)
+    contacts = any(w.mine or w.theirs or any(w.outcomes.values()) for w in counts)
+    days = bool(moods and any(any(week.values()) for week in moods)) or (
+        contacts and bool(within) and any(total for _, total in within or ())
+    )
+    size = (SIZE_INCHES[0], SIZE_INCHES[1] * 1.3) if days else SIZE_INCHES
+    figure = Figure(figsize=size, dpi=DPI, layout="constrained")
     FigureCanvasAgg(figure)
     figure.suptitle(texts.chart["title"], fontsize=14)
-    counts = weekly_counts(history, now, weeks)
-    if not any(w.mine or w.theirs or any(w.outcomes.values()) for w in counts):
+    labels = _week_labels(counts, tz, texts)
+    if not contacts and not days:
         _draw_empty(figure, plan, texts)
+    elif not contacts:  # moods noted, no contacts yet: just the days
+        _draw_days(figure.subplots(), labels, within, moods, texts)
     else:
-        top, bottom = figure.subplots(2, 1, sharex=True, height_ratios=[3, 1.4])
-        _draw_counts(top, counts, plan, texts)
-        _draw_outcomes(bottom, counts, _week_labels(counts, tz, texts), texts)
+        panels = 3 if days else 2
+        ratios = [3, 1.4, 1.6][:panels]
+        axes = figure.subplots(panels, 1, sharex=True, height_ratios=ratios)
+        _draw_counts(axes[0], counts, plan, texts)
+        _draw_outcomes(axes[1], counts, labels, texts)
+        if days:
+            _draw_days(axes[2], labels, within, moods, texts)
     buffer = BytesIO()
     figure.savefig(buffer, format="png", dpi=DPI)
     return buffer.getvalue()

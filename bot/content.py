@@ -110,7 +110,7 @@ def command_problems(flows: FlowSet, messages: Messages, free_text: FreeTextRepl
     known = {command.command: command for command in messages.commands}
     for step in flows.steps.values():
         for button in step.buttons:
-            if button.command and button.command not in known:
+            if button.command and button.command.partition(" ")[0] not in known:
                 problems.append(
                     f"{step.flow}.yaml: step '{step.id}': button '{button.label}' runs "
                     f"unknown command '{button.command}'"

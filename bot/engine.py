@@ -184,8 +184,9 @@ class Engine:
             return self._stale(ctx)
         step = self.flows.step(name)
         button = step.buttons[index]
-        if button.command:
-            return self._command(ctx, button.command, ""), None
+        if button.command:  # "mood good": the command and its words, as if typed
+            name, _, args = button.command.partition(" ")
+            return self._command(ctx, name, args), None
         if step.answer and button.value is not None:
             ctx.session.answers[step.answer] = button.value
         self._follow(ctx, step, button.to)

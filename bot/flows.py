@@ -55,7 +55,7 @@ class Button:
     label: str
     value: str | None = None
     to: str | None = None  # qualified "flow:step"; None means "follow the step's routes"
-    command: str | None = None  # runs this command instead of leading to a step
+    command: str | None = None  # runs this command ("menu", "mood good") instead of a step
 
 
 @dataclass(frozen=True)

@@ -23,6 +23,7 @@ from bot.policy.contacts import (
     days_within_plan,
     progress_summary,
     suggest_adjustment,
+    weekly_within_plan,
 )
 from bot.policy.plan import Plan, plan_for_level, plan_from_answers
 from bot.policy.timezones import (
@@ -235,18 +236,27 @@ def change_result(ctx: Context) -> str:
 
 @action("show_progress")
 def show_progress(ctx: Context) -> None:
-    """Send the chart of the last weeks as a photo, with the two-line summary as caption."""
+    """Send the chart of the last weeks as a photo, with the two-line summary as caption.
+
+    The chart is drawn only when the adapter sends it (the Telegram adapter in a worker
+    thread, off the event loop); everything it needs is computed here, from this update."""
+    from bot.features.mood import local_today, mood_entries, weekly_moods
+
     plan, history, now = ctx.plan(), ctx.data.contacts, ctx.now
     tz = settings_from(ctx.data.checkins).tz
     texts = ctx.policy.contact_texts
     summary = "\n".join(progress_summary(history, plan, now, texts))
+    moods = weekly_moods(mood_entries(ctx), local_today(ctx), CHART_WEEKS)
+    within = None if plan.together else _weekly_within(ctx, CHART_WEEKS)
 
     def render() -> bytes:
         # matplotlib is imported only when a chart is first drawn: it is most of the bot's
         # start-up time and memory otherwise.
         from bot.charts import render_progress_png
 
-        return render_progress_png(history, plan, now, CHART_WEEKS, tz=tz, texts=texts)
+        return render_progress_png(
+            history, plan, now, CHART_WEEKS, tz=tz, texts=texts, within=within, moods=moods
+        )
 
     ctx.replies.append(Reply(summary, attachment=Attachment("photo", "progress.png", render)))
 
@@ -261,14 +271,65 @@ def progress_note(ctx: Context) -> str:
     if plan.together:
         lines.append(texts["together"])
     else:
-        # From when the plan began, or the first contact logged (past ones may be older).
-        start = min([ctx.session.completed_at or ctx.now, *(c.at for c in ctx.data.contacts)])
-        within, total, slipped = days_within_plan(plan, ctx.data.contacts, ctx.now, start)
+        within, total, slipped = days_within_plan(
+            plan, ctx.data.contacts, ctx.now, _plan_start(ctx)
+        )
         lines.append(texts["within"].format(days=within, total=total))
+        if trend := within_trend(ctx):
+            lines.append(trend)
         lines.append(texts["after_slip"] if slipped else texts["steady"])
     if line := mood_line(ctx):
         lines.append(line)
+    if trend := mood_trend(ctx):
+        lines.append(trend)
     return "\n" + "\n".join(lines)
+
+
+TREND_WEEKS = 4  # the text trend: the last four weeks, as the summary above it
+
+
+def _plan_start(ctx: Context) -> datetime:
+    """From when the plan began, or the first contact logged (past ones may be older)."""
+    return min([ctx.session.completed_at or ctx.now, *(c.at for c in ctx.data.contacts)])
+
+
+def _weekly_within(ctx: Context, weeks: int) -> list[tuple[int, int]]:
+    """Days within the plan per week, oldest first."""
+    return weekly_within_plan(ctx.plan(), ctx.data.contacts, ctx.now, _plan_start(ctx), weeks)
+
+
+def within_trend(ctx: Context) -> str | None:
+    """'Days within your plan, week by week: 5 of 7, 7 of 7.' for the weeks since the plan
+    began; None with fewer than two such weeks (the line above already says it)."""
+    texts = ctx.content(FEATURE_TEXTS).progress_view
+    weeks = [(d, t) for d, t in _weekly_within(ctx, TREND_WEEKS) if t]
+    if len(weeks) < 2:
+        return None
+    parts = [texts["within_week"].format(days=d, total=t) for d, t in weeks]
+    return texts["within_trend"].format(weeks=", ".join(parts))
+
+
+def mood_trend(ctx: Context) -> str | None:
+    """'How your weeks felt, oldest first: mostly so-so, mixed.' from the first week with a
+    mood noted; None with fewer than two such weeks."""
+    from bot.features.mood import local_today, mood_entries, weekly_moods
+
+    names = ctx.content(FEATURE_TEXTS).mood_weeks
+    weeks = weekly_moods(mood_entries(ctx), local_today(ctx), TREND_WEEKS)
+    while weeks and not any(weeks[0].values()):
+        weeks.pop(0)
+    if len(weeks) < 2:
+        return None
+    words = []
+    for week in weeks:
+        noted = sum(week.values())
+        top = max(week, key=lambda mood: week[mood])
+        if not noted:
+            words.append(names["none"])
+        else:
+            words.append(names[top] if week[top] * 2 > noted else names["mixed"])
+    texts = ctx.content(FEATURE_TEXTS).progress_view
+    return texts["mood_trend"].format(weeks=", ".join(words))
 
 
 # --- check-in settings ------------------------------------------------------------------------

@@ -7,6 +7,7 @@ at most MOOD_DAYS of them, so they need no table of their own; /progress shows t
 from __future__ import annotations
 
 from collections import Counter
+from datetime import date
 
 from bot.actions import Context, action, command, placeholder
 from bot.features.checkins import MOODS, settings_from
@@ -16,6 +17,7 @@ from bot.policy.timezones import zone
 
 MOODS_KEY = "moods"
 MOOD_DAYS = 42  # six weeks, as far back as the progress chart
+LOGGED, FELT = "log:saved", "mood:felt"  # a logged contact, with the mood buttons; after a tap
 
 
 def record(ctx: Context, mood: str) -> None:
@@ -31,8 +33,11 @@ def mood(ctx: Context) -> list[Reply]:
     chosen = (ctx.typed or "").strip().lower()
     if chosen in MOODS:
         record(ctx, chosen)
+        if ctx.session.state == LOGGED:  # the one tap right under a logged contact
+            ctx.session.answers["mood_last"] = chosen
+            return [ctx.enter(FELT)]
         return [Reply(ctx.content(FEATURE_TEXTS).mood_saved[chosen], (ctx.resume_button(),))]
-    return [ctx.enter("log:feel")]
+    return [ctx.enter("mood:feel")]
 
 
 @action("record_mood")
@@ -49,6 +54,27 @@ def mood_saved(ctx: Context) -> str:
     """What the bot says after a mood tap."""
     saved = ctx.content(FEATURE_TEXTS).mood_saved
     return saved.get(ctx.session.answers.get("mood_last", "okay"), "")
+
+
+def weekly_moods(entries: list[list[str]], today: date, weeks: int) -> list[dict[str, int]]:
+    """Per week up to `today`, oldest first (as the chart's weeks): how many days of each
+    mood were noted."""
+    result: list[dict[str, int]] = [dict.fromkeys(MOODS, 0) for _ in range(weeks)]
+    for day, mood in entries:
+        back = (today - date.fromisoformat(day)).days // 7
+        if 0 <= back < weeks and mood in MOODS:
+            result[weeks - 1 - back][mood] += 1
+    return result
+
+
+def mood_entries(ctx: Context) -> list[list[str]]:
+    """The moods kept for this user: [local day, mood], oldest first."""
+    return list(ctx.session.answers.get(MOODS_KEY, []))
+
+
+def local_today(ctx: Context) -> date:
+    """Today in the user's time zone, as moods are noted."""
+    return ctx.now.astimezone(zone(settings_from(ctx.data.checkins).tz)).date()
 
 
 def mood_line(ctx: Context, days: int = 28) -> str | None:

@@ -49,7 +49,11 @@ _KEYED: dict[str, dict[str, set[str]]] = {
         "after_slip": set(),
         "steady": set(),
         "together": set(),
+        "within_trend": {"weeks"},
+        "within_week": {"days", "total"},
+        "mood_trend": {"weeks"},
     },
+    "mood_weeks": {key: set() for key in ("good", "okay", "low", "mixed", "none")},
     "checkin_summary": {
         "daily": {"hour", "zone"},
         "weekly": {"weekday", "hour", "zone"},
@@ -90,6 +94,7 @@ class FeatureTexts:
     mood_saved: dict[str, str]
     mood_names: dict[str, str]
     progress_view: dict[str, str]
+    mood_weeks: dict[str, str]
     log: dict[str, str]
     contact_words: dict[str, str]
     contact_edit: dict[str, str]

@@ -29,7 +29,14 @@ TEXT_FILES: dict[str, tuple[str, ...]] = {
         "contact_words",
         "contact_edit",
     ),
-    "progress.yaml": ("outcome_names", "summary", "chart", "mood_names", "progress_view"),
+    "progress.yaml": (
+        "outcome_names",
+        "summary",
+        "chart",
+        "mood_names",
+        "progress_view",
+        "mood_weeks",
+    ),
     "plan.yaml": ("adjustment", "plan_evidence", "plan_suggestion", "plan_change", "reassess"),
     "checkins.yaml": (
         "checkins",
@@ -147,6 +154,11 @@ _KEYED_SECTIONS: dict[str, dict[str, set[str]]] = {
         "outcomes_axis": set(),
         "this_week": set(),
         "empty": set(),
+        "days_axis": set(),
+        "within": set(),
+        "mood_good": set(),
+        "mood_okay": set(),
+        "mood_low": set(),
     },
 }
 _ADVICE_FIELDS: dict[str, set[str]] = {
@@ -416,12 +428,13 @@ def _was_slip(plan: Plan, history: Sequence[Contact], contact: Contact) -> bool:
 
 
 def _days_line(plan: Plan, history: Sequence[Contact], now: datetime, texts: ContactTexts) -> str:
-    """Days since the user last reached out, a slip met with encouragement."""
+    """Days since the user last reached out, a slip met with encouragement (living together
+    there is no count to slip over)."""
     last = _previous_counted(history, now)
     if last is None:
         return texts.summary["never"]
     days = (now - last.at).days
-    if _was_slip(plan, history, last):
+    if not plan.together and _was_slip(plan, history, last):
         ago_key = {0: "ago_today", 1: "ago_yesterday"}.get(days, "ago_days")
         return texts.summary["slip"].format(ago=texts.summary[ago_key].format(days=days))
     key = {0: "today", 1: "yesterday"}.get(days, "days")
@@ -469,6 +482,27 @@ def days_within_plan(
         if start < c.at <= now and counts_against_dose(c) and _was_slip(plan, history, c)
     }
     return total - len(slip_days), total, bool(slip_days)
+
+
+def weekly_within_plan(
+    plan: Plan, history: Sequence[Contact], now: datetime, since: datetime, weeks: int
+) -> list[tuple[int, int]]:
+    """Per rolling week up to `now`, oldest first (as the chart's weeks): (days within the plan,
+    days counted). Days before `since` are not counted, so a week before it is (0, 0). Each
+    week stands on its own: a slip is one day less that week, never a reset of the others."""
+    counted = max(1, (now - since).days + 1)
+    slip_days = {
+        (now - c.at).days
+        for c in history
+        if now - timedelta(days=7 * weeks) < c.at <= now
+        and counts_against_dose(c)
+        and _was_slip(plan, history, c)
+    }
+    result = []
+    for back in range(weeks - 1, -1, -1):
+        days = [d for d in range(7 * back, 7 * back + 7) if d < counted]
+        result.append((sum(d not in slip_days for d in days), len(days)))
+    return result
 
 
 # --- moving a logged contact to another day ---------------------------------------------------
