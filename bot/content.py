@@ -115,7 +115,7 @@ def command_problems(flows: FlowSet, messages: Messages, free_text: FreeTextRepl
                     f"{step.flow}.yaml: step '{step.id}': button '{button.label}' runs "
                     f"unknown command '{button.command}'"
                 )
-    for name, intent in free_text.intents.items():
+    for name, intent in [*free_text.intents.items(), ("safety_mode", free_text.safety_mode)]:
         for offered in intent.buttons:
             if offered.command and offered.command not in known:
                 problems.append(

@@ -25,7 +25,7 @@ from bot.actions import (
     Context,
 )
 from bot.content import Content
-from bot.flows import ENTRY, MENU, PLACEHOLDER, SAFETY_MENU, Step
+from bot.flows import DRAFT_RESULT, ENTRY, MENU, PLACEHOLDER, SAFETY_MENU, Step
 from bot.listen.features import MAX_CHARS
 from bot.model import (
     Button,
@@ -261,9 +261,13 @@ class Engine:
     def _free_text(self, ctx: Context, text: str) -> list[Reply]:
         """Typed text no step asked for: answer what it is about, and keep the user's place."""
         replies = self.policy.free_text
+        if not ctx.session.coaching_off and replies.draft_like.matches(text):
+            return self._draft_from_free_text(ctx, text)
         intent, _ = self.policy.listener.intent(text)
-        spec = replies.intents.get(intent) if intent else None
+        intent, spec = replies.for_intent(intent, text)
         ctx.effects.append(CountHeard(intent or "not_understood"))
+        if ctx.session.coaching_off and intent and intent not in replies.safety_keep:
+            spec = replies.safety_mode  # intents' replies talk about contact and the plan
         choices = spec.replies if spec else replies.not_understood
         body = choices[int(ctx.now.timestamp()) % len(choices)]  # varied, and testable
         last = ctx.data.last_checkin_at
@@ -273,6 +277,8 @@ class Engine:
             return [Reply(body), self._note_text(replies.mid_walk, ctx)]
         buttons = []
         for button in spec.buttons if spec else ():
+            if not button.fits(ctx.session.answers):
+                continue
             if button.review:
                 token = step_token(f"review:{button.review}")
                 if not ctx.session.coaching_off:
@@ -282,6 +288,19 @@ class Engine:
             if command and not self._refusal(ctx.session, command.needs):
                 buttons.append(Button(button.label, data=f"{COMMAND_PREFIX}{command.command}"))
         return [Reply(body, tuple(buttons)), self.render(ctx)]
+
+    def _draft_from_free_text(self, ctx: Context, text: str) -> list[Reply]:
+        """Typed text that reads as a message for the spouse: check it as a draft, at once.
+
+        As /draft does (the user's place is remembered), then the check of this very text,
+        which is not stored; only the verdict is, as for any draft check.
+        """
+        ctx.effects.append(CountHeard("draft_like"))
+        self._command(ctx, "draft", "")  # remembers the place and opens the draft check
+        ctx.replies.append(Reply(self.policy.free_text.draft_like.note))
+        ctx.typed = text
+        self._enter(ctx, DRAFT_RESULT)
+        return [self.render(ctx)]
 
     # --- state changes ------------------------------------------------------------------------
 

@@ -21,6 +21,7 @@ FLOWS_DIR = Path(__file__).resolve().parent.parent / "flows"
 ENTRY = "walkthrough:welcome"
 MENU = "hub:menu"
 SAFETY_MENU = "hub:safety_menu"
+DRAFT_RESULT = "draft:result"  # where typed text that reads as a message for the spouse goes
 POINT_IDS = tuple(f"R{i}" for i in range(1, 22))
 MAX_WORDS = 80
 MAX_TEXT_CHARS = 4096
@@ -35,6 +36,7 @@ COMPUTED_FACTS = {
     "change_against": {"yes", "no"},
     "has_plan": {"yes", "no"},
     "safety_before": {"clear", "concern"},
+    "tz_known": {"yes", "no"},
 }
 
 
@@ -420,7 +422,8 @@ REQUIRED_MESSAGES = frozenset(
     {
         "help", "about", "resume", "stale", "not_understood", "too_long", "media",
         "unknown_command", "group_only", "reset_confirm", "reset_yes", "reset_no",
-        "reset_cancelled", "reset_done", "continue", "try_again", "no_plan_yet", "no_menu_yet",
+        "reset_cancelled", "reset_done", "reset_done_safety", "continue", "try_again",
+        "no_plan_yet", "no_menu_yet",
         "coaching_off", "crisis_later", "crisis_ok", "crisis_ok_new", "input_too_long",
         "privacy_stored", "privacy_not_stored", "privacy_who", "export_ready",
         "export_unavailable", "delete_confirm", "delete_yes", "delete_no", "delete_done",

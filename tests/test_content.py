@@ -103,3 +103,28 @@ def test_several_problems_inside_one_rules_file_are_all_named(content_dir):
     assert any("decision_wrong" in p and "severity" in p for p in problems), problems
     assert any("feelings_overruled" in p and "severity" in p for p in problems), problems
     assert any(p.startswith("crisis.yaml: categories.danger_now") for p in problems), problems
+
+
+@pytest.mark.parametrize(
+    ("file", "old", "new"),
+    [
+        ("policy/dose.yaml", 'style: "Positive and light."', 'style: "Go no contact for now."'),
+        (
+            "policy/dose.yaml",
+            'note: "Trying to prove',
+            'note: "Stop all contact for a month. Trying to prove',
+        ),
+        ("texts/contacts.yaml", "  over_dose:\n", '  over_dose:\n    - "Go silent for a while."\n'),
+        ("texts/plan.yaml", 'plan_suggestion: "', "plan_suggestion: \"Don't contact them. "),
+    ],
+)
+def test_a_plan_text_that_tells_users_to_go_no_contact_is_refused(content_dir, file, old, new):
+    edit(content_dir / file, old, new)
+    with pytest.raises(ContentError) as refused:
+        Content.load(content_dir)
+    assert "no contact" in str(refused.value) or "never zero" in str(refused.value)
+
+
+def test_the_dead_no_contact_texts_are_gone():
+    contacts = (CONTENT_ROOT / "texts" / "contacts.yaml").read_text(encoding="utf-8")
+    assert "closed:" not in contacts and "start no contact" not in contacts

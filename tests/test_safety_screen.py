@@ -207,3 +207,17 @@ def test_not_sure_keeps_coaching_off_until_none_applies():
     session = press(session, "not sure").session
     assert session.state == "walkthrough:safety_unsure"
     assert "safety comes first" in ENGINE.handle(session, Command("plan"), NOW).replies[0].text
+
+
+@pytest.mark.parametrize(("days", "rechecked"), [(0, True), (90, True), (91, False)])
+def test_clearing_is_confirmed_within_90_days_of_reported_danger(days, rechecked):
+    reported = (NOW - timedelta(days=days)).date().isoformat()
+    session = at_safety({"safety": "clear", "safety_concern_on": reported})
+    session = ENGINE.handle(session, Command("safety"), NOW).session
+    outcome = press(session, "none of this applies")
+    assert (outcome.session.state == "walkthrough:safety_recheck") is rechecked
+
+
+def test_reporting_danger_keeps_its_day():
+    outcome = press(at_safety(), "something here applies")
+    assert outcome.session.answers["safety_concern_on"] == NOW.date().isoformat()

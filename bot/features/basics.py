@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from bot.actions import SYSTEM_PREFIX, Context, command
+from bot.actions import SYSTEM_PREFIX, Context, action, command
+from bot.features.safety import CONCERN_ON
 from bot.flows import ENTRY, MENU, SAFETY_MENU
 from bot.model import Button, Reply
 
@@ -37,8 +38,17 @@ def menu(ctx: Context) -> list[Reply]:
     return [ctx.enter(SAFETY_MENU if ctx.session.coaching_off else MENU)]
 
 
-# What a reset keeps: the user's own log and settings, never the assessment or the plan.
-KEPT_ON_RESET = ("moods", "country")
+@action("finish_walkthrough")
+def finish_walkthrough(ctx: Context) -> None:
+    """The walk-through is complete once its end is reached with a plan, menu opened or not:
+    a check-in after "All set" then offers the plan's tools, not the walk-through again."""
+    if ctx.session.plan and ctx.session.completed_at is None:
+        ctx.session.completed_at = ctx.now
+
+
+# What a reset keeps: the user's own log and settings, and the danger history (the day danger
+# was last reported, and a safety concern still standing), never the assessment or the plan.
+KEPT_ON_RESET = ("moods", "country", CONCERN_ON)
 
 
 @command("reset")
@@ -55,8 +65,11 @@ def reset_yes(ctx: Context) -> list[Reply]:
     """Start the walk-through again, keeping the contact log, moods and settings."""
     answers = ctx.session.answers
     ctx.session.answers = {key: answers[key] for key in KEPT_ON_RESET if key in answers}
+    if answers.get("safety") == "concern":  # coaching stays off until the user re-clears
+        ctx.session.answers["safety"] = "concern"
     ctx.session.plan, ctx.session.completed_at = None, None
-    return [Reply(ctx.text("reset_done")), ctx.enter(ENTRY)]
+    done = "reset_done_safety" if CONCERN_ON in ctx.session.answers else "reset_done"
+    return [Reply(ctx.text(done)), ctx.enter(ENTRY)]
 
 
 @command("reset_erase")

@@ -26,7 +26,13 @@ from bot.policy.contacts import (
     weekly_within_plan,
 )
 from bot.policy.plan import Plan, plan_for_level, plan_from_answers
-from bot.policy.timezones import is_fixed_offset, parse_timezone, resolve_timezone, zone
+from bot.policy.timezones import (
+    has_summer_time,
+    is_fixed_offset,
+    parse_timezone,
+    resolve_timezone,
+    zone,
+)
 
 LOG_ANSWERS = ("log_initiator", "log_kind", "log_outcome")
 CHECKIN_ANSWERS = (
@@ -113,15 +119,19 @@ def plan_suggestion(ctx: Context) -> str:
     return "\n\n" + ctx.content(FEATURE_TEXTS).plan_suggestion.format(reason=adjustment.reason)
 
 
-# Going warmer is weighed against this many of the latest contacts, and asked again when
-# at least AGAINST_SHARE of them were cold or unanswered.
+# Going warmer is weighed against the latest contacts (at most EVIDENCE_CONTACTS, none older
+# than EVIDENCE_DAYS: old silence says little about now), and asked again when at least
+# AGAINST_SHARE of them were cold or unanswered.
 EVIDENCE_CONTACTS = 5
+EVIDENCE_DAYS = 14
 AGAINST_SHARE = 0.6
 
 
 def _cold_evidence(ctx: Context) -> tuple[int, int]:
-    """(cold or unanswered, looked at) among the latest logged contacts."""
-    latest = ctx.data.contacts[-EVIDENCE_CONTACTS:]
+    """(cold or unanswered, looked at) among the latest logged contacts of the last 14 days."""
+    since = ctx.now - timedelta(days=EVIDENCE_DAYS)
+    recent = [c for c in ctx.data.contacts if since <= c.at <= ctx.now]
+    latest = recent[-EVIDENCE_CONTACTS:]
     return sum(c.outcome in ("cold", "no_answer") for c in latest), len(latest)
 
 
@@ -141,7 +151,9 @@ def weigh_change(ctx: Context) -> None:
 def plan_evidence(ctx: Context) -> str:
     """What the log shows, before a change against it."""
     cold, looked_at = _cold_evidence(ctx)
-    return ctx.content(FEATURE_TEXTS).plan_evidence.format(n=looked_at, matching=cold)
+    return ctx.content(FEATURE_TEXTS).plan_evidence.format(
+        n=looked_at, matching=cold, days=EVIDENCE_DAYS
+    )
 
 
 @action("change_level")
@@ -398,11 +410,38 @@ def checkins_tz(ctx: Context) -> str:
     return settings_from(ctx.data.checkins).tz
 
 
+@action("note_timezone_known")
+def note_timezone_known(ctx: Context) -> None:
+    """Whether the time zone is known (tz_known), so choosing an hour asks for it only if not."""
+    ctx.session.answers["tz_known"] = "yes" if settings_from(ctx.data.checkins).tz_set else "no"
+
+
+@placeholder("checkins.hour_note")
+def checkins_hour_note(ctx: Context) -> str:
+    """Under the hour question: the known time zone, or that it is asked for next."""
+    settings, texts = settings_from(ctx.data.checkins), ctx.content(FEATURE_TEXTS).timezone
+    return texts["hour_known"].format(zone=settings.tz) if settings.tz_set else texts["hour_ask"]
+
+
 @placeholder("checkins.tz_question")
 def checkins_tz_question(ctx: Context) -> str:
     """Ask for the time zone; say why, and what happens until it is known."""
     settings, texts = settings_from(ctx.data.checkins), ctx.content(FEATURE_TEXTS).timezone
     return texts["ask_again"].format(zone=settings.tz) if settings.tz_set else texts["ask"]
+
+
+def _place_name(tz: str) -> str:
+    """A zone's place as people type it ("America/New_York" -> "New York")."""
+    return tz.split("/")[-1].replace("_", " ")
+
+
+def _choice_name(tz: str, texts: dict[str, str]) -> str:
+    """A choice in words: a fixed offset all year, or a place's time with summer time."""
+    if is_fixed_offset(tz):
+        return texts["choice_fixed"].format(offset=tz)
+    if has_summer_time(tz):
+        return texts["choice_summer"].format(place=_place_name(tz))
+    return _place_name(tz)
 
 
 @placeholder("checkins.tz_check")
@@ -411,8 +450,13 @@ def checkins_tz_check(ctx: Context) -> str:
     texts = ctx.content(FEATURE_TEXTS).timezone
     if ctx.typed is not None:
         found = resolve_timezone(ctx.typed)
+        if found.choices and any(is_fixed_offset(tz) for tz in found.choices):
+            # "EST": the region's time, or a fixed offset all year (no summer time)?
+            names = [_place_name(tz) if not is_fixed_offset(tz) else tz for tz in found.choices]
+            options = " or ".join(_choice_name(tz, texts) for tz in found.choices)
+            return texts["choose_fixed"].format(options=options, examples=" or ".join(names))
         if found.choices:  # ambiguous: ask which one, by the places' names
-            options = ", ".join(tz.split("/")[-1].replace("_", " ") for tz in found.choices)
+            options = ", ".join(_place_name(tz) for tz in found.choices)
             return texts["choose"].format(options=options)
         if found.zone is None:
             return texts["unknown"]

@@ -8,6 +8,7 @@ fills the safety texts with the resources for the user's country or language.
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import date, timedelta
 
 from bot.actions import Context, action, placeholder
 from bot.policy.safety import ResourceSet, resource_lines, resources_for, safety_stop_text
@@ -39,10 +40,37 @@ for _name in HELP_LINES:
     placeholder(f"safety.{_name}")(_help_line(_name))
 
 
+# The danger history: the day the user last reported an order, violence, threats or fear.
+# It outlives a reset that keeps the log (only /delete erases it), so clearing the safety
+# questions within DANGER_MEMORY of a report is always acknowledged and confirmed.
+CONCERN_ON = "safety_concern_on"
+DANGER_MEMORY = timedelta(days=90)
+
+
+@action("note_safety_concern")
+def note_safety_concern(ctx: Context) -> None:
+    """Remember the day danger was reported (a date only, no words of the user's)."""
+    ctx.session.answers[CONCERN_ON] = ctx.now.date().isoformat()
+
+
+def danger_reported_lately(ctx: Context) -> bool:
+    """Whether the user reported danger within DANGER_MEMORY (or is in safety mode now)."""
+    if ctx.session.coaching_off:
+        return True
+    try:
+        reported = date.fromisoformat(str(ctx.session.answers.get(CONCERN_ON)))
+    except ValueError:
+        return False
+    return ctx.now.date() - reported <= DANGER_MEMORY
+
+
 @action("remember_safety")
 def remember_safety(ctx: Context) -> None:
-    """Keep the safety answer given before, so clearing a concern is confirmed, not silent."""
-    before = ctx.session.answers.get("safety")
+    """Keep the safety answer given before, so clearing a concern is confirmed, not silent.
+
+    "concern" also when the answer was cleared or reset since, but danger was reported lately.
+    """
+    before = "concern" if danger_reported_lately(ctx) else ctx.session.answers.get("safety")
     if before:
         ctx.session.answers["safety_before"] = before
     else:

@@ -69,6 +69,11 @@ _KEYED: dict[str, dict[str, set[str]]] = {
         "ask_again": {"zone"},
         "choose": {"options"},
         "fixed": set(),
+        "hour_known": {"zone"},
+        "hour_ask": set(),
+        "choose_fixed": {"options", "examples"},
+        "choice_summer": {"place"},
+        "choice_fixed": {"offset"},
     },
 }
 
@@ -132,7 +137,9 @@ def _feature_texts(raw: dict[str, Any]) -> FeatureTexts:
         together_checkins=_list(raw, "together_checkins"),
         weekdays=_list(raw, "weekdays", 7),
         plan_suggestion=_template("plan_suggestion", raw.get("plan_suggestion"), {"reason"}),
-        plan_evidence=_template("plan_evidence", raw.get("plan_evidence"), {"n", "matching"}),
+        plan_evidence=_template(
+            "plan_evidence", raw.get("plan_evidence"), {"n", "matching", "days"}
+        ),
         **{key: _section(raw, key) for key in _KEYED},
     )
 

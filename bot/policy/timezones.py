@@ -15,7 +15,7 @@ from array import array
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import timedelta, timezone, tzinfo
+from datetime import datetime, timedelta, timezone, tzinfo
 from functools import cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
@@ -124,9 +124,24 @@ def is_fixed_offset(tz: str) -> bool:
     return CANONICAL_OFFSET.match(tz) is not None
 
 
-@cache
+@dataclass(frozen=True)
+class _BabelData:
+    """What CLDR tells about typed names, kept after Babel's own data is dropped."""
+
+    names: dict[str, tuple[str, ...]]  # zone, country and city names -> zones
+    standard: frozenset[str]  # short standard-time names ("est", "pst", "cet")
+    regions: dict[str, tuple[str, ...]]  # a zone name's first word ("eastern") -> zones
+
+
 def _babel_names() -> dict[str, tuple[str, ...]]:
     """CLDR names of zones and countries (simplified) -> the zones they may mean."""
+    return _babel_data().names
+
+
+@cache
+def _babel_data() -> _BabelData:
+    """CLDR names of zones and countries (simplified) -> the zones they may mean; which of
+    them are short standard-time names; and the first words of zone names."""
     from babel import Locale
     from babel.core import get_global
 
@@ -148,19 +163,26 @@ def _babel_names() -> dict[str, tuple[str, ...]]:
         return max(sorted(zones), key=lambda tz: weight[tz], default=None)
 
     names: dict[str, list[str]] = {}
+    standard: set[str] = set()
+    regions: dict[str, list[str]] = {}
 
-    def add(name: str, tz: str | None) -> None:
+    def add(name: str, tz: str | None, into: dict[str, list[str]] = names) -> None:
         key = _simplify(name)
-        if tz and key and tz not in names.setdefault(key, []):
-            names[key].append(tz)
+        if tz and key and tz not in into.setdefault(key, []):
+            into[key].append(tz)
 
     for code in NAME_LOCALES:
         locale = Locale.parse(code)
         for metazone, forms in locale.meta_zones.items():
             golden_tz = golden(metazone)
             for width in ("long", "short"):
-                for name in dict(forms.get(width, {})).values():
+                for kind, name in dict(forms.get(width, {})).items():
                     add(str(name), golden_tz)
+                    if width == "short" and kind == "standard":
+                        standard.add(_simplify(str(name)))
+            generic = str(dict(forms.get("long", {})).get("generic", ""))
+            if generic.endswith(" Time") and len(generic.split()) > 1:
+                add(generic.split()[0], golden_tz, regions)  # "Eastern Time" -> "eastern"
         for tz, info in locale.time_zones.items():
             if "city" in info:
                 add(info["city"], iana.get(tz, tz))
@@ -180,13 +202,25 @@ def _babel_names() -> dict[str, tuple[str, ...]]:
         by_metazone_golden.sort(key=lambda tz: -weight[tz])  # the most populous regions first
         for tz in by_metazone_golden or places[:1]:
             add(name, tz)
+    # Three-letter country codes ("USA", "GBR") name their country, unless the letters are
+    # already a zone's name ("EST" is Eastern Standard Time before Estonia).
+    for alias, targets in get_global("territory_aliases").items():
+        country = territories.get(targets[0]) if len(targets) == 1 else None
+        key = _simplify(alias)
+        if len(alias) == 3 and alias.isalpha() and country and key not in names:
+            for tz in names.get(_simplify(country), []):
+                add(alias, tz)
     from babel import core as babel_core
     from babel import localedata
 
     # The full CLDR data is not needed once read (nothing else in the bot uses Babel).
     localedata._cache.clear()
     babel_core._global_data = None
-    return {key: tuple(zones) for key, zones in names.items()}
+    return _BabelData(
+        {key: tuple(zones) for key, zones in names.items()},
+        frozenset(standard),
+        {key: tuple(zones) for key, zones in regions.items()},
+    )
 
 
 @cache
@@ -279,16 +313,50 @@ def resolve_timezone(text: str) -> Found:
     city = by_city.get(simple) or by_city.get(without_city)
     if city:
         return Found(city)  # a zone's own city ("Lisbon"): no need to load more data
+    babel = _babel_data()
     lookups: tuple[Callable[[str], tuple[str, ...] | None], ...] = (
-        _babel_names().get,
+        babel.names.get,
         _places().get,
     )
     for lookup in lookups:
         for key in (simple, without_city):
             zones = lookup(key)
+            if zones and len(zones) == 1 and key in babel.standard:
+                # "EST" names a fixed offset as well as the region's time: ask which.
+                return _with_fixed_offset(zones[0])
             if zones:
                 return Found(zones[0]) if len(zones) == 1 else Found(choices=zones[:MAX_CHOICES])
+    regions = babel.regions.get(simple)  # "Eastern", "Pacific" alone: ask which is meant
+    if regions:
+        if len(regions) == 1:
+            return _with_fixed_offset(regions[0])
+        return Found(choices=regions[:MAX_CHOICES])
     return Found()
+
+
+def _with_fixed_offset(tz: str) -> Found:
+    """A zone with summer time, offered beside its standard offset all year; else the zone."""
+    fixed = standard_offset(tz)
+    return Found(tz) if fixed is None else Found(choices=(tz, fixed))
+
+
+def standard_offset(tz: str) -> str | None:
+    """The fixed standard offset of a zone that has summer time ("UTC-05:00" for New York),
+    or None for a zone without summer time."""
+    info = ZoneInfo(tz)
+    moments = [datetime(2026, month, 15, 12, tzinfo=info) for month in (1, 7)]
+    offsets = {moment.utcoffset() for moment in moments}
+    if len(offsets) < 2:
+        return None
+    winter = next(m for m in moments if not m.dst())
+    offset = winter.utcoffset()
+    assert offset is not None
+    return format_offset(offset)
+
+
+def has_summer_time(tz: str) -> bool:
+    """Whether a stored zone changes its clocks during the year."""
+    return not is_fixed_offset(tz) and _known(tz) and standard_offset(tz) is not None
 
 
 def parse_timezone(text: str) -> str | None:
