@@ -6,7 +6,7 @@ import re
 import string
 import unicodedata
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
@@ -94,6 +94,7 @@ class Normaliser:
 
     spellings: Mapping[str, str]
     suffixes: tuple[tuple[str, str], ...]
+    symbols: Mapping[int, str] = field(default_factory=dict)  # emoji read as words ("😂": lol)
 
 
 @dataclass(frozen=True)
@@ -226,7 +227,7 @@ def _rewrite(word: str, normaliser: Normaliser) -> str:
 
 def normalise(text: str, normaliser: Normaliser) -> str:
     """Return the text as the patterns see it: plain, lower case, squeezed, canonical words."""
-    plain = _strip_accents(text).casefold().translate(_QUOTES)
+    plain = _strip_accents(text.translate(normaliser.symbols)).casefold().translate(_QUOTES)
     words = (squeeze(token.strip("'")) for token in _TOKEN.findall(plain))
     return " ".join(_rewrite(word, normaliser) for word in words if word)
 
@@ -295,7 +296,12 @@ def _load_normaliser(raw: dict[str, Any], where: str) -> Normaliser:
         (squeeze(str(ending)), squeeze(str(replacement)))
         for ending, replacement in _get(raw, "suffixes", where, dict).items()
     )
-    return Normaliser(spellings=spellings, suffixes=suffixes)
+    symbols = {}
+    for symbol, word in (raw.get("symbols") or {}).items():
+        if not isinstance(word, str) or not re.fullmatch(r"\w+", word) or len(str(symbol)) != 1:
+            raise SafetyDataError(f"{where}.symbols.{symbol}: expected one character and a word")
+        symbols[ord(str(symbol))] = f" {word} "
+    return Normaliser(spellings=spellings, suffixes=suffixes, symbols=symbols)
 
 
 def _expand_terms(pattern: str, terms: Mapping[str, str], where: str) -> str:
