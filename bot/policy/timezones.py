@@ -16,7 +16,7 @@ from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone, tzinfo
-from functools import cache
+from functools import cache, lru_cache
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError, available_timezones
 
 # Zones under these areas are real places; other names are legacy aliases ("US/Eastern").
@@ -340,10 +340,11 @@ def _with_fixed_offset(tz: str) -> Found:
     return Found(tz) if fixed is None else Found(choices=(tz, fixed))
 
 
+@lru_cache(maxsize=1024)
 def standard_offset(tz: str) -> str | None:
     """The fixed standard offset of a zone that has summer time ("UTC-05:00" for New York),
     or None for a zone without summer time."""
-    info = ZoneInfo(tz)
+    info = zone(tz)
     moments = [datetime(2026, month, 15, 12, tzinfo=info) for month in (1, 7)]
     offsets = {moment.utcoffset() for moment in moments}
     if len(offsets) < 2:
@@ -365,6 +366,7 @@ def parse_timezone(text: str) -> str | None:
     return resolve_timezone(text).zone
 
 
+@lru_cache(maxsize=1024)  # ZoneInfo keeps only a few zones alive: every user's zone reloaded
 def zone(tz: str) -> tzinfo:
     """Return the tzinfo for a stored zone string; raise ValueError if it is not one."""
     match = CANONICAL_OFFSET.match(tz)
