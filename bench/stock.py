@@ -31,7 +31,6 @@ import pickle
 import random
 import time
 import warnings
-from collections import deque
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -52,13 +51,12 @@ from telegram.warnings import PTBUserWarning
 
 from bench.datagen import CHECKIN_SETTINGS, FIRST_USER_ID, NOW, iso, walk_templates
 from bench.stub import BOT_USER, StubRequest
-from bench.updates import TOKEN, percentile
+from bench.updates import TOKEN, Feed, percentile
 from bot.service import build_engine
 
 VERSION = 1  # of the generated pickle
 CONVERSATION = "walk"
 WARMUP = 200  # taps before timing starts, as bench/updates.py
-BATCH = 100  # getUpdates returns at most this many updates, as Telegram does
 
 
 def steps() -> list[tuple[str, list[str]]]:
@@ -253,48 +251,6 @@ async def run(
         "rss_mb": rss_mb,
         "api_calls": dict(sorted(stub.calls.items())),
     }
-
-
-class Feed(BaseRequest):
-    """getUpdates as Telegram answers a busy bot: up to BATCH ready updates, or a wait until
-    one is. Records when each update arrived."""
-
-    def __init__(self) -> None:
-        self.ready: deque[tuple[int, bytes]] = deque()
-        self.arrived: dict[int, float] = {}
-        self.closed = False
-        self._wake = asyncio.Event()
-
-    def push(self, update: dict[str, Any]) -> None:
-        self.ready.append((update["update_id"], json.dumps(update).encode()))
-        self._wake.set()
-
-    def close(self) -> None:
-        self.closed = True
-        self._wake.set()
-
-    async def initialize(self) -> None:
-        """Nothing to open."""
-
-    async def shutdown(self) -> None:
-        """Nothing to close."""
-
-    @property
-    def read_timeout(self) -> float | None:
-        return None
-
-    async def do_request(
-        self, url: str, method: str, *args: Any, **kwargs: Any
-    ) -> tuple[int, bytes]:
-        """A batch of ready updates (none once closed)."""
-        while not self.ready and not self.closed:
-            self._wake.clear()
-            await self._wake.wait()
-        batch = [self.ready.popleft() for _ in range(min(BATCH, len(self.ready)))]
-        now = time.perf_counter()
-        for update_id, _ in batch:
-            self.arrived[update_id] = now
-        return 200, b'{"ok":true,"result":[' + b",".join(raw for _, raw in batch) + b"]}"
 
 
 class WatchedStub(StubRequest):
