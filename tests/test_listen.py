@@ -180,16 +180,16 @@ def test_training_is_reproducible(tmp_path):
     assert zlib.decompress(build()) == zlib.decompress(MODEL_PATH.read_bytes())
 
 
-def test_a_model_alarm_about_another_time_or_person_is_only_the_question():
+def with_thresholds(**changed: float) -> Listener:
+    """The bot's listener with some of the model's thresholds changed."""
     assert LISTENER.model is not None
-    thresholds = {**LISTENER.model.thresholds, "crisis_alarm": 0.0, "crisis_rule_veto": 0.0}
-    thresholds["crisis_alarm_bare"] = 0.0
-    eager = Listener(
-        replace(LISTENER.model, thresholds=thresholds),
-        POLICY.crisis,
-        POLICY.draft_rules,
-        LISTENER.draft_kinds,
-    )
+    thresholds = {**LISTENER.model.thresholds, **changed}
+    model = replace(LISTENER.model, thresholds=thresholds)
+    return Listener(model, POLICY.crisis, POLICY.draft_rules, LISTENER.draft_kinds)
+
+
+def test_a_model_alarm_about_another_time_or_person_is_only_the_question():
+    eager = with_thresholds(crisis_alarm=0.0, crisis_rule_veto=0.0, crisis_alarm_bare=0.0)
     about_then = eager.crisis("my uncle passed away when i was twelve, we talk about him")
     assert about_then is not None and about_then.level == "check"
     about_now = eager.crisis("we talked about the kids again today")
@@ -197,14 +197,7 @@ def test_a_model_alarm_about_another_time_or_person_is_only_the_question():
 
 
 def test_the_model_alone_needs_a_word_of_risk_for_the_full_reply():
-    assert LISTENER.model is not None
-    thresholds = {**LISTENER.model.thresholds, "crisis_alarm": 0.0, "crisis_alarm_bare": 1.01}
-    eager = Listener(
-        replace(LISTENER.model, thresholds=thresholds),
-        POLICY.crisis,
-        POLICY.draft_rules,
-        LISTENER.draft_kinds,
-    )
+    eager = with_thresholds(crisis_alarm=0.0, crisis_alarm_bare=1.01)
     bare = eager.crisis("I'm going to call her tonight, I decided")
     assert bare is not None and bare.level == "check"
     risky = eager.crisis("I'm going to say goodbye to everyone tonight, I decided")
