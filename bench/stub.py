@@ -11,13 +11,8 @@ from telegram.request import BaseRequest, RequestData
 BOT_USER = {"id": 123456, "is_bot": True, "first_name": "Reconnect", "username": "reconnect_bot"}
 
 
-class StubRequest(BaseRequest):
-    """Answers every Bot API method at once and remembers each chat's latest keyboard."""
-
-    def __init__(self) -> None:
-        self.calls: dict[str, int] = {}
-        self.keyboards: dict[int, list[str]] = {}  # chat id -> callback data of the last keyboard
-        self._message_ids = itertools.count(1)
+class InProcessRequest(BaseRequest):
+    """A transport that never leaves the process: nothing to open, close or time out."""
 
     async def initialize(self) -> None:
         """Nothing to open."""
@@ -28,6 +23,15 @@ class StubRequest(BaseRequest):
     @property
     def read_timeout(self) -> float | None:
         return None
+
+
+class StubRequest(InProcessRequest):
+    """Answers every Bot API method at once and remembers each chat's latest keyboard."""
+
+    def __init__(self) -> None:
+        self.calls: dict[str, int] = {}
+        self.keyboards: dict[int, list[str]] = {}  # chat id -> callback data of the last keyboard
+        self._message_ids = itertools.count(1)
 
     async def do_request(
         self,

@@ -39,7 +39,7 @@ from telegram.ext import AIORateLimiter, Application
 from telegram.request import BaseRequest, RequestData
 
 from bench.datagen import CHECKED_IN, FIRST_USER_ID, NOW
-from bench.stub import BOT_USER, StubRequest
+from bench.stub import BOT_USER, InProcessRequest, StubRequest
 from bot.config import Settings
 from bot.reliability import UpdateTracker
 from bot.service import Service, build_engine
@@ -268,7 +268,7 @@ def build(
     return application, stub, service
 
 
-class Feed(BaseRequest):
+class Feed(InProcessRequest):
     """getUpdates as Telegram answers a busy bot: up to BATCH updates that are ready, or a
     wait (long polling) until one is. Records when each update arrived."""
 
@@ -286,16 +286,6 @@ class Feed(BaseRequest):
     def close(self) -> None:
         self.closed = True
         self._wake.set()
-
-    async def initialize(self) -> None:
-        """Nothing to open."""
-
-    async def shutdown(self) -> None:
-        """Nothing to close."""
-
-    @property
-    def read_timeout(self) -> float | None:
-        return None
 
     async def do_request(
         self,
