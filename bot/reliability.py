@@ -14,18 +14,19 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
 from collections.abc import Awaitable, Callable, Coroutine, Hashable
 from concurrent.futures import Future
 from datetime import timedelta
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
+from urllib.parse import urlencode
 
 from telegram import Update
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TelegramError
 from telegram.ext import BaseUpdateProcessor
 from telegram.request import BaseRequest, HTTPXRequest, RequestData
-from telegram.request._requestparameter import RequestParameter
 
 from bot.locks import UserLocks
 
@@ -288,6 +289,47 @@ class UpdateTracker(asyncio.Queue[object]):
             await self._settled.wait()
 
 
+class PlainRequestData:
+    """getUpdates' parameters with RequestData's documented attributes only (no files).
+
+    PTB documents how a transport reads a RequestData but not how one is built, so a changed
+    request is this stand-in, not a RequestData made from PTB's private parameter class.
+    """
+
+    contains_files = False
+
+    def __init__(self, parameters: dict[str, Any]):
+        self._parameters = {k: v for k, v in parameters.items() if v is not None}
+
+    @property
+    def parameters(self) -> dict[str, Any]:
+        """Parameter name to value."""
+        return dict(self._parameters)
+
+    @property
+    def json_parameters(self) -> dict[str, str]:
+        """Parameter name to its JSON-encoded value (strings as they are)."""
+        return {k: v if isinstance(v, str) else json.dumps(v) for k, v in self._parameters.items()}
+
+    @property
+    def multipart_data(self) -> dict[str, Any]:
+        """No files, so no parts."""
+        return {}
+
+    def url_encoded_parameters(self, encode_kwargs: dict[str, Any] | None = None) -> str:
+        """The parameters URL-encoded."""
+        return urlencode(self.json_parameters, **(encode_kwargs or {}))
+
+    def parametrized_url(self, url: str, encode_kwargs: dict[str, Any] | None = None) -> str:
+        """`url` with the parameters as its query string."""
+        return f"{url}?{self.url_encoded_parameters(encode_kwargs)}"
+
+    @property
+    def json_payload(self) -> bytes:
+        """The parameters as a UTF-8 JSON object."""
+        return json.dumps(self.json_parameters).encode()
+
+
 def with_offset(data: RequestData | None, offset: int) -> RequestData | None:
     """getUpdates' request data with `offset` lowered to at most the given one."""
     if data is None:
@@ -296,7 +338,7 @@ def with_offset(data: RequestData | None, offset: int) -> RequestData | None:
     if "offset" in params and int(str(params["offset"])) <= offset:
         return data
     params["offset"] = offset
-    return RequestData([RequestParameter(name, value, None) for name, value in params.items()])
+    return cast(RequestData, PlainRequestData(params))
 
 
 class ConfirmAfterHandled(BaseRequest):

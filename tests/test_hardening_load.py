@@ -3,8 +3,10 @@
 import asyncio
 import sqlite3
 import time
+from typing import cast
 
 import pytest
+from telegram.request import RequestData
 
 from bot.reliability import FloodGuard
 from tests.test_e2e_walkthrough import say
@@ -102,15 +104,13 @@ async def test_a_locked_database_does_not_freeze_other_users(fake_api, start_bot
 
 
 def test_a_slow_update_is_not_confirmed_and_its_redelivery_is_skipped():
-    from telegram.request import RequestData
-    from telegram.request._requestparameter import RequestParameter
+    from bot.reliability import PlainRequestData, UpdateTracker, with_offset
 
-    from bot.reliability import UpdateTracker, with_offset
-
-    data = RequestData(
-        [RequestParameter("offset", 50, None), RequestParameter("timeout", 10, None)]
-    )
-    assert with_offset(data, 42).parameters == {"offset": 42, "timeout": 10}
+    data = cast(RequestData, PlainRequestData({"offset": 50, "timeout": 10}))
+    lowered = with_offset(data, 42)
+    assert lowered is not None and lowered.parameters == {"offset": 42, "timeout": 10}
+    assert lowered.json_parameters == {"offset": "42", "timeout": "10"}
+    assert not lowered.contains_files and lowered.multipart_data == {}
     assert with_offset(data, 60) is data  # never raised: nothing unsaved is confirmed
 
     async def run():

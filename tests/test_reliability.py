@@ -173,6 +173,14 @@ async def test_one_slow_user_does_not_hold_up_others_and_keeps_their_order(
     assert "protective order" in texts[1] and "protective order" in texts[3]
     assert bot.store.load_session(USER).state == "walkthrough:safety"
     await fake_api.wait_for(lambda: len(bot.service.locks) == 0)  # idle locks are dropped
+    # Polling went on from the stuck update: an offset already delivered was asked again.
+    delivered: set[int] = set()
+    asked_again = False
+    for call in fake_api.calls("getUpdates"):
+        if "offset" in call.params and int(call.params["offset"]) in delivered:
+            asked_again = True
+        delivered |= {u["update_id"] for u in call.result or []}
+    assert asked_again
 
 
 async def test_a_job_holding_the_user_lock_runs_before_the_users_next_update(fake_api, start_bot):
