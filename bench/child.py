@@ -74,7 +74,9 @@ def run(args: dict[str, Any]) -> dict[str, Any]:
         args.get("concurrency", CONCURRENCY),
     )
     if profiler is not None:
-        Path(args["profile"]).write_text(report(profiler.stop()))
+        stats = profiler.stop()
+        Path(args["profile"]).write_text(report(stats))
+        stats.dump_stats(Path(args["profile"]).with_suffix(".pstats"))  # for pstats' callers
     gc.collect()
     return result | {"core": core, "rss_mb": rss_mb(), "peak_rss_mb": peak_mb()}
 

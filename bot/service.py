@@ -41,6 +41,7 @@ from bot.model import (
     Text,
     UserData,
 )
+from bot.policy import timezones
 from bot.store import CheckinClaim, ClaimedCheckin, DueCheckin, Store
 
 log = logging.getLogger(__name__)
@@ -72,7 +73,9 @@ class Result:
 def build_engine(root: Path = CONTENT_ROOT) -> Engine:
     """Load and check all content under `root` (ContentError lists every problem), then
     build the engine on it."""
-    return Engine(Content.load(root))
+    engine = Engine(Content.load(root))
+    timezones.warm()
+    return engine
 
 
 class Service:

@@ -68,3 +68,12 @@ def test_a_fixed_offset_is_marked_as_having_no_summer_time():
 )
 def test_a_standard_time_abbreviation_asks_region_or_fixed_offset(typed, region, fixed):
     assert resolve_timezone(typed).choices == (region, fixed)
+
+
+def test_the_zone_names_are_read_when_the_engine_is_built_not_on_the_first_typed_zone():
+    from bot.policy import timezones
+    from bot.service import build_engine
+
+    timezones._babel_data.cache_clear()
+    build_engine()
+    assert timezones._babel_data.cache_info().currsize == 1  # first typed zone: a look-up
