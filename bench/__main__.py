@@ -11,6 +11,7 @@ import json
 import os
 import platform
 import shutil
+import statistics
 import subprocess
 import sys
 import time
@@ -48,6 +49,11 @@ def parse(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--compare-drive", choices=("sequential", "polling"), default="polling",
         help="how stock PTB is fed: by polling, as Reconnect's run, or one update at a time",
+    )  # fmt: skip
+    parser.add_argument(
+        "--compare-rounds", type=int, default=3,
+        help="rounds of Reconnect (mix, taps) then stock in memory, back to back: the ratios "
+             "are the median of the rounds' (a shared machine's load drifts between runs)",
     )  # fmt: skip
     parser.add_argument(
         "--compare-durable-updates", type=int, default=3,
@@ -103,6 +109,19 @@ def measure(options: argparse.Namespace) -> dict[str, Any]:
         db = str(database(work, options.users, due))
         results["updates_taps"] = child("run", {"db": db, **run_args, "only": ["tap"]})
         results["stock"] = compare(options)
+        rounds = [(results["updates"], results["updates_taps"], results["stock"]["memory"])]
+        for _ in range(options.compare_rounds - 1):
+            mix = child("run", {"db": str(database(work, options.users, due)), **run_args})
+            db = str(database(work, options.users, due))
+            taps = child("run", {"db": db, **run_args, "only": ["tap"]})
+            rounds.append((mix, taps, stock_memory(options)))
+        results["compare_rounds"] = [
+            {"mix_per_s": mix["updates_per_s"], "taps_per_s": taps["updates_per_s"],
+             "stock_per_s": stock["updates_per_s"], "mix_cpu_ms": mix.get("cpu_ms_per_update"),
+             "taps_cpu_ms": taps.get("cpu_ms_per_update"),
+             "stock_cpu_ms": stock.get("cpu_ms_per_update")}
+            for mix, taps, stock in rounds
+        ]  # fmt: skip
     if options.sequential:
         args = {"db": str(database(work, options.users, due)), **run_args, "drive": "sequential"}
         results["updates_sequential"] = child("run", args)
@@ -138,17 +157,26 @@ def compare(options: argparse.Namespace) -> dict[str, Any]:
         options.workdir.mkdir(parents=True, exist_ok=True)
         made = child("generate_stock", {"pickle": str(cached), "users": options.users})
         print(f"generated the stock pickle in {made['seconds']:.1f} s", file=sys.stderr)
-    runs: dict[str, Any] = {}
-    for mode, on_flush, updates in (
-        ("memory", True, options.updates),
-        ("durable", False, options.compare_durable_updates),
-    ):
-        copy = options.workdir / "run-stock.pickle"
-        shutil.copyfile(cached, copy)
-        args = {"pickle": str(copy), "users": options.users, "updates": updates,
-                "on_flush": on_flush, "drive": options.compare_drive}  # fmt: skip
-        runs[mode] = child("stock", args)
-    return runs
+    return {
+        "memory": stock_memory(options),
+        "durable": stock_run(options, on_flush=False, updates=options.compare_durable_updates),
+    }
+
+
+def stock_memory(options: argparse.Namespace) -> dict[str, Any]:
+    """One run of stock PTB in memory (on_flush=True) on a fresh copy of the pickle."""
+    return stock_run(options, on_flush=True, updates=options.updates)
+
+
+def stock_run(options: argparse.Namespace, on_flush: bool, updates: int) -> dict[str, Any]:
+    """One run of stock PTB, in its own pinned process, on a fresh copy of the pickle."""
+    from bench.stock import pickle_path
+
+    copy = options.workdir / "run-stock.pickle"
+    shutil.copyfile(pickle_path(options.workdir, options.users), copy)
+    args = {"pickle": str(copy), "users": options.users, "updates": updates,
+            "on_flush": on_flush, "drive": options.compare_drive}  # fmt: skip
+    return child("stock", args)
 
 
 def machine() -> dict[str, Any]:
@@ -196,6 +224,7 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
         ]  # fmt: skip
     if "stock" in results:
         table += stock_rows(updates, results["updates_taps"], results["stock"], users)
+        table += round_rows(results.get("compare_rounds", []))
     listening = results["listening"]
     table += [
         ("understanding a typed message p99 (held-out texts)", f"{listening['p99_ms']:.2f} ms",
@@ -250,6 +279,31 @@ def stock_rows(
         (f"stock PTB start-up (load the pickle), {users} users", f"{memory['ready_s']:.2f} s",
          "", True),
     ]  # fmt: skip
+
+
+def round_rows(rounds: list[dict[str, Any]]) -> list[tuple[str, str, str, bool]]:
+    """The ratios of every round (Reconnect then stock, back to back) and their medians: one
+    pair of runs on a shared machine can be 20% apart from the next."""
+    if len(rounds) < 2:
+        return []
+    mix = [r["mix_per_s"] / r["stock_per_s"] for r in rounds]
+    taps = [r["taps_per_s"] / r["stock_per_s"] for r in rounds]
+    cpu = [r["stock_cpu_ms"] / r["taps_cpu_ms"] for r in rounds
+           if r.get("stock_cpu_ms") and r.get("taps_cpu_ms")]  # fmt: skip
+
+    def listed(values: list[float]) -> str:
+        return ", ".join(f"{v:.2f}" for v in values)
+
+    table = [
+        (f"ratio, mix / stock in memory, median of {len(rounds)} rounds ({listed(mix)})",
+         f"{statistics.median(mix):.2f}", "> 1.0", statistics.median(mix) > 1.0),
+        (f"  ratio, taps / stock in memory, median ({listed(taps)})",
+         f"{statistics.median(taps):.2f}", "", True),
+    ]  # fmt: skip
+    if cpu:
+        table.append((f"  CPU per tap, stock / Reconnect, median ({listed(cpu)})",
+                      f"{statistics.median(cpu):.2f}x", "", True))  # fmt: skip
+    return table
 
 
 def cpu_rows(taps: dict[str, Any], stock: dict[str, Any]) -> list[tuple[str, str, str, bool]]:

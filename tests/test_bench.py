@@ -20,6 +20,7 @@ def test_bench_runs_end_to_end_at_a_tiny_size(tmp_path):
         "--memory-sizes", "200,300", "--memory-updates", "50", "--startup-users", "300",
         "--sweep-users", "300", "--due", "40", "--deliver", "12",
         "--workdir", str(tmp_path / "db"), "--out", str(out), "--sequential", "--compare",
+        "--compare-rounds", "2",
         "--profile", str(tmp_path / "profile.txt"),
     ]  # fmt: skip
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
@@ -49,6 +50,9 @@ def test_bench_runs_end_to_end_at_a_tiny_size(tmp_path):
         assert run["api_calls"]["answerCallbackQuery"] == run["api_calls"]["sendMessage"]
         assert run["updates_per_s"] > 0 and run["rss_mb"] > 0
     assert "ratio: Reconnect's updates/s" in done.stdout
+    rounds = results["compare_rounds"]  # Reconnect and stock back to back, twice
+    assert len(rounds) == 2 and all(r["stock_per_s"] > 0 and r["taps_cpu_ms"] > 0 for r in rounds)
+    assert "median of 2 rounds" in done.stdout
     assert set(results["updates_taps"]["kinds"]) <= {"tap", "start"}  # like stock's walk
     assert set(results["memory"]) == {"200", "300"}
     assert all(run["rss_mb"] > 0 for run in results["memory"].values())
