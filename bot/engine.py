@@ -272,7 +272,7 @@ class Engine:
         body = choices[int(ctx.now.timestamp()) % len(choices)]  # varied, and testable
         last = ctx.data.last_checkin_at
         if last is not None and timedelta(0) <= ctx.now - last <= CHECKIN_ANSWER_WINDOW:
-            body = f"{replies.checkin_ack} {body}"
+            body = f"{replies.checkin_ack.for_intent(intent)} {body}"
         if ctx.session.completed_at is None and not ctx.session.coaching_off:
             return [Reply(body), self._note_text(replies.mid_walk, ctx)]
         buttons = []

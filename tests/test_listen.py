@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.content import Content
+from bot.content import CONTENT_ROOT, Content
 from bot.engine import MENU, Engine, Session, Text
 from bot.listen import Listener
 from bot.listen import data as labelled
@@ -121,11 +121,34 @@ def test_free_text_mid_walk_gets_a_reply_and_the_step_again():
 
 def test_a_typed_answer_to_a_check_in_is_acknowledged():
     data = UserData(last_checkin_at=NOW - timedelta(hours=1))
+    ack = POLICY.free_text.checkin_ack
     reply = ENGINE.handle(HUB, Text("not great, cried all morning"), NOW, data).replies[0]
-    assert reply.text.startswith(POLICY.free_text.checkin_ack)
+    assert reply.text.startswith(ack.feelings)
     later = UserData(last_checkin_at=NOW - timedelta(days=2))
     reply = ENGINE.handle(HUB, Text("not great, cried all morning"), NOW, later).replies[0]
-    assert not reply.text.startswith(POLICY.free_text.checkin_ack)
+    assert not reply.text.startswith((ack.feelings, ack.other))
+
+
+def test_news_typed_after_a_check_in_is_not_thanked_as_a_mood():
+    data = UserData(last_checkin_at=NOW - timedelta(hours=1))
+    ack = POLICY.free_text.checkin_ack
+    reply = ENGINE.handle(HUB, Text("she told me today she filed for divorce"), NOW, data)
+    assert reply.replies[0].text.startswith(ack.other)
+    assert not reply.replies[0].text.startswith(ack.feelings)
+
+
+def test_the_check_in_acknowledgements_are_checked_on_load(tmp_path):
+    import yaml
+
+    from bot.listen.replies import load_free_text_replies
+
+    raw = yaml.safe_load((CONTENT_ROOT / "listen.yaml").read_text(encoding="utf-8"))
+    raw["checkin_ack"] = {"feelings": "Thanks.", "intents": ["sad", "moody"]}
+    (tmp_path / "listen.yaml").write_text(yaml.safe_dump(raw), encoding="utf-8")
+    with pytest.raises(ValueError) as error:
+        load_free_text_replies(tmp_path / "listen.yaml")
+    assert "checkin_ack: 'other' is missing" in str(error.value)
+    assert "checkin_ack: 'moody' is not an intent" in str(error.value)
 
 
 def test_another_language_is_answered_kindly():

@@ -57,12 +57,25 @@ class DraftLike:
 
 
 @dataclass(frozen=True)
+class CheckinAck:
+    """What is said first to typed text soon after a check-in asked how the user is."""
+
+    feelings: str  # the message is about how they feel
+    intents: frozenset[str]  # the intents that are
+    other: str  # news, a question, anything else
+
+    def for_intent(self, intent: str | None) -> str:
+        """The acknowledgement that fits what the message is about."""
+        return self.feelings if intent in self.intents else self.other
+
+
+@dataclass(frozen=True)
 class FreeTextReplies:
     """Everything flows/listen.yaml holds."""
 
     intents: dict[str, IntentReply]
     not_understood: tuple[str, ...]
-    checkin_ack: str
+    checkin_ack: CheckinAck
     mid_walk: str
     safety_mode: IntentReply = IntentReply((), (), ())  # while coaching is off for safety
     safety_keep: frozenset[str] = frozenset()  # intents that answer as usual in safety mode
@@ -157,9 +170,9 @@ def load_free_text_replies(path: Path = LISTEN_PATH) -> FreeTextReplies:
     not_understood = tuple(str(r).strip() for r in raw.get("not_understood") or ())
     if not not_understood:
         problems.append(f"{path.name}: 'not_understood' needs at least one reply")
-    for key in ("checkin_ack", "mid_walk"):
-        if not raw.get(key):
-            problems.append(f"{path.name}: '{key}' is missing")
+    if not raw.get("mid_walk"):
+        problems.append(f"{path.name}: 'mid_walk' is missing")
+    checkin_ack = _checkin_ack(raw.get("checkin_ack"), f"{path.name}: checkin_ack", problems)
     safety = raw.get("safety_mode")
     where = f"{path.name}: safety_mode"
     if not isinstance(safety, dict):
@@ -176,9 +189,23 @@ def load_free_text_replies(path: Path = LISTEN_PATH) -> FreeTextReplies:
     return FreeTextReplies(
         intents,
         not_understood,
-        str(raw["checkin_ack"]).strip(),
+        checkin_ack,
         str(raw["mid_walk"]).strip(),
         safety_mode,
         keep,
         draft_like,
     )
+
+
+def _checkin_ack(raw: Any, where: str, problems: list[str]) -> CheckinAck:
+    """The check-in acknowledgements: `feelings` for the listed intents, else `other`."""
+    if not isinstance(raw, dict):
+        problems.append(f"{where} needs 'feelings', 'intents' and 'other'")
+        return CheckinAck("", frozenset(), "")
+    texts = {key: str(raw.get(key) or "").strip() for key in ("feelings", "other")}
+    problems += [f"{where}: '{key}' is missing" for key, text in texts.items() if not text]
+    intents = frozenset(str(name) for name in raw.get("intents") or ())
+    if not intents:
+        problems.append(f"{where}: 'intents' needs at least one intent")
+    problems += [f"{where}: '{name}' is not an intent" for name in sorted(intents - set(INTENTS))]
+    return CheckinAck(texts["feelings"], intents, texts["other"])
