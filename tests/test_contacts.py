@@ -360,10 +360,17 @@ def test_a_slip_is_met_with_encouragement_not_a_reset():
     assert "0 days" not in lines[1]
 
 
-def test_a_slip_long_ago_reads_as_days_ago():
-    history = [mine(days(12)), mine(days(10))]
+def test_a_slip_two_days_ago_reads_as_days_ago():
+    history = [mine(days(4)), mine(days(2))]
     lines = progress_summary(history, COOL, NOW, TEXTS)
-    assert TEXTS.summary["ago_days"].format(days=10) in lines[1]
+    assert lines[1].endswith(TEXTS.summary["slip"].format(ago="2 days ago"))
+
+
+def test_a_slip_a_week_ago_is_not_brought_up_again():
+    history = [mine(days(9)), mine(days(7))]  # over the plan then; a week of room since
+    lines = progress_summary(history, COOL, NOW, TEXTS)
+    assert lines[1].endswith(TEXTS.summary["days"].format(days=7))
+    assert "more than your plan" not in lines[1]
 
 
 def test_contacts_in_the_future_are_ignored():

@@ -427,14 +427,17 @@ def _was_slip(plan: Plan, history: Sequence[Contact], contact: Contact) -> bool:
     return count > plan.max_contacts or too_soon
 
 
+SLIP_MENTION_DAYS = 2  # after that, the days of room given are the news, not the slip
+
+
 def _days_line(plan: Plan, history: Sequence[Contact], now: datetime, texts: ContactTexts) -> str:
-    """Days since the user last reached out, a slip met with encouragement (living together
-    there is no count to slip over)."""
+    """Days since the user last reached out; a slip of the last two days is met with
+    encouragement (living together there is no count to slip over)."""
     last = _previous_counted(history, now)
     if last is None:
         return texts.summary["never"]
     days = (now - last.at).days
-    if not plan.together and _was_slip(plan, history, last):
+    if not plan.together and days <= SLIP_MENTION_DAYS and _was_slip(plan, history, last):
         ago_key = {0: "ago_today", 1: "ago_yesterday"}.get(days, "ago_days")
         return texts.summary["slip"].format(ago=texts.summary[ago_key].format(days=days))
     key = {0: "today", 1: "yesterday"}.get(days, "days")
