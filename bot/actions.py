@@ -2,8 +2,10 @@
 
 A flow step names actions (`actions: [save_plan]`) that run when a user enters it, and its
 text may use placeholders such as `{plan.dose_text}`; a command (`/export`) may have a
-handler. All three are registered here by name with `@action`, `@placeholder` and
-`@command`, so the flow loader can reject unknown ones and content stays apart from code.
+handler; a step whose buttons depend on the user's data names them (`buttons_from:
+checkins.tz_choices`). All four are registered here by name with `@action`, `@placeholder`,
+`@command` and `@step_buttons`, so the flow loader can reject unknown ones and content stays
+apart from code.
 A feature's own text file is declared with `content_file`; the content object reads and
 checks it with everything else, and the feature reads it back with `ctx.content(FILE)`.
 Actions are pure: they read the context and write only to it (the session, effects, extra
@@ -19,7 +21,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any, Generic, Protocol, TypeVar, cast
 
-from bot.model import Button, Effect, Reply, Session, UserData
+from bot.model import MAX_CALLBACK_BYTES, Button, Effect, Reply, Session, UserData
 from bot.policy import Policy
 from bot.policy.plan import Plan, level_reasons, plan_for_level, plan_from_answers
 
@@ -27,6 +29,7 @@ from bot.policy.plan import Plan, level_reasons, plan_for_level, plan_from_answe
 STEP_PREFIX = "s."
 SYSTEM_PREFIX = "x."
 COMMAND_PREFIX = "c."
+MAX_BUTTON_LABEL = 30  # characters: a label longer than this wraps or is cut on phones
 
 
 T = TypeVar("T")
@@ -129,8 +132,12 @@ class Context:
 Action = Callable[[Context], None]
 Placeholder = Callable[[Context], str]
 Handler = Callable[[Context], list[Reply]]
+StepButtons = Callable[[Context], list[Button]]
 ACTIONS: dict[str, Action] = {}
 PLACEHOLDERS: dict[str, Placeholder] = {}
+# Buttons built from the user's data, by the name a step gives in `buttons_from`; shown before
+# the step's own buttons each time it is rendered.
+STEP_BUTTONS: dict[str, StepButtons] = {}
 # Command handlers by name. A handler for "<name>" that asks a yes/no question sets
 # `session.pending = "<name>"`; the answers are the handlers "<name>_yes" and "<name>_no".
 COMMANDS: dict[str, Handler] = {}
@@ -164,6 +171,34 @@ def command(name: str) -> Callable[[Handler], Handler]:
         return function
 
     return register
+
+
+def step_buttons(name: str) -> Callable[[StepButtons], StepButtons]:
+    """Register the buttons a step asks for with `buttons_from: name`, built when it is shown.
+
+    The function gets the context the step is rendered with (`ctx.typed` is what the user just
+    typed, if anything) and returns the buttons to show before the step's own; usually
+    `command_button`s, since a step's own buttons are the only step buttons the engine knows.
+    """
+
+    def register(function: StepButtons) -> StepButtons:
+        STEP_BUTTONS[name] = function
+        return function
+
+    return register
+
+
+def command_button(label: str, command: str, args: str = "") -> Button | None:
+    """A button that runs `/command args` as if typed, whatever step the user is on then.
+
+    None when it cannot be sent: a label over MAX_BUTTON_LABEL characters, or callback data
+    (`c.<command> <args>`) over Telegram's 64 bytes, which would make Telegram refuse the
+    whole message.
+    """
+    data = f"{COMMAND_PREFIX}{command} {args}" if args else f"{COMMAND_PREFIX}{command}"
+    if not label or len(label) > MAX_BUTTON_LABEL or len(data.encode()) > MAX_CALLBACK_BYTES:
+        return None
+    return Button(label, data=data)
 
 
 @action("save_plan")

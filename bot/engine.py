@@ -20,6 +20,7 @@ from bot.actions import (
     COMMAND_PREFIX,
     COMMANDS,
     PLACEHOLDERS,
+    STEP_BUTTONS,
     STEP_PREFIX,
     SYSTEM_PREFIX,
     Context,
@@ -175,8 +176,11 @@ class Engine:
     def _press(
         self, ctx: Context, data: str, pending: str | None
     ) -> tuple[list[Reply], str | None]:
-        if data.startswith(COMMAND_PREFIX) and data[len(COMMAND_PREFIX) :] in self.commands:
-            return self._command(ctx, data[len(COMMAND_PREFIX) :], ""), None
+        # A command button, with its words or not ("c.timezone Asia/Tokyo"): the command runs as
+        # if typed, whatever step the user is on; an unknown command is a passed button.
+        name, _, args = data.removeprefix(COMMAND_PREFIX).partition(" ")
+        if data.startswith(COMMAND_PREFIX) and name in self.commands:
+            return self._command(ctx, name, args.strip()), None
         if data.startswith(SYSTEM_PREFIX):
             return self._system_press(ctx, data.removeprefix(SYSTEM_PREFIX), pending)
         name, index = self._presses.get(data, ("", 0))
@@ -384,7 +388,11 @@ class Engine:
     def render(self, ctx: Context) -> Reply:
         """Return the current step as a reply with its buttons."""
         state = ctx.session.state
-        return Reply(self.fill(self.flows.step(state).text, ctx), self._buttons[state])
+        step = self.flows.step(state)
+        buttons = self._buttons[state]
+        if step.buttons_from:  # built from the user's data (choices for what they typed)
+            buttons = (*STEP_BUTTONS[step.buttons_from](ctx), *buttons)
+        return Reply(self.fill(step.text, ctx), buttons)
 
     def view(self, session: Session, now: datetime, data: UserData | None = None) -> Reply:
         """Render a session's current step without changing anything."""

@@ -92,6 +92,7 @@ class Step:
     routes: tuple[Route, ...] = ()
     actions: tuple[str, ...] = ()
     text_input: TextInput | None = None
+    buttons_from: str | None = None  # buttons built from the user's data, before `buttons`
 
     @property
     def name(self) -> str:
@@ -202,7 +203,8 @@ def _parse_step(where: str, flow: str, step_id: str, body: Any, problems: list[s
     if not isinstance(body, dict):
         problems.append(f"{here}: must be a mapping")
         return None
-    unknown = set(body) - {"text", "covers", "answer", "buttons", "next", "actions", "input"}
+    fields = {"text", "covers", "answer", "buttons", "buttons_from", "next", "actions", "input"}
+    unknown = set(body) - fields
     if unknown:
         problems.append(f"{here}: unknown field(s) {sorted(unknown)}")
     text = body.get("text")
@@ -219,7 +221,7 @@ def _parse_step(where: str, flow: str, step_id: str, body: Any, problems: list[s
     buttons = tuple(_parse_buttons(here, flow, body.get("buttons") or [], answer, problems))
     routes = tuple(_parse_routes(here, flow, body.get("next") or [], problems))
     from bot import features
-    from bot.actions import ACTIONS
+    from bot.actions import ACTIONS, STEP_BUTTONS
 
     features.load()
 
@@ -227,6 +229,13 @@ def _parse_step(where: str, flow: str, step_id: str, body: Any, problems: list[s
     for action in actions:
         if action not in ACTIONS:
             problems.append(f"{here}: unknown action '{action}' (known: {sorted(ACTIONS)})")
+    buttons_from = body.get("buttons_from")
+    if buttons_from is not None and str(buttons_from) not in STEP_BUTTONS:
+        problems.append(
+            f"{here}: 'buttons_from: {buttons_from}' names no buttons the bot can build"
+            f" (known: {sorted(STEP_BUTTONS)}); check the spelling or remove the line"
+        )
+        buttons_from = None
     text_input = None
     if "input" in body:
         raw_input = body["input"]
@@ -256,6 +265,7 @@ def _parse_step(where: str, flow: str, step_id: str, body: Any, problems: list[s
         routes=routes,
         actions=actions,
         text_input=text_input,
+        buttons_from=str(buttons_from) if buttons_from is not None else None,
     )
 
 

@@ -12,10 +12,10 @@ from dataclasses import replace
 from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
-from bot.actions import Context, action, command, placeholder
+from bot.actions import Context, action, command, command_button, placeholder, step_buttons
 from bot.features.checkins import CHECKIN, describe_settings, settings_from
 from bot.features.texts import FEATURE_TEXTS
-from bot.model import AddContact, Attachment, Reply, SaveCheckins
+from bot.model import AddContact, Attachment, Button, Reply, SaveCheckins
 from bot.policy.checkins import CheckinSettings, next_checkin
 from bot.policy.contacts import (
     Contact,
@@ -45,6 +45,7 @@ CHECKIN_ANSWERS = (
 PLAN_CHANGED_AT = "plan_changed_at"  # plan suggestions only look at contacts after a change
 PLAN_CHANGE = "plan_change"  # how the last level change went, for re-rendering its result
 CHART_WEEKS = 6
+MAX_TZ_BUTTONS = 6  # choice buttons under "That name fits more than one place"
 
 
 # --- the contact log --------------------------------------------------------------------------
@@ -464,3 +465,32 @@ def checkins_tz_check(ctx: Context) -> str:
     local = ctx.now.astimezone(zone(tz))
     line = texts["current"].format(zone=tz, local_time=f"{local:%H:%M}")
     return f"{line} {texts['fixed']}" if is_fixed_offset(tz) else line
+
+
+@step_buttons("checkins.tz_choices")
+def checkins_tz_choices(ctx: Context) -> list[Button]:
+    """After an ambiguous time zone: one button per choice, named as the text names it.
+
+    A press runs `/timezone <zone>`, so it sets the zone exactly as typing it would, and an old
+    message's button still does just that. A choice whose button cannot be sent (callback data
+    over 64 bytes) is left out; the text still names it, to be typed.
+    """
+    if ctx.typed is None:
+        return []
+    choices = resolve_timezone(ctx.typed).choices
+    return tz_choice_buttons(choices, ctx.content(FEATURE_TEXTS).timezone)
+
+
+def tz_choice_buttons(choices: tuple[str, ...], texts: dict[str, str]) -> list[Button]:
+    """The buttons for these zones: a place's name, or "UTC-05:00 all year" for an offset."""
+    buttons = []
+    for tz in choices:
+        label = (
+            texts["choice_button_fixed"].format(offset=tz)
+            if is_fixed_offset(tz)
+            else _place_name(tz)
+        )
+        button = command_button(label, "timezone", tz)
+        if button is not None:
+            buttons.append(button)
+    return buttons[:MAX_TZ_BUTTONS]

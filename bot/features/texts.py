@@ -6,7 +6,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from bot.actions import content_file
+from bot.actions import MAX_BUTTON_LABEL, content_file
 from bot.policy.contacts import TEXTS_DIR, TextsError, _template, in_file, read_texts
 
 _KEYED: dict[str, dict[str, set[str]]] = {
@@ -74,6 +74,7 @@ _KEYED: dict[str, dict[str, set[str]]] = {
         "choose_fixed": {"options", "examples"},
         "choice_summer": {"place"},
         "choice_fixed": {"offset"},
+        "choice_button_fixed": {"offset"},
     },
 }
 
@@ -131,7 +132,7 @@ def load_feature_texts(folder: Path = TEXTS_DIR) -> FeatureTexts:
 
 
 def _feature_texts(raw: dict[str, Any]) -> FeatureTexts:
-    return FeatureTexts(
+    texts = FeatureTexts(
         followups=_list(raw, "followups"),
         safety_checkins=_list(raw, "safety_checkins"),
         together_checkins=_list(raw, "together_checkins"),
@@ -142,6 +143,14 @@ def _feature_texts(raw: dict[str, Any]) -> FeatureTexts:
         ),
         **{key: _section(raw, key) for key in _KEYED},
     )
+    # A button label (a fixed offset among time zone choices), with the longest offset.
+    label = texts.timezone["choice_button_fixed"].format(offset="UTC+05:45")
+    if len(label) > MAX_BUTTON_LABEL:
+        raise TextsError(
+            f"timezone.choice_button_fixed: a button label, at most {MAX_BUTTON_LABEL}"
+            f" characters with the offset ('{label}' has {len(label)})"
+        )
+    return texts
 
 
 # One text file per feature in flows/texts/ (contacts, progress, plan, checkins, timezone).
