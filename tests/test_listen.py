@@ -225,3 +225,27 @@ def test_the_model_alone_needs_a_word_of_risk_for_the_full_reply():
     assert bare is not None and bare.level == "check"
     risky = eager.crisis("I'm going to say goodbye to everyone tonight, I decided")
     assert risky is not None and risky.level == "alarm"
+
+
+def test_the_question_comes_sooner_when_the_message_has_a_word_of_risk():
+    keen = with_thresholds(crisis_alarm=1.01, crisis_check=1.01, crisis_check_risky=0.0)
+    assert keen.crisis("I'm going to call her tonight, I decided") is None
+    risky = keen.crisis("I'm going to say goodbye to everyone tonight, I decided")
+    assert risky is not None and risky.level == "check"
+
+
+def test_the_question_thresholds_are_chosen_together_within_the_limits():
+    np = pytest.importorskip("numpy")
+    from bot.listen.train import check_thresholds
+
+    scores = np.array([0.9, 0.6, 0.55, 0.8, 0.3, 0.7])
+    positive = np.array([True, True, True, False, False, False])
+    risky = np.array([True, True, False, False, True, True])
+    negatives = ~positive
+    bare_at, risky_at = check_thresholds(scores, positive, risky, [(negatives, 0.34)])
+    asked = scores >= np.where(risky, risky_at, bare_at)
+    assert asked[negatives].mean() <= 0.34
+    # One negative may be asked about: the risky one at 0.7 costs less recall than the bare 0.8.
+    assert 0.3 < risky_at <= 0.6 and bare_at > 0.8
+    assert (bare_at, risky_at) == (0.95, 0.6)  # ties keep the higher thresholds
+    assert asked[positive].sum() == 2

@@ -125,6 +125,9 @@ class Listener:
             return self.crisis_rules.soften(alarm, text)  # the past, someone else: ask
         if signal is None and score >= thresholds["crisis_check"]:
             return CrisisSignal("check", self._kind(text))  # unsure, or too short to be sure
+        risky_at = thresholds.get("crisis_check_risky", thresholds["crisis_check"])
+        if signal is None and score >= risky_at and self.crisis_rules.model_may_alarm(text):
+            return CrisisSignal("check", self._kind(text))  # less sure, but words of risk
         return signal
 
     def _kind(self, text: str) -> Any:

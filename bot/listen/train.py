@@ -123,6 +123,30 @@ def lowest_threshold(scores: np.ndarray, limits: list[tuple[np.ndarray, float]])
     return 0.96
 
 
+def check_thresholds(
+    scores: np.ndarray,
+    positive: np.ndarray,
+    risky: np.ndarray,
+    limits: list[tuple[np.ndarray, float]],
+) -> tuple[float, float]:
+    """The gentle question's thresholds without and with a word of risk in the message.
+
+    Searched together: the pair that asks the most crisis messages while every group of
+    negatives stays within its limit (ties: the higher thresholds). A direct statement nearly
+    always has a word of risk, so it may be asked about at a lower score than a message without.
+    """
+    grid = np.round(np.arange(0.95, 0.04, -0.01), 2)  # from the top: ties keep the higher
+    best: tuple[float, float, float] = (-1.0, 0.96, 0.96)
+    for bare_at in grid:
+        for risky_at in grid[grid <= bare_at]:
+            asked = scores >= np.where(risky, risky_at, bare_at)
+            if all(asked[group].mean() <= limit for group, limit in limits if group.any()):
+                recall = float(asked[positive].mean())
+                if recall > best[0]:
+                    best = (recall, float(bare_at), float(risky_at))
+    return best[1], best[2]
+
+
 def examples_of(task: str, fraction: float) -> list[data.Example]:
     """The task's training examples, or a fixed random share of each label (learning curve)."""
     examples = data.read_all(data.train_files(task), task)
@@ -165,17 +189,18 @@ def train_crisis(
     ordinary = np.array([str(e.category).startswith("ordinary") for e in examples])
     thresholds["crisis_rule_veto"] = RULE_VETO
     thresholds["crisis_alarm"] = lowest_threshold(oof, [(oof[hard], ALARM_MAX_HARD)])
-    thresholds["crisis_check"] = lowest_threshold(
-        oof, [(oof[hard], CHECK_MAX_HARD), (oof[ordinary], CHECK_MAX_ORDINARY)]
-    )
     from bot.policy.safety import load_crisis
 
     rules = load_crisis()
     bare = np.array([not rules.model_may_alarm(e.text) for e in examples])
+    thresholds["crisis_check"], thresholds["crisis_check_risky"] = check_thresholds(
+        oof, y == 1, ~bare, [(hard, CHECK_MAX_HARD), (ordinary, CHECK_MAX_ORDINARY)]
+    )
     bare_alarm = lowest_threshold(oof, [(oof[(y == 0) & bare], ALARM_MAX_BARE)])
     thresholds["crisis_alarm_bare"] = max(thresholds["crisis_alarm"], bare_alarm)
     positive = y == 1
-    info["crisis_oof_recall_check"] = float((oof[positive] >= thresholds["crisis_check"]).mean())
+    asked = oof >= np.where(bare, thresholds["crisis_check"], thresholds["crisis_check_risky"])
+    info["crisis_oof_recall_check"] = float(asked[positive].mean())
     kinds = np.array([data.REPLY_KIND[str(e.category)] for e in examples if e.label == "crisis"])
     builder.add("crisis_kind", "ovr", *fit_ovr(x[positive], kinds))
     info["crisis_examples"] = len(examples)
