@@ -249,3 +249,15 @@ def test_the_question_thresholds_are_chosen_together_within_the_limits():
     assert 0.3 < risky_at <= 0.6 and bare_at > 0.8
     assert (bare_at, risky_at) == (0.95, 0.6)  # ties keep the higher thresholds
     assert asked[positive].sum() == 2
+
+
+@pytest.mark.parametrize("argv, code", [(["--help"], 0), (["--outt", "x"], 2)])
+def test_train_help_or_a_typo_exits_without_training(argv, code, capsys):
+    pytest.importorskip("sklearn")
+    from bot.listen import train
+
+    before = MODEL_PATH.stat().st_mtime_ns
+    with pytest.raises(SystemExit) as exit_:
+        train.main(argv)
+    assert exit_.value.code == code
+    assert MODEL_PATH.stat().st_mtime_ns == before

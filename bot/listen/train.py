@@ -289,12 +289,20 @@ def curve(stdout: TextIO, shares: tuple[float, ...] = (0.25, 0.5, 1.0)) -> dict[
 
 def main(argv: list[str], stdout: TextIO = sys.stdout) -> int:
     """Train and write the model (`--out FILE`), or print the learning curve (`--curve`)."""
-    if "--curve" in argv:
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m bot train", description=__doc__)
+    parser.add_argument("--out", type=Path, default=MODEL_PATH, help="where to write the model")
+    parser.add_argument(
+        "--curve", action="store_true", help="print the learning curve (25/50/100%%) instead"
+    )
+    args = parser.parse_args(argv)  # --help or a mistyped option exits before any training
+    if args.curve:
         import json
 
         print(json.dumps(curve(stdout), indent=1), file=stdout)
         return 0
-    out = Path(argv[argv.index("--out") + 1]) if "--out" in argv else MODEL_PATH
+    out: Path = args.out
     blob = build()
     out.write_bytes(blob)
     print(f"wrote {out} ({len(blob) // 1024} KiB)", file=stdout)
