@@ -96,6 +96,11 @@ class Normaliser:
     suffixes: tuple[tuple[str, str], ...]
     symbols: Mapping[int, str] = field(default_factory=dict)  # emoji read as words ("😂": lol)
 
+    @property
+    def endings(self) -> tuple[str, ...]:
+        """The suffixes' endings, for one `str.endswith` test per word."""
+        return tuple(ending for ending, _ in self.suffixes)
+
 
 @dataclass(frozen=True)
 class ButtonLabels:
@@ -211,14 +216,19 @@ def squeeze(word: str) -> str:
 
 def _strip_accents(text: str) -> str:
     """Return text in compatibility form without combining accents."""
+    if text.isascii():
+        return text  # NFKD leaves ASCII as it is
     decomposed = unicodedata.normalize("NFKD", text)
     return "".join(char for char in decomposed if not unicodedata.combining(char))
 
 
-def _rewrite(word: str, normaliser: Normaliser) -> str:
+def _rewrite(word: str, normaliser: Normaliser, endings: tuple[str, ...]) -> str:
     """Return a word's canonical spelling, expanding a contraction ending if needed."""
-    if word in normaliser.spellings:
-        return normaliser.spellings[word]
+    spelled = normaliser.spellings.get(word)
+    if spelled is not None:
+        return spelled
+    if not word.endswith(endings):  # most words: one test instead of one per suffix
+        return word
     for ending, replacement in normaliser.suffixes:
         if word.endswith(ending) and len(word) > len(ending):
             return word[: -len(ending)] + replacement
@@ -228,8 +238,10 @@ def _rewrite(word: str, normaliser: Normaliser) -> str:
 def normalise(text: str, normaliser: Normaliser) -> str:
     """Return the text as the patterns see it: plain, lower case, squeezed, canonical words."""
     plain = _strip_accents(text.translate(normaliser.symbols)).casefold().translate(_QUOTES)
-    words = (squeeze(token.strip("'")) for token in _TOKEN.findall(plain))
-    return " ".join(_rewrite(word, normaliser) for word in words if word)
+    # Squeezed once for the whole text: a run of one letter never crosses a word's edge.
+    words = (token.strip("'") for token in _TOKEN.findall(squeeze(plain)))
+    endings = normaliser.endings
+    return " ".join(_rewrite(word, normaliser, endings) for word in words if word)
 
 
 def detect_crisis(text: str, rules: CrisisRules) -> CrisisSignal | None:
