@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
 from bot.datafile import Problems, read_mapping
+from bot.policy.wordgate import Gate, gate_of, words_and_prefixes
 
 POLICY_DIR = Path(__file__).resolve().parents[2] / "flows" / "policy"
 DEFAULT_CRISIS_PATH = POLICY_DIR / "crisis.yaml"
@@ -86,6 +87,9 @@ class CategoryRules:
     exclusions: re.Pattern[str] | None
     must_flag: tuple[Example, ...]
     must_not_flag: tuple[Example, ...]
+    # The words every alarm and check pattern starts with (see bot/policy/wordgate.py);
+    # None: some pattern can start anywhere, so the category is always searched.
+    gate: Gate | None = None
 
 
 @dataclass(frozen=True)
@@ -248,7 +252,12 @@ def detect_crisis(text: str, rules: CrisisRules) -> CrisisSignal | None:
     """Return the most urgent signal in a message, or None if it shows none."""
     normal = normalise(text, rules.normaliser)
     check: CrisisSignal | None = None
+    seen: tuple[set[str], set[str]] | None = None
     for category in rules.categories:
+        if category.gate is not None:  # skip a search that cannot match (same result, cheaper)
+            seen = seen or words_and_prefixes(normal)
+            if not category.gate.opens_for(*seen):
+                continue
         visible = category.exclusions.sub(_MASK, normal) if category.exclusions else normal
         if category.alarm and category.alarm.search(visible):
             level: Level = "check" if rules.about_then(normal) else "alarm"
@@ -329,6 +338,17 @@ def _expand_terms(pattern: str, terms: Mapping[str, str], where: str) -> str:
     raise SafetyDataError(f"{where}: terms nest too deeply (a term refers to itself?)")
 
 
+def _sources(raw: Any, terms: Mapping[str, str], where: str) -> list[str]:
+    """The patterns as compiled: terms expanded, repeated letters squeezed."""
+    if not isinstance(raw, list):
+        return []
+    return [
+        _PATTERN_REPEATS.sub(r"\1", _expand_terms(pattern, terms, f"{where}[{index}]"))
+        for index, pattern in enumerate(raw)
+        if isinstance(pattern, str)
+    ]
+
+
 def _compile_patterns(raw: Any, terms: Mapping[str, str], where: str) -> re.Pattern[str] | None:
     """Compile a list of patterns, each as whole words, into one alternation."""
     if raw is None:
@@ -379,6 +399,8 @@ def _load_category(name: str, raw: Any, terms: Mapping[str, str], where: str) ->
     if not isinstance(raw, dict):
         raise SafetyDataError(f"{where}: must be a mapping")
     category: Category = name  # type: ignore[assignment]
+    searched = _sources(raw.get("alarm"), terms, f"{where}.alarm")
+    searched += _sources(raw.get("check"), terms, f"{where}.check")
     return CategoryRules(
         name=category,
         alarm=_compile_patterns(raw.get("alarm"), terms, f"{where}.alarm"),
@@ -390,6 +412,7 @@ def _load_category(name: str, raw: Any, terms: Mapping[str, str], where: str) ->
         must_not_flag=_load_examples(
             raw.get("must_not_flag"), category, f"{where}.must_not_flag", ("none", "check"), "none"
         ),
+        gate=gate_of(searched) if searched else None,
     )
 
 

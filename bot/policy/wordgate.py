@@ -1,0 +1,128 @@
+"""Word gates: which words a set of patterns can start with, to skip a search that cannot match.
+
+A crisis category's patterns are searched over the whole message (up to 4,096 characters),
+and the search costs about the same for every word of the message. A category whose every
+pattern must start with one of a known set of words ("he", "i", "kms") or word beginnings
+("kil..." for `kil\\w*`) cannot match a message without one of them, so its search is
+skipped. The gate is worked out once, when the rules load, from the patterns themselves; a
+pattern whose start is not literal (`\\w+`, a character class) leaves its category ungated.
+The gate is only a shortcut: with it or without it, the result is the same (a test checks
+this on every labelled message).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+try:  # the standard library's own pattern parser (3.11+); without it nothing is gated
+    import re._constants as _const  # type: ignore[import-not-found]
+    import re._parser as _parser  # type: ignore[import-not-found]
+except ImportError:  # pragma: no cover
+    _parser = None
+    _const = None
+
+GATE_CHARS = 6  # a word beginning is cut to this many characters (shorter is still safe)
+_MAX_STARTS = 400  # more possible starts than this: not worth gating
+_SEPARATORS = " .!?;"  # a literal one of these ends the leading word (as normalise splits)
+
+# A possible start of a match: its literal characters so far, and how the leading word ends:
+# "open" (the sequence ended while literal), "word" (a separator or the end of the whole
+# pattern follows: the word is complete) or "prefix" (something not literal follows).
+_Start = tuple[str, str]
+
+
+@dataclass(frozen=True)
+class Gate:
+    """Whole words and word beginnings; a text can match only if it has one of them."""
+
+    words: frozenset[str]
+    prefixes: frozenset[str]
+
+    def opens_for(self, words: set[str], prefixes: set[str]) -> bool:
+        """Whether a text with these words (and word beginnings) may match."""
+        return not (self.words.isdisjoint(words) and self.prefixes.isdisjoint(prefixes))
+
+
+def gate_of(sources: Iterable[str]) -> Gate | None:
+    """The gate of these patterns (each matched as whole words), or None if unknown."""
+    if _parser is None:
+        return None
+    words: set[str] = set()
+    prefixes: set[str] = set()
+    for source in sources:
+        try:
+            starts = _starts(list(_parser.parse(source)), 0)
+        except (_Unknown, RecursionError, ValueError, re.error):
+            return None
+        for text, how in starts:
+            if not text:
+                return None
+            if how == "prefix":
+                prefixes.add(text[:GATE_CHARS])
+            else:  # "open" at the end of a whole pattern: the word ends with the match
+                words.add(text)
+    return Gate(frozenset(words), frozenset(prefixes))
+
+
+def words_and_prefixes(normal: str) -> tuple[set[str], set[str]]:
+    """The words of a normalised text, and every beginning of them up to GATE_CHARS."""
+    words = set(normal.split())
+    prefixes = {w[:size] for w in words for size in range(1, min(len(w), GATE_CHARS) + 1)}
+    return words, prefixes
+
+
+class _Unknown(Exception):
+    """A construct the analysis does not follow: the patterns stay ungated."""
+
+
+def _starts(items: list[Any], index: int) -> set[_Start]:
+    """How a match of items[index:] can start."""
+    if index >= len(items):
+        return {("", "open")}
+    op, arg = items[index]
+    if op is _const.LITERAL:
+        char = chr(arg)
+        if char in _SEPARATORS:
+            return {("", "word")}
+        if not (char.isalnum() or char == "'"):
+            return {("", "prefix")}  # normalised words hold only letters, digits and '
+        return _capped({(char + text, how) for text, how in _starts(items, index + 1)})
+    if op is _const.IN and arg and all(kind is _const.LITERAL for kind, _ in arg):
+        # "(?:lo|la)" is parsed as "l" and the set [oa]: each letter is a literal branch.
+        rest = _starts(items, index + 1)
+        return _capped({(chr(code) + text, how) for _, code in arg for text, how in rest})
+    if op in (_const.AT, _const.ASSERT, _const.ASSERT_NOT):
+        return _starts(items, index + 1)  # zero width: the start is decided by what follows
+    if op is _const.SUBPATTERN:
+        return _then(_starts(list(arg[-1]), 0), items, index)
+    if op is _const.BRANCH:
+        inner: set[_Start] = set()
+        for branch in arg[1]:
+            inner |= _starts(list(branch), 0)
+        return _then(inner, items, index)
+    if op in (_const.MAX_REPEAT, _const.MIN_REPEAT, _const.POSSESSIVE_REPEAT):
+        low, _, body = arg
+        # However many times it repeats is unknown: its first word ends or it is a beginning.
+        once = {(text, "prefix" if how == "open" else how) for text, how in _starts(list(body), 0)}
+        return _capped(once | _starts(items, index + 1)) if low == 0 else once
+    return {("", "prefix")}  # a class, any character, a back-reference: not literal
+
+
+def _then(inner: set[_Start], items: list[Any], index: int) -> set[_Start]:
+    """A group's starts, continued into what follows it where the group was all literal."""
+    result: set[_Start] = set()
+    for text, how in inner:
+        if how == "open":
+            result |= {(text + rest, then) for rest, then in _starts(items, index + 1)}
+        else:
+            result.add((text, how))
+    return _capped(result)
+
+
+def _capped(starts: set[_Start]) -> set[_Start]:
+    if len(starts) > _MAX_STARTS:
+        raise _Unknown
+    return starts

@@ -1,0 +1,81 @@
+"""Word gates skip a crisis category's search only when it cannot match: same result, cheaper."""
+
+import dataclasses
+import json
+import random
+from pathlib import Path
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from bot.policy.safety import detect_crisis, load_crisis
+from bot.policy.wordgate import Gate, gate_of, words_and_prefixes
+
+RULES = load_crisis()
+UNGATED = dataclasses.replace(
+    RULES, categories=tuple(dataclasses.replace(c, gate=None) for c in RULES.categories)
+)
+DATA = Path(__file__).resolve().parents[1] / "data" / "text"
+
+
+def test_a_gate_holds_the_words_a_pattern_can_start_with():
+    assert gate_of([r"(?:i )?(?:just )?got (?:choked|strangled)"]) == Gate(
+        frozenset({"i", "just", "got"}), frozenset()
+    )
+    assert gate_of([r"kil\w* me|suicide"]) == Gate(
+        frozenset({"kil", "suicide"}), frozenset({"kil"})
+    )
+    # "(?:lo|la)" is parsed as "l" and [oa]; the letters after the set still count.
+    assert gate_of(["[oa]bc d"]) == Gate(frozenset({"obc", "abc"}), frozenset())
+    assert gate_of([r"(?<!never )again"]) == Gate(frozenset({"again"}), frozenset())
+
+
+def test_a_pattern_that_can_start_anywhere_leaves_its_category_ungated():
+    assert gate_of([r"(?:\w+ ){0,3}pills", "kms"]) is None
+    assert gate_of([r"\d\d pills"]) is None
+    assert gate_of([r"[^a]bc"]) is None
+
+
+def test_the_gate_opens_on_a_whole_word_or_a_beginning():
+    gate = Gate(frozenset({"i"}), frozenset({"kil"}))
+    assert gate.opens_for(*words_and_prefixes("i am here"))
+    assert gate.opens_for(*words_and_prefixes("so kiling it"))
+    assert not gate.opens_for(*words_and_prefixes("it is fine"))  # "it" is not "i"
+
+
+def test_every_crisis_category_has_a_gate():
+    assert all(category.gate is not None for category in RULES.categories)
+
+
+def texts(sample: int | None = None) -> list[str]:
+    found = [
+        json.loads(line)["text"]
+        for path in sorted(DATA.glob("*/*.jsonl"))
+        for line in path.read_text(encoding="utf-8").splitlines()
+    ]
+    found += [e.text for c in RULES.categories for e in c.must_flag + c.must_not_flag]
+    return found if sample is None else random.Random(7).sample(found, sample)
+
+
+def test_gated_and_ungated_agree_on_a_sample_of_labelled_messages():
+    for text in texts(3000):
+        assert detect_crisis(text, RULES) == detect_crisis(text, UNGATED)
+
+
+@pytest.mark.slow
+def test_gated_and_ungated_agree_on_every_labelled_message():
+    every = texts()
+    rng = random.Random(5)
+    every += [" ".join(rng.sample(every, 30))[:4096] for _ in range(300)]  # long ones too
+    assert [detect_crisis(t, RULES) for t in every] == [detect_crisis(t, UNGATED) for t in every]
+
+
+GATE_WORDS = sorted({w for c in RULES.categories if c.gate for w in c.gate.words})
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from(GATE_WORDS) | st.text(max_size=8), max_size=25))
+def test_gated_and_ungated_agree_on_made_up_messages(words):
+    text = " ".join(words)
+    assert detect_crisis(text, RULES) == detect_crisis(text, UNGATED)
