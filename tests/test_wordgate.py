@@ -35,6 +35,7 @@ def test_a_pattern_that_can_start_anywhere_leaves_its_category_ungated():
     assert gate_of([r"(?:\w+ ){0,3}pills", "kms"]) is None
     assert gate_of([r"\d\d pills"]) is None
     assert gate_of([r"[^a]bc"]) is None
+    assert gate_of([r"(?i)kms"]) is None  # another case could match: not gated
 
 
 def test_the_gate_opens_on_a_whole_word_or_a_beginning():

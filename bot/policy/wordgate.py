@@ -54,7 +54,10 @@ def gate_of(sources: Iterable[str]) -> Gate | None:
     prefixes: set[str] = set()
     for source in sources:
         try:
-            starts = _starts(list(_parser.parse(source)), 0)
+            parsed = _parser.parse(source)
+            if parsed.state.flags & (re.IGNORECASE | re.VERBOSE):
+                return None  # letters of another case, or spaces that are not spaces
+            starts = _starts(list(parsed), 0)
         except (_Unknown, RecursionError, ValueError, re.error):
             return None
         for text, how in starts:
