@@ -60,7 +60,7 @@ async def test_logging_a_contact_by_buttons_stores_it_and_says_how_it_fits(fake_
     answer = await log_contact(fake_api, who="They did", how="Warm")
     assert "They reached out" in answer and "doesn't count" in answer
     assert {"Log another", "See my plan", "Back to menu"} <= set(labels(fake_api))
-    rows = list(bot.store.db.query("SELECT initiator, kind, outcome, note FROM contacts"))
+    rows = list(bot.store.read_db.query("SELECT initiator, kind, outcome, note FROM contacts"))
     assert rows == [{"initiator": "them", "kind": "message", "outcome": "warm", "note": None}]
     assert "log_initiator" not in bot.store.load_session(USER).answers
 
@@ -77,7 +77,7 @@ async def test_a_second_contact_too_soon_gets_a_gentle_checkin_and_the_note_is_k
     assert "relax" in second or "room" in second or "breathe" in second  # the why, gently
     for harsh in ("failed", "should not", "shouldn't", "bad", "wrong"):
         assert harsh not in second.lower()
-    notes = [r["note"] for r in bot.store.db.query("SELECT note FROM contacts ORDER BY id")]
+    notes = [r["note"] for r in bot.store.read_db.query("SELECT note FROM contacts ORDER BY id")]
     assert notes == ["Asked about the school trip", None]
 
 
@@ -275,7 +275,7 @@ async def test_a_logged_contact_s_kind_and_day_change_and_the_plan_counts_it_so(
     after_day = await progress_texts(fake_api)
     assert "Days within your plan in the last weeks: 7 of 7." in after_day
 
-    rows = list(bot.store.db.query("SELECT at, initiator, kind FROM contacts ORDER BY at"))
+    rows = list(bot.store.read_db.query("SELECT at, initiator, kind FROM contacts ORDER BY at"))
     assert rows == [
         {"at": "2026-11-20T12:00:00+00:00", "initiator": "me", "kind": "message"},
         {"at": "2026-11-26T14:00:00+00:00", "initiator": "them", "kind": "call"},
@@ -297,7 +297,7 @@ async def test_a_button_for_a_removed_contact_gets_a_kind_reply(fake_api, at_men
     (answer,) = await fake_api.wait_for(lambda: fake_api.sent_texts(USER)[before:])
     assert answer.startswith("I can't find that contact as it was")
     assert "Nothing was changed" in answer and "haven't logged any contacts" in answer
-    assert list(bot.store.db.query("SELECT id FROM contacts")) == []
+    assert list(bot.store.read_db.query("SELECT id FROM contacts")) == []
 
 
 async def test_words_typed_after_contacts_are_neither_kept_nor_logged(fake_api, at_menu, caplog):

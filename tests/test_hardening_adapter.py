@@ -47,7 +47,7 @@ async def test_a_forwarded_message_is_never_stored_as_the_users_note(fake_api, s
     fake_api.push_update({"message": message})
     await fake_api.wait_for(lambda: len(fake_api.sent_texts(USER)) > before)
     assert "forwarded" in fake_api.sent_texts(USER)[-1]
-    assert not list(bot.store.db.query("SELECT note FROM contacts"))
+    assert not list(bot.store.read_db.query("SELECT note FROM contacts"))
     assert bot.store.load_session(USER).state == NOTE_STEP
 
 

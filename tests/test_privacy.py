@@ -19,17 +19,17 @@ def rows_about(store, user_id: int) -> dict[str, int]:
     """Count rows mentioning `user_id` in every table sqlite_master lists."""
     counts = {}
     tables = [
-        r["name"] for r in store.db.query("SELECT name FROM sqlite_master WHERE type='table'")
+        r["name"] for r in store.read_db.query("SELECT name FROM sqlite_master WHERE type='table'")
     ]
     for table in tables:
-        columns = store.db[table].columns_dict
+        columns = store.read_db[table].columns_dict
         where = [f"[{c}] = ?" for c in ("user_id", "id") if c in columns]
         if table == "_sqlite_migrations" or not where:
             continue
         if table != "users":
             where = [w for w in where if "user_id" in w] or where
         sql = f"SELECT count(*) AS n FROM [{table}] WHERE {' OR '.join(where)}"
-        counts[table] = next(iter(store.db.query(sql, [user_id] * len(where))))["n"]
+        counts[table] = next(iter(store.read_db.query(sql, [user_id] * len(where))))["n"]
     return counts
 
 

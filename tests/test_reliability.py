@@ -44,12 +44,12 @@ def error_records(caplog) -> list[logging.LogRecord]:
 def processed(store: Store, user: int | None = None) -> list[int]:
     """The processed update ids (of one user)."""
     sql = "SELECT update_id FROM processed_updates"
-    rows = store.db.query(sql + (" WHERE user_id = ?" if user else ""), [user] if user else [])
+    rows = store.read_db.query(sql + (" WHERE user_id = ?" if user else ""), [user] if user else [])
     return sorted(row["update_id"] for row in rows)
 
 
 def revision(store: Store, user: int) -> int:
-    rows = list(store.db.query("SELECT revision FROM sessions WHERE user_id = ?", [user]))
+    rows = list(store.read_db.query("SELECT revision FROM sessions WHERE user_id = ?", [user]))
     return rows[0]["revision"] if rows else 0
 
 
