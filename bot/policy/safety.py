@@ -7,12 +7,12 @@ import string
 import unicodedata
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from functools import partial
+from functools import cached_property, partial
 from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
 from bot.datafile import Problems, read_mapping
-from bot.policy.wordgate import Gate, gate_of, words_and_prefixes
+from bot.policy.wordgate import Gate, gate_of, words_of
 
 POLICY_DIR = Path(__file__).resolve().parents[2] / "flows" / "policy"
 DEFAULT_CRISIS_PATH = POLICY_DIR / "crisis.yaml"
@@ -100,7 +100,7 @@ class Normaliser:
     suffixes: tuple[tuple[str, str], ...]
     symbols: Mapping[int, str] = field(default_factory=dict)  # emoji read as words ("😂": lol)
 
-    @property
+    @cached_property
     def endings(self) -> tuple[str, ...]:
         """The suffixes' endings, for one `str.endswith` test per word."""
         return tuple(ending for ending, _ in self.suffixes)
@@ -252,11 +252,11 @@ def detect_crisis(text: str, rules: CrisisRules) -> CrisisSignal | None:
     """Return the most urgent signal in a message, or None if it shows none."""
     normal = normalise(text, rules.normaliser)
     check: CrisisSignal | None = None
-    seen: tuple[set[str], set[str]] | None = None
+    words: set[str] | None = None
     for category in rules.categories:
         if category.gate is not None:  # skip a search that cannot match (same result, cheaper)
-            seen = seen or words_and_prefixes(normal)
-            if not category.gate.opens_for(*seen):
+            words = words_of(normal) if words is None else words
+            if not category.gate.opens_for(words):
                 continue
         visible = category.exclusions.sub(_MASK, normal) if category.exclusions else normal
         if category.alarm and category.alarm.search(visible):
@@ -338,24 +338,18 @@ def _expand_terms(pattern: str, terms: Mapping[str, str], where: str) -> str:
     raise SafetyDataError(f"{where}: terms nest too deeply (a term refers to itself?)")
 
 
-def _sources(raw: Any, terms: Mapping[str, str], where: str) -> list[str]:
-    """The patterns as compiled: terms expanded, repeated letters squeezed."""
-    if not isinstance(raw, list):
-        return []
-    return [
-        _PATTERN_REPEATS.sub(r"\1", _expand_terms(pattern, terms, f"{where}[{index}]"))
-        for index, pattern in enumerate(raw)
-        if isinstance(pattern, str)
-    ]
-
-
 def _compile_patterns(raw: Any, terms: Mapping[str, str], where: str) -> re.Pattern[str] | None:
     """Compile a list of patterns, each as whole words, into one alternation."""
+    return _alternation(_pattern_sources(raw, terms, where))
+
+
+def _pattern_sources(raw: Any, terms: Mapping[str, str], where: str) -> list[str]:
+    """A list of patterns as they are compiled (terms expanded, letters squeezed), checked."""
     if raw is None:
-        return None
+        return []
     if not isinstance(raw, list):
         raise SafetyDataError(f"{where}: expected a list of patterns")
-    parts = []
+    sources = []
     for index, pattern in enumerate(raw):
         entry = f"{where}[{index}]"
         if not isinstance(pattern, str) or not pattern.strip():
@@ -365,9 +359,15 @@ def _compile_patterns(raw: Any, terms: Mapping[str, str], where: str) -> re.Patt
             re.compile(source)
         except re.error as error:
             raise SafetyDataError(f"{entry}: bad pattern {pattern!r}: {error}") from error
-        parts.append(f"(?:{source})")
-    if not parts:
+        sources.append(source)
+    return sources
+
+
+def _alternation(sources: list[str]) -> re.Pattern[str] | None:
+    """One regular expression matching any of the patterns, each as whole words."""
+    if not sources:
         return None
+    parts = [f"(?:{source})" for source in sources]
     # One word-start test for the whole alternation, not one per pattern: in the middle of a
     # word the search moves on after a single look-behind, which keeps a 4,096-character
     # message cheap however many patterns there are.
@@ -399,12 +399,12 @@ def _load_category(name: str, raw: Any, terms: Mapping[str, str], where: str) ->
     if not isinstance(raw, dict):
         raise SafetyDataError(f"{where}: must be a mapping")
     category: Category = name  # type: ignore[assignment]
-    searched = _sources(raw.get("alarm"), terms, f"{where}.alarm")
-    searched += _sources(raw.get("check"), terms, f"{where}.check")
+    alarm = _pattern_sources(raw.get("alarm"), terms, f"{where}.alarm")
+    check = _pattern_sources(raw.get("check"), terms, f"{where}.check")
     return CategoryRules(
         name=category,
-        alarm=_compile_patterns(raw.get("alarm"), terms, f"{where}.alarm"),
-        check=_compile_patterns(raw.get("check"), terms, f"{where}.check"),
+        alarm=_alternation(alarm),
+        check=_alternation(check),
         exclusions=_compile_patterns(raw.get("exclusions"), terms, f"{where}.exclusions"),
         must_flag=_load_examples(
             raw.get("must_flag"), category, f"{where}.must_flag", LEVELS, None
@@ -412,7 +412,7 @@ def _load_category(name: str, raw: Any, terms: Mapping[str, str], where: str) ->
         must_not_flag=_load_examples(
             raw.get("must_not_flag"), category, f"{where}.must_not_flag", ("none", "check"), "none"
         ),
-        gate=gate_of(searched) if searched else None,
+        gate=gate_of(alarm + check) if alarm or check else None,
     )
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
+from functools import cached_property
 from typing import Any
 
 try:  # the standard library's own pattern parser (3.11+); without it nothing is gated
@@ -24,7 +25,6 @@ except ImportError:  # pragma: no cover
     _parser = None
     _const = None
 
-GATE_CHARS = 6  # a word beginning is cut to this many characters (shorter is still safe)
 _MAX_STARTS = 400  # more possible starts than this: not worth gating
 _SEPARATORS = " .!?;"  # a literal one of these ends the leading word (as normalise splits)
 
@@ -41,9 +41,16 @@ class Gate:
     words: frozenset[str]
     prefixes: frozenset[str]
 
-    def opens_for(self, words: set[str], prefixes: set[str]) -> bool:
-        """Whether a text with these words (and word beginnings) may match."""
-        return not (self.words.isdisjoint(words) and self.prefixes.isdisjoint(prefixes))
+    @cached_property
+    def _beginnings(self) -> tuple[str, ...]:
+        return tuple(self.prefixes)  # for one str.startswith test per word
+
+    def opens_for(self, words: set[str]) -> bool:
+        """Whether a text with these words may match (a whole word, or one's beginning)."""
+        if not self.words.isdisjoint(words):
+            return True
+        beginnings = self._beginnings
+        return bool(beginnings) and any(word.startswith(beginnings) for word in words)
 
 
 def gate_of(sources: Iterable[str]) -> Gate | None:
@@ -64,17 +71,15 @@ def gate_of(sources: Iterable[str]) -> Gate | None:
             if not text:
                 return None
             if how == "prefix":
-                prefixes.add(text[:GATE_CHARS])
+                prefixes.add(text)
             else:  # "open" at the end of a whole pattern: the word ends with the match
                 words.add(text)
     return Gate(frozenset(words), frozenset(prefixes))
 
 
-def words_and_prefixes(normal: str) -> tuple[set[str], set[str]]:
-    """The words of a normalised text, and every beginning of them up to GATE_CHARS."""
-    words = set(normal.split())
-    prefixes = {w[:size] for w in words for size in range(1, min(len(w), GATE_CHARS) + 1)}
-    return words, prefixes
+def words_of(normal: str) -> set[str]:
+    """The words of a normalised text (normalise joins them with single spaces)."""
+    return set(normal.split())
 
 
 class _Unknown(Exception):
