@@ -1,14 +1,13 @@
 """Word gates skip a crisis category's search only when it cannot match: same result, cheaper."""
 
 import dataclasses
-import json
 import random
-from pathlib import Path
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from bot.listen import data as labelled
 from bot.policy.safety import detect_crisis, load_crisis
 from bot.policy.wordgate import Gate, gate_of, words_of
 
@@ -16,7 +15,6 @@ RULES = load_crisis()
 UNGATED = dataclasses.replace(
     RULES, categories=tuple(dataclasses.replace(c, gate=None) for c in RULES.categories)
 )
-DATA = Path(__file__).resolve().parents[1] / "data" / "text"
 
 
 def test_a_gate_holds_the_words_a_pattern_can_start_with():
@@ -51,9 +49,11 @@ def test_every_crisis_category_has_a_gate():
 
 def texts(sample: int | None = None) -> list[str]:
     found = [
-        json.loads(line)["text"]
-        for path in sorted(DATA.glob("*/*.jsonl"))
-        for line in path.read_text(encoding="utf-8").splitlines()
+        example.text
+        for task in labelled.TASKS
+        for example in labelled.read_all(
+            labelled.train_files(task) + labelled.heldout_files(task), task
+        )
     ]
     found += [e.text for c in RULES.categories for e in c.must_flag + c.must_not_flag]
     return found if sample is None else random.Random(7).sample(found, sample)
