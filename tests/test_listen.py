@@ -242,13 +242,14 @@ def test_the_question_thresholds_are_chosen_together_within_the_limits():
     positive = np.array([True, True, True, False, False, False])
     risky = np.array([True, True, False, False, True, True])
     negatives = ~positive
-    bare_at, risky_at = check_thresholds(scores, positive, risky, [(negatives, 0.34)])
+    bare_at, risky_at, recall = check_thresholds(scores, positive, risky, [(negatives, 0.34)])
     asked = scores >= np.where(risky, risky_at, bare_at)
     assert asked[negatives].mean() <= 0.34
     # One negative may be asked about: the risky one at 0.7 costs less recall than the bare 0.8.
     assert 0.3 < risky_at <= 0.6 and bare_at > 0.8
     assert (bare_at, risky_at) == (0.95, 0.6)  # ties keep the higher thresholds
     assert asked[positive].sum() == 2
+    assert recall == 2 / 3
 
 
 @pytest.mark.parametrize("argv, code", [(["--help"], 0), (["--outt", "x"], 2)])

@@ -128,8 +128,8 @@ def check_thresholds(
     positive: np.ndarray,
     risky: np.ndarray,
     limits: list[tuple[np.ndarray, float]],
-) -> tuple[float, float]:
-    """The gentle question's thresholds without and with a word of risk in the message.
+) -> tuple[float, float, float]:
+    """The gentle question's thresholds without and with a word of risk, and the recall.
 
     Searched together: the pair that asks the most crisis messages while every group of
     negatives stays within its limit (ties: the higher thresholds). A direct statement nearly
@@ -144,7 +144,7 @@ def check_thresholds(
                 recall = float(asked[positive].mean())
                 if recall > best[0]:
                     best = (recall, float(bare_at), float(risky_at))
-    return best[1], best[2]
+    return best[1], best[2], best[0]
 
 
 def examples_of(task: str, fraction: float) -> list[data.Example]:
@@ -193,14 +193,13 @@ def train_crisis(
 
     rules = load_crisis()
     bare = np.array([not rules.model_may_alarm(e.text) for e in examples])
-    thresholds["crisis_check"], thresholds["crisis_check_risky"] = check_thresholds(
+    thresholds["crisis_check"], thresholds["crisis_check_risky"], recall = check_thresholds(
         oof, y == 1, ~bare, [(hard, CHECK_MAX_HARD), (ordinary, CHECK_MAX_ORDINARY)]
     )
     bare_alarm = lowest_threshold(oof, [(oof[(y == 0) & bare], ALARM_MAX_BARE)])
     thresholds["crisis_alarm_bare"] = max(thresholds["crisis_alarm"], bare_alarm)
     positive = y == 1
-    asked = oof >= np.where(bare, thresholds["crisis_check"], thresholds["crisis_check_risky"])
-    info["crisis_oof_recall_check"] = float(asked[positive].mean())
+    info["crisis_oof_recall_check"] = recall
     kinds = np.array([data.REPLY_KIND[str(e.category)] for e in examples if e.label == "crisis"])
     builder.add("crisis_kind", "ovr", *fit_ovr(x[positive], kinds))
     info["crisis_examples"] = len(examples)
