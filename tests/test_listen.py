@@ -13,7 +13,7 @@ import pytest
 
 from bot.content import CONTENT_ROOT, Content
 from bot.engine import MENU, Engine, Session, Text
-from bot.listen import Listener
+from bot.listen import Listener, features
 from bot.listen import data as labelled
 from bot.listen.cli import run_check_text, wilson
 from bot.listen.features import MAX_CHARS, hashed, normalise
@@ -32,6 +32,18 @@ def test_features_are_stable_and_normalised():
     assert hashed("I'm SOOOO tired") == hashed("i’m sooo tired")
     assert normalise("Café ÉTÉ") == "cafe ete"
     assert hashed("") == []
+
+
+def test_cached_word_slots_equal_fresh_ones_and_long_words_are_not_kept():
+    words = ["tired", "überfordert", "😭", "я", "a" * features.CACHED_LENGTH, "b" * 3000]
+    before = features._cached_char_slots.cache_info().currsize
+    first = features.slots_of(words)
+    assert sorted(features.slots_of(words)) == sorted(first)  # now from the cache
+    fresh = set().union(*(features._char_slots(word) for word in words))
+    assert fresh <= set(first)
+    assert all(0 <= slot < features.BUCKETS for slot in first)
+    grown = features._cached_char_slots.cache_info().currsize - before
+    assert grown <= len(words) - 1  # the 3,000-letter word was hashed, not kept
 
 
 def test_model_file_matches_the_training_data():

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from array import array
+from functools import lru_cache
 from zlib import crc32
 
 BUCKETS = 1 << 17
@@ -19,6 +21,8 @@ _REPEATS = re.compile(r"(.)\1{2,}")
 _QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"'})
 CHAR_SIZES = (3, 4, 5)
 MAX_CHARS = 4096  # Telegram's limit for one message; a longer text is cut here first
+CACHED_WORDS = 4096  # distinct words whose character n-gram slots are kept (see slots_of)
+CACHED_LENGTH = 16  # longer words are hashed every time
 
 
 def normalise(text: str) -> str:
@@ -52,7 +56,25 @@ def slots_of(tokens: list[str]) -> list[int]:
         crc32(f"b:{a} {b}".encode()) & MASK for a, b in zip(tokens, tokens[1:], strict=False)
     )
     for token in set(tokens):
-        padded = b" " + token.encode() + b" "
-        for size in CHAR_SIZES:
-            slots.update(crc32(padded[i : i + size]) & MASK for i in range(len(padded) - size + 1))
+        short = len(token) <= CACHED_LENGTH
+        slots.update(_cached_char_slots(token) if short else _char_slots(token))
     return list(slots)
+
+
+def _char_slots(token: str) -> array[int]:
+    """The byte 3- to 5-gram slots of one word."""
+    padded = b" " + token.encode() + b" "
+    return array(
+        "I",
+        {
+            crc32(padded[i : i + size]) & MASK
+            for size in CHAR_SIZES
+            for i in range(len(padded) - size + 1)
+        },
+    )
+
+
+# Most words of a message are everyday ones seen before: a long message costs look-ups, not
+# hashing. Only words of up to CACHED_LENGTH characters are kept, so a full cache stays
+# under 3 MB whatever people type.
+_cached_char_slots = lru_cache(maxsize=CACHED_WORDS)(_char_slots)
