@@ -19,13 +19,13 @@ def save_session(
 
 def user_row(store: Store, user_id: int) -> dict[str, Any] | None:
     """The user's users row, or None."""
-    found = rows(store.db, "SELECT * FROM users WHERE id = ?", [user_id])
+    found = rows(store.read_db, "SELECT * FROM users WHERE id = ?", [user_id])
     return found[0] if found else None
 
 
 def checkin_row(store: Store, user_id: int) -> dict[str, Any] | None:
     """The user's check-in (checkins) row, or None."""
-    found = rows(store.db, "SELECT * FROM checkins WHERE user_id = ?", [user_id])
+    found = rows(store.read_db, "SELECT * FROM checkins WHERE user_id = ?", [user_id])
     return found[0] if found else None
 
 
