@@ -229,9 +229,15 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
     table += [
         ("understanding a typed message p99 (held-out texts)", f"{listening['p99_ms']:.2f} ms",
          "<= 2 ms", listening["p99_ms"] <= 2),
-        ("  worst case, 4,096 characters", f"{listening['worst_4096_ms']:.1f} ms", "<= 20 ms",
-         listening["worst_4096_ms"] <= 20),
+        ("  worst case, 4,096 characters, nothing cached", f"{listening['worst_4096_ms']:.1f} ms",
+         "<= 20 ms", listening["worst_4096_ms"] <= 20),
     ]  # fmt: skip
+    if "worst_4096_real_ms" in listening:
+        table.append((
+            "    random words / real messages joined",
+            f"{listening['worst_4096_random_ms']:.1f} / {listening['worst_4096_real_ms']:.1f} ms",
+            "", True,
+        ))  # fmt: skip
     for size, rss in sorted(memory.items()):
         figure = f"memory after run, {size:,} users"
         table.append((figure, f"{rss:.0f} MB", "<= 150 MB", rss <= 150))

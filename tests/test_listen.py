@@ -46,6 +46,18 @@ def test_cached_word_slots_equal_fresh_ones_and_long_words_are_not_kept():
     assert grown <= len(words) - 1  # the 3,000-letter word was hashed, not kept
 
 
+def test_no_labelled_message_has_more_distinct_words_than_get_character_ngrams():
+    # The cap bounds a long message's cost; it must never change what the model learned from.
+    longest = max(
+        len(set(features.words(normalise(example.text))))
+        for task in labelled.TASKS
+        for example in labelled.read_all(
+            labelled.train_files(task) + labelled.heldout_files(task), task
+        )
+    )
+    assert longest < features.CHAR_WORDS
+
+
 def test_model_file_matches_the_training_data():
     model = TextModel.load()
     assert model.data_digest == labelled.training_digest(), "run: python -m bot train"
@@ -274,3 +286,16 @@ def test_train_help_or_a_typo_exits_without_training(argv, code, capsys):
         train.main(argv)
     assert exit_.value.code == code
     assert MODEL_PATH.stat().st_mtime_ns == before
+
+
+def test_the_benchmark_times_its_worst_inputs_with_nothing_cached():
+    from bench.listening import long_real_text, understand
+
+    messages = ["she left", "i can't sleep at all", "ok"]
+    text = long_real_text(messages)
+    assert len(text) == MAX_CHARS
+    assert set(text.split()[:-1]) <= {w for m in messages for w in m.split()}  # the last is cut
+    understand(LISTENER, "a warm word cache")
+    assert features._cached_char_slots.cache_info().currsize > 0
+    assert understand(LISTENER, "I want to die", cold=True) > 0
+    assert features._cached_char_slots.cache_info().currsize == 4  # only this message's words
