@@ -1,4 +1,4 @@
-"""Word gates skip a crisis category's search only when it cannot match: same result, cheaper."""
+"""Word gates and start indexes: a crisis search skipped or narrowed only where it cannot match."""
 
 import dataclasses
 import random
@@ -8,12 +8,17 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.listen import data as labelled
-from bot.policy.safety import detect_crisis, load_crisis
-from bot.policy.wordgate import Gate, gate_of, words_of
+from bot.policy.safety import _alternation, detect_crisis, load_crisis
+from bot.policy.wordgate import Gate, gate_of, start_index, words_of
 
 RULES = load_crisis()
+# Every pattern searched everywhere, as one alternation per category and tier: the reference.
 UNGATED = dataclasses.replace(
-    RULES, categories=tuple(dataclasses.replace(c, gate=None) for c in RULES.categories)
+    RULES,
+    categories=tuple(
+        dataclasses.replace(c, gate=None, alarm_index=None, check_index=None)
+        for c in RULES.categories
+    ),
 )
 
 
@@ -41,6 +46,18 @@ def test_the_gate_opens_on_a_whole_word_or_a_beginning():
     assert gate.opens_for(words_of("i am here"))
     assert gate.opens_for(words_of("so kiling it"))
     assert not gate.opens_for(words_of("it is fine"))  # "it" is not "i"
+
+
+def test_a_start_index_tries_a_pattern_only_where_it_can_start():
+    patterns = [r"i (?:want|need) to die", r"kil\w* me", r"(?:\w+ ){0,2}pills"]
+    index = start_index(patterns, _alternation)
+    assert index.by_word == {"i": (0,), "kil": (1,)} and index.by_prefix == {"kil": (1,)}
+    assert index.free is not None  # "(?:\w+ ){0,2}pills" can start anywhere: searched as before
+    assert index.search("so i need to die now")
+    assert index.search("this is kiling me")
+    assert index.search("took all the pills")
+    assert not index.search("hi i want to dine")  # "i" starts a try; "dine" is not "die"
+    assert not index.search("skill me")  # "skill" does not begin with "kil"
 
 
 def test_every_crisis_category_has_a_gate():

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
 from bot.datafile import Problems, read_mapping
-from bot.policy.wordgate import Gate, gate_of, words_of
+from bot.policy.wordgate import Gate, StartIndex, gate_of, start_index, words_of
 
 POLICY_DIR = Path(__file__).resolve().parents[2] / "flows" / "policy"
 DEFAULT_CRISIS_PATH = POLICY_DIR / "crisis.yaml"
@@ -90,6 +90,10 @@ class CategoryRules:
     # The words every alarm and check pattern starts with (see bot/policy/wordgate.py);
     # None: some pattern can start anywhere, so the category is always searched.
     gate: Gate | None = None
+    # The same alarm and check patterns filed by the words they start with, for a search that
+    # tries each only where it can start (same result; None: the alternation above is used).
+    alarm_index: StartIndex | None = None
+    check_index: StartIndex | None = None
 
 
 @dataclass(frozen=True)
@@ -259,12 +263,19 @@ def detect_crisis(text: str, rules: CrisisRules) -> CrisisSignal | None:
             if not category.gate.opens_for(words):
                 continue
         visible = category.exclusions.sub(_MASK, normal) if category.exclusions else normal
-        if category.alarm and category.alarm.search(visible):
+        if _found(category.alarm_index, category.alarm, visible):
             level: Level = "check" if rules.about_then(normal) else "alarm"
             return CrisisSignal(level, category.name)
-        if check is None and category.check and category.check.search(visible):
+        if check is None and _found(category.check_index, category.check, visible):
             check = CrisisSignal("check", category.name)
     return check
+
+
+def _found(index: StartIndex | None, pattern: re.Pattern[str] | None, visible: str) -> bool:
+    """Whether the patterns match: through their start index if they have one (cheaper)."""
+    if index is not None:
+        return index.search(visible)
+    return pattern is not None and pattern.search(visible) is not None
 
 
 # ---------------------------------------------------------------- loading helpers
@@ -413,6 +424,8 @@ def _load_category(name: str, raw: Any, terms: Mapping[str, str], where: str) ->
             raw.get("must_not_flag"), category, f"{where}.must_not_flag", ("none", "check"), "none"
         ),
         gate=gate_of(alarm + check) if alarm or check else None,
+        alarm_index=start_index(alarm, _alternation) if alarm else None,
+        check_index=start_index(check, _alternation) if check else None,
     )
 
 
