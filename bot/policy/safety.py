@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
 from bot.datafile import Problems, read_mapping
-from bot.policy.wordgate import Gate, StartIndex, gate_of, start_index, words_of
+from bot.policy.wordgate import Gate, StartIndex, gate_of_indexes, start_index, words_of
 
 POLICY_DIR = Path(__file__).resolve().parents[2] / "flows" / "policy"
 DEFAULT_CRISIS_PATH = POLICY_DIR / "crisis.yaml"
@@ -412,6 +412,9 @@ def _load_category(name: str, raw: Any, terms: Mapping[str, str], where: str) ->
     category: Category = name  # type: ignore[assignment]
     alarm = _pattern_sources(raw.get("alarm"), terms, f"{where}.alarm")
     check = _pattern_sources(raw.get("check"), terms, f"{where}.check")
+    alarm_index = start_index(alarm, _alternation) if alarm else None
+    check_index = start_index(check, _alternation) if check else None
+    indexes = [index for index in (alarm_index, check_index) if index is not None]
     return CategoryRules(
         name=category,
         alarm=_alternation(alarm),
@@ -423,9 +426,9 @@ def _load_category(name: str, raw: Any, terms: Mapping[str, str], where: str) ->
         must_not_flag=_load_examples(
             raw.get("must_not_flag"), category, f"{where}.must_not_flag", ("none", "check"), "none"
         ),
-        gate=gate_of(alarm + check) if alarm or check else None,
-        alarm_index=start_index(alarm, _alternation) if alarm else None,
-        check_index=start_index(check, _alternation) if check else None,
+        gate=gate_of_indexes(indexes) if indexes else None,
+        alarm_index=alarm_index,
+        check_index=check_index,
     )
 
 

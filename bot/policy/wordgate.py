@@ -158,6 +158,18 @@ def start_index(sources: list[str], compile: Compile) -> StartIndex:
     )
 
 
+def gate_of_indexes(indexes: Iterable[StartIndex]) -> Gate | None:
+    """The gate of all these indexes' patterns (as gate_of them all, without parsing again)."""
+    words: set[str] = set()
+    prefixes: set[str] = set()
+    for index in indexes:
+        if index.free is not None:
+            return None  # a pattern that can start anywhere: no gate
+        words.update(index.by_word)
+        prefixes.update(index.by_prefix)
+    return Gate(frozenset(words), frozenset(prefixes))
+
+
 def words_of(normal: str) -> set[str]:
     """The words of a normalised text (normalise joins them with single spaces)."""
     return set(normal.split())
