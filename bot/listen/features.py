@@ -3,8 +3,8 @@
 A message is normalised (lower case, curly quotes straight, no accents, runs of a letter cut
 to two), then split into word unigrams and bigrams and the UTF-8 byte 3- to 5-grams inside
 each of its first 256 distinct words (with a space on each side, like scikit-learn's
-`char_wb`). Each n-gram is hashed
-with CRC-32 into `BUCKETS` slots; the set of slots (not counts) is the message's features.
+`char_wb`). Each n-gram is hashed with CRC-32 into `BUCKETS` slots; the set of slots (not
+counts) is the message's features.
 """
 
 from __future__ import annotations
