@@ -16,7 +16,12 @@ RULES = load_crisis()
 UNGATED = dataclasses.replace(
     RULES,
     categories=tuple(
-        dataclasses.replace(c, gate=None, alarm_index=None, check_index=None)
+        dataclasses.replace(
+            c,
+            gate=None,
+            alarm=c.alarm and dataclasses.replace(c.alarm, indexed=False),
+            check=c.check and dataclasses.replace(c.check, indexed=False),
+        )
         for c in RULES.categories
     ),
 )

@@ -82,18 +82,16 @@ class CategoryRules:
     """One category's compiled patterns and its examples."""
 
     name: Category
-    alarm: re.Pattern[str] | None
-    check: re.Pattern[str] | None
+    # The alarm and check patterns, each filed by the words it can start with (a StartIndex:
+    # tried only where such a word begins); None: the category has no such patterns.
+    alarm: StartIndex | None
+    check: StartIndex | None
     exclusions: re.Pattern[str] | None
     must_flag: tuple[Example, ...]
     must_not_flag: tuple[Example, ...]
     # The words every alarm and check pattern starts with (see bot/policy/wordgate.py);
     # None: some pattern can start anywhere, so the category is always searched.
     gate: Gate | None = None
-    # The same alarm and check patterns filed by the words they start with, for a search that
-    # tries each only where it can start (same result; None: the alternation above is used).
-    alarm_index: StartIndex | None = None
-    check_index: StartIndex | None = None
 
 
 @dataclass(frozen=True)
@@ -263,19 +261,12 @@ def detect_crisis(text: str, rules: CrisisRules) -> CrisisSignal | None:
             if not category.gate.opens_for(words):
                 continue
         visible = category.exclusions.sub(_MASK, normal) if category.exclusions else normal
-        if _found(category.alarm_index, category.alarm, visible):
+        if category.alarm is not None and category.alarm.search(visible):
             level: Level = "check" if rules.about_then(normal) else "alarm"
             return CrisisSignal(level, category.name)
-        if check is None and _found(category.check_index, category.check, visible):
+        if check is None and category.check is not None and category.check.search(visible):
             check = CrisisSignal("check", category.name)
     return check
-
-
-def _found(index: StartIndex | None, pattern: re.Pattern[str] | None, visible: str) -> bool:
-    """Whether the patterns match: through their start index if they have one (cheaper)."""
-    if index is not None:
-        return index.search(visible)
-    return pattern is not None and pattern.search(visible) is not None
 
 
 # ---------------------------------------------------------------- loading helpers
@@ -417,8 +408,8 @@ def _load_category(name: str, raw: Any, terms: Mapping[str, str], where: str) ->
     indexes = [index for index in (alarm_index, check_index) if index is not None]
     return CategoryRules(
         name=category,
-        alarm=_alternation(alarm),
-        check=_alternation(check),
+        alarm=alarm_index,
+        check=check_index,
         exclusions=_compile_patterns(raw.get("exclusions"), terms, f"{where}.exclusions"),
         must_flag=_load_examples(
             raw.get("must_flag"), category, f"{where}.must_flag", LEVELS, None
@@ -427,8 +418,6 @@ def _load_category(name: str, raw: Any, terms: Mapping[str, str], where: str) ->
             raw.get("must_not_flag"), category, f"{where}.must_not_flag", ("none", "check"), "none"
         ),
         gate=gate_of_indexes(indexes) if indexes else None,
-        alarm_index=alarm_index,
-        check_index=check_index,
     )
 
 

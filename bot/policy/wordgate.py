@@ -98,18 +98,27 @@ class StartIndex:
     by_prefix: Mapping[str, tuple[int, ...]]
     free: re.Pattern[str] | None
     compile: Compile
+    # False: search with one alternation of every pattern, tried at every word (the reference
+    # the tests compare the index with; the bot never turns it off).
+    indexed: bool = True
     # The alternation of each set of patterns tried at one word, compiled on first use. The
     # sets come from the patterns, not from what users type, so this stays small.
     _compiled: dict[tuple[int, ...], re.Pattern[str] | None] = field(
-        default_factory=dict, compare=False, repr=False
+        default_factory=dict, init=False, compare=False, repr=False
     )
 
     @cached_property
     def _prefixes(self) -> tuple[str, ...]:
         return tuple(self.by_prefix)
 
+    @cached_property
+    def _everywhere(self) -> re.Pattern[str] | None:
+        return self.compile(list(self.sources))
+
     def search(self, normal: str) -> bool:
         """Whether any pattern matches the normalised text (words joined by single spaces)."""
+        if not self.indexed:
+            return self._everywhere is not None and self._everywhere.search(normal) is not None
         if self.free is not None and self.free.search(normal):
             return True
         by_word, prefixes = self.by_word, self._prefixes
