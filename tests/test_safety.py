@@ -198,6 +198,30 @@ def test_normalise_squeezes_expands_and_straightens_quotes():
     assert normalise("Café", RULES.normaliser) == "cafe"
 
 
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("thinking about k*lling myself", "thinking about kiling myself"),
+        ("k!ll myself", "kil myself"),
+        ("su1c1de", "suicide"),
+        ("s*icidal", "suicidal"),
+        ("wanna d!e", "want to die"),
+        ("overd0se", "overdose"),
+        ("sh*t day", "sh t day"),  # not a word the rules read through masks
+        ("at 4am b4 work", "at 4am b4 work"),  # digits in ordinary words stay
+        ("** d* **", "d"),  # fewer than two real letters: left as typed
+    ],
+)
+def test_masked_words_are_read_through_their_masks(text, expected):
+    assert normalise(text, RULES.normaliser) == expected
+
+
+def test_masked_words_raise_the_alarm_their_plain_spelling_would():
+    assert _level("i want to k*ll myself") == _level("i want to kill myself") == "alarm"
+    assert _level("been thinking about su1c1de") == "alarm"
+    assert _level("what a sh*t day, 4am start tomorrow") is None
+
+
 # ---------------------------------------------------------------- resources
 
 
@@ -374,6 +398,13 @@ def test_bad_pattern_names_file_category_and_entry(tmp_path, crisis_data):
     crisis_data["categories"]["self_harm"]["alarm"][1] = "kill (myself"
     path = _write(tmp_path, "broken.yaml", crisis_data)
     with pytest.raises(SafetyDataError, match=r"broken\.yaml.*self_harm\.alarm\[1\].*bad pattern"):
+        load_crisis(path)
+
+
+def test_masked_words_must_be_plain_words(tmp_path, crisis_data):
+    crisis_data["masked"] = ["kill", "k*ll"]
+    path = _write(tmp_path, "crisis.yaml", crisis_data)
+    with pytest.raises(SafetyDataError, match=r"crisis\.yaml\.masked: expected a list"):
         load_crisis(path)
 
 

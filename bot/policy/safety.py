@@ -51,6 +51,10 @@ _TEXT_REPEATS = re.compile(r"([^\W\d_])\1+")
 _PATTERN_REPEATS = re.compile(r"(?<!\\)([^\W\d_])\1+")
 _TERM = re.compile(r"\{([a-z_]+)\}")
 _MASK = " # "
+# Masked words: "*" stands for any letter; digits and signs for the letters they look like.
+_MASKS = r"*@$|+!0-9"
+_LOOKALIKES = {"a": "@4", "e": "3", "i": "1!|", "l": "1|", "o": "0", "s": "$5", "t": "7+"}
+_MASK_HINT = re.compile(r"[*@$|+]|\d[^\W\d_]|[^\W\d_][\d!][^\W\d_]")
 
 
 class SafetyDataError(ValueError):
@@ -101,11 +105,37 @@ class Normaliser:
     spellings: Mapping[str, str]
     suffixes: tuple[tuple[str, str], ...]
     symbols: Mapping[int, str] = field(default_factory=dict)  # emoji read as words ("😂": lol)
+    masked: tuple[str, ...] = ()  # words read through masks ("k*lling", "su1c1de"), squeezed
 
     @cached_property
     def endings(self) -> tuple[str, ...]:
         """The suffixes' endings, for one `str.endswith` test per word."""
         return tuple(ending for ending, _ in self.suffixes)
+
+    @cached_property
+    def _masked_search(self) -> re.Pattern[str] | None:
+        """One pattern for every masked word, a named group per word."""
+        if not self.masked:
+            return None
+        words = "|".join(
+            f"(?P<w{index}>{''.join(_mask_class(letter) for letter in word)})"
+            for index, word in enumerate(self.masked)
+        )
+        return re.compile(rf"(?<![\w{_MASKS}])(?:{words})(?![\w{_MASKS}])")
+
+    def unmask(self, text: str) -> str:
+        """Return text with masked words spelled out ("k*ling" -> "kiling")."""
+        search = self._masked_search
+        if search is None or not _MASK_HINT.search(text):
+            return text
+        return search.sub(self._unmasked, text)
+
+    def _unmasked(self, match: re.Match[str]) -> str:
+        """The word a masked match stands for, if at least two of its letters are real."""
+        found = match.group(0)
+        if sum(char.isalpha() for char in found) < 2:
+            return found
+        return self.masked[int(str(match.lastgroup)[1:])]
 
 
 @dataclass(frozen=True)
@@ -220,6 +250,11 @@ def squeeze(word: str) -> str:
     return _TEXT_REPEATS.sub(r"\1", word)
 
 
+def _mask_class(letter: str) -> str:
+    """The characters that may stand for a letter in a masked word."""
+    return f"[{re.escape(letter)}*{re.escape(_LOOKALIKES.get(letter, ''))}]"
+
+
 def _strip_accents(text: str) -> str:
     """Return text in compatibility form without combining accents."""
     if text.isascii():
@@ -245,7 +280,7 @@ def normalise(text: str, normaliser: Normaliser) -> str:
     """Return the text as the patterns see it: plain, lower case, squeezed, canonical words."""
     plain = _strip_accents(text.translate(normaliser.symbols)).casefold().translate(_QUOTES)
     # Squeezed once for the whole text: a run of one letter never crosses a word's edge.
-    words = (token.strip("'") for token in _TOKEN.findall(squeeze(plain)))
+    words = (token.strip("'") for token in _TOKEN.findall(normaliser.unmask(squeeze(plain))))
     endings = normaliser.endings
     return " ".join(_rewrite(word, normaliser, endings) for word in words if word)
 
@@ -324,7 +359,17 @@ def _load_normaliser(raw: dict[str, Any], where: str) -> Normaliser:
         if not isinstance(word, str) or not re.fullmatch(r"\w+", word) or len(str(symbol)) != 1:
             raise SafetyDataError(f"{where}.symbols.{symbol}: expected one character and a word")
         symbols[ord(str(symbol))] = f" {word} "
-    return Normaliser(spellings=spellings, suffixes=suffixes, symbols=symbols)
+    masked = raw.get("masked") or []
+    if not isinstance(masked, list) or not all(
+        isinstance(word, str) and re.fullmatch(r"[a-z]{3,}", word) for word in masked
+    ):
+        raise SafetyDataError(f"{where}.masked: expected a list of lower-case words of 3+ letters")
+    return Normaliser(
+        spellings=spellings,
+        suffixes=suffixes,
+        symbols=symbols,
+        masked=tuple(dict.fromkeys(squeeze(word) for word in masked)),
+    )
 
 
 def _expand_terms(pattern: str, terms: Mapping[str, str], where: str) -> str:
