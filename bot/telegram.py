@@ -51,6 +51,7 @@ from bot.reliability import (
     call_with_retries,
     retry_after_seconds,
 )
+from bot.seen_ids import ForgetSeenIds
 from bot.service import DueMessage, Result, Service
 
 log = logging.getLogger(__name__)
@@ -91,6 +92,7 @@ def build_application(
         .update_queue(tracker := UpdateTracker(FloodGuard()))
         .concurrent_updates(PerUserUpdateProcessor(service.locks, tracker))
         .post_init(on_startup)
+        .persistence(forget := ForgetSeenIds())
     )
     if request is not None:
         builder = builder.request(request)
@@ -104,6 +106,7 @@ def build_application(
         base = settings.api_url.rstrip("/")
         builder = builder.base_url(base).base_file_url(base.removesuffix("/bot") + "/file/bot")
     application = builder.build()
+    forget.application = application
     application.bot_data["service"] = service
     tracker.on_drop = partial(on_flood, application, tracker.guard)
     add_handlers(application)
