@@ -2,7 +2,7 @@
 
 PTB's `Application` notes the user and chat id of every update for the next run of
 `update_persistence`, and only that run clears the notes. Without a persistence it never runs,
-so the notes grow with every distinct user for the life of the process (about 125 MB at a
+so the notes grow with every distinct user for the life of the process (about 140 MB at a
 million users). Reconnect keeps its state in SQLite; this persistence keeps nothing, and its
 periodic run (every `FORGET_SECONDS`) clears the notes. PTB also makes an empty user and chat
 data entry for each update once a persistence is set; they are dropped in the same run.
