@@ -16,7 +16,7 @@ from telegram import Chat, Message, Update, User
 from telegram.ext import ApplicationBuilder, ContextTypes, TypeHandler
 
 from bench.stub import StubRequest
-from bot.seen_ids import ForgetSeenIds
+from bot.seen_ids import build_forgetting
 
 RUN_EVERY = 10_000
 FIRST_ID = 10_000_000
@@ -38,12 +38,8 @@ def update_from(number: int) -> Update:
 async def measure(users: int, forget: bool) -> str:
     """Feed the updates and report the growth of RSS and the longest persistence run."""
     builder = ApplicationBuilder().token("123:abc").request(StubRequest())
-    persistence = ForgetSeenIds() if forget else None
-    if persistence is not None:
-        builder = builder.persistence(persistence)
-    application = builder.build()
-    if persistence is not None:
-        persistence.application = application
+    application = build_forgetting(builder) if forget else builder.build()
+    persistence = application.persistence
 
     async def nothing(update: object, context: ContextTypes.DEFAULT_TYPE) -> None:
         """A handler, so that PTB notes each update's ids."""

@@ -13,11 +13,21 @@ from __future__ import annotations
 
 from typing import Any
 
-from telegram.ext import Application, BasePersistence, PersistenceInput
+from telegram.ext import Application, ApplicationBuilder, BasePersistence, PersistenceInput
 
 FORGET_SECONDS = 10.0
 
 Data = dict[Any, Any]
+
+
+def build_forgetting(
+    builder: ApplicationBuilder[Any, Any, Any, Any, Any, Any],
+) -> Application[Any, Any, Any, Any, Any, Any]:
+    """Build the application with a `ForgetSeenIds` persistence that can reach it."""
+    forget = ForgetSeenIds()  # PTB's builder gives a persistence no reference to its application
+    application = builder.persistence(forget).build()
+    forget.application = application
+    return application
 
 
 class ForgetSeenIds(BasePersistence[Data, Data, Data]):

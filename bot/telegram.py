@@ -51,7 +51,7 @@ from bot.reliability import (
     call_with_retries,
     retry_after_seconds,
 )
-from bot.seen_ids import ForgetSeenIds
+from bot.seen_ids import build_forgetting
 from bot.service import DueMessage, Result, Service
 
 log = logging.getLogger(__name__)
@@ -92,7 +92,6 @@ def build_application(
         .update_queue(tracker := UpdateTracker(FloodGuard()))
         .concurrent_updates(PerUserUpdateProcessor(service.locks, tracker))
         .post_init(on_startup)
-        .persistence(forget := ForgetSeenIds())
     )
     if request is not None:
         builder = builder.request(request)
@@ -105,8 +104,7 @@ def build_application(
     if settings.api_url:
         base = settings.api_url.rstrip("/")
         builder = builder.base_url(base).base_file_url(base.removesuffix("/bot") + "/file/bot")
-    application = builder.build()
-    forget.application = application
+    application = build_forgetting(builder)
     application.bot_data["service"] = service
     tracker.on_drop = partial(on_flood, application, tracker.guard)
     add_handlers(application)
