@@ -251,6 +251,21 @@ def test_the_model_alone_needs_a_word_of_risk_for_the_full_reply():
     assert risky is not None and risky.level == "alarm"
 
 
+def test_a_figure_of_speech_gets_at_most_the_question_from_the_model_alone():
+    eager = with_thresholds(crisis_alarm=0.0, crisis_alarm_bare=0.0)
+    figure = eager.crisis("the price gun is killing me one sticker at a time, it is all over")
+    assert figure is not None and figure.level == "check"
+    plain = eager.crisis("the shift is killing me, it is all over")
+    assert plain is not None and plain.level == "alarm"
+
+
+def test_only_the_figure_of_speech_is_read_past():
+    figure = LISTENER.crisis("I'm dying to see the kids on Saturday")
+    assert figure is None or figure.level == "check"
+    both = LISTENER.crisis("I'm dying to see the kids on Saturday, and after that I want to die")
+    assert both is not None and both.level == "alarm"
+
+
 def test_the_question_comes_sooner_when_the_message_has_a_word_of_risk():
     keen = with_thresholds(crisis_alarm=1.01, crisis_check=1.01, crisis_check_risky=0.0)
     assert keen.crisis("I'm going to call her tonight, I decided") is None

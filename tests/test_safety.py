@@ -16,6 +16,7 @@ from bot.policy.safety import (
     DEFAULT_RESOURCES_PATH,
     CrisisSignal,
     SafetyDataError,
+    crisis_example_failures,
     crisis_reply,
     detect_crisis,
     is_https_url,
@@ -489,6 +490,27 @@ def test_bad_country_code_is_rejected(tmp_path, resources_data):
     path = _write(tmp_path, "resources.yaml", resources_data)
     with pytest.raises(SafetyDataError, match=r"'Germany' is not a two-letter"):
         load_resources(path)
+
+
+def test_a_hyperbole_example_the_rules_still_flag_is_reported(tmp_path, crisis_data):
+    crisis_data["hyperbole"]["examples"].append("dying to see you, then I will kill myself")
+    crisis_data["hyperbole"]["examples"].append("a plain sentence about the weekend")
+    rules = load_crisis(_write(tmp_path, "crisis.yaml", crisis_data))
+    failures = crisis_example_failures(rules)
+    assert any("then I will kill myself" in f and "self_harm" in f for f in failures)
+    assert any("no pattern reads 'a plain sentence" in f for f in failures)
+
+
+def test_bad_hyperbole_section_is_reported_with_the_others(tmp_path, crisis_data):
+    crisis_data["hyperbole"]["patterns"].append("dead (")
+    crisis_data["categories"]["self_harm"]["alarm"][1] = "kill (myself"
+    with pytest.raises(SafetyDataError) as caught:
+        load_crisis(_write(tmp_path, "crisis.yaml", crisis_data))
+    assert "hyperbole.patterns" in str(caught.value) and "self_harm.alarm[1]" in str(caught.value)
+    del crisis_data["hyperbole"]["examples"]
+    crisis_data["categories"]["self_harm"]["alarm"][1] = "kill myself"
+    with pytest.raises(SafetyDataError, match="hyperbole: expected a mapping"):
+        load_crisis(_write(tmp_path, "crisis.yaml", crisis_data))
 
 
 def test_bad_not_now_pattern_is_reported_with_the_others(tmp_path, crisis_data):

@@ -172,12 +172,26 @@ class CrisisRules:
     unless_now: re.Pattern[str] | None = None
     # Words the model needs to see before its own full reply (see model_alarm_needs).
     alarm_evidence: re.Pattern[str] | None = None
+    # Figures of speech read past by the rules and the model's words of risk (see hyperbole).
+    hyperbole: re.Pattern[str] | None = None
+    hyperbole_examples: tuple[str, ...] = ()
 
     def model_may_alarm(self, text: str) -> bool:
         """Whether a message has the words that let the model alone give the full reply."""
         if self.alarm_evidence is None:
             return True
-        return self.alarm_evidence.search(normalise(text, self.normaliser)) is not None
+        return (
+            self.alarm_evidence.search(self.literal(normalise(text, self.normaliser))) is not None
+        )
+
+    def hyperbolic(self, text: str) -> bool:
+        """Whether a message uses a figure of speech from the hyperbole list."""
+        normal = normalise(text, self.normaliser)
+        return self.hyperbole is not None and self.hyperbole.search(normal) is not None
+
+    def literal(self, normal: str) -> str:
+        """A normalised message with its figures of speech blanked out."""
+        return self.hyperbole.sub(_MASK, normal) if self.hyperbole else normal
 
     def about_then(self, normal: str) -> bool:
         """Whether a normalised message speaks of another time or person, not of now."""
@@ -288,14 +302,15 @@ def normalise(text: str, normaliser: Normaliser) -> str:
 def detect_crisis(text: str, rules: CrisisRules) -> CrisisSignal | None:
     """Return the most urgent signal in a message, or None if it shows none."""
     normal = normalise(text, rules.normaliser)
+    literal = rules.literal(normal)
     check: CrisisSignal | None = None
     words: set[str] | None = None
     for category in rules.categories:
         if category.gate is not None:  # skip a search that cannot match (same result, cheaper)
-            words = words_of(normal) if words is None else words
+            words = words_of(literal) if words is None else words
             if not category.gate.opens_for(words):
                 continue
-        visible = category.exclusions.sub(_MASK, normal) if category.exclusions else normal
+        visible = category.exclusions.sub(_MASK, literal) if category.exclusions else literal
         if category.alarm is not None and category.alarm.search(visible):
             level: Level = "check" if rules.about_then(normal) else "alarm"
             return CrisisSignal(level, category.name)
@@ -501,6 +516,12 @@ def crisis_example_failures(rules: CrisisRules) -> list[str]:
                 failures.append(
                     f"{where}: should {wanted}: {example.text!r}, but {_described(found)}"
                 )
+    for text in rules.hyperbole_examples:
+        found = detect_crisis(text, rules)
+        if not rules.hyperbolic(text):
+            failures.append(f"hyperbole: no pattern reads {text!r} as a figure of speech")
+        elif found is not None:
+            failures.append(f"hyperbole: {text!r} should flag nothing, but {_described(found)}")
     return failures
 
 
@@ -543,9 +564,35 @@ def load_crisis(path: Path = DEFAULT_CRISIS_PATH) -> CrisisRules:
         ),
         None,
     )
+    no_figures: tuple[re.Pattern[str] | None, tuple[str, ...]] = (None, ())
+    figures = problems.part(
+        lambda: _load_hyperbole(raw.get("hyperbole"), terms, f"{where}: hyperbole"), no_figures
+    )
     problems.check()
     assert normaliser is not None and texts is not None  # no problems: every part was read
-    return CrisisRules(normaliser, categories, texts, *context, alarm_evidence=evidence)
+    return CrisisRules(
+        normaliser,
+        categories,
+        texts,
+        *context,
+        alarm_evidence=evidence,
+        hyperbole=figures[0],
+        hyperbole_examples=figures[1],
+    )
+
+
+def _load_hyperbole(
+    raw: Any, terms: Mapping[str, str], where: str
+) -> tuple[re.Pattern[str] | None, tuple[str, ...]]:
+    """The optional hyperbole section: `patterns` and the `examples` they must read past."""
+    if raw is None:
+        return None, ()
+    if not isinstance(raw, dict) or set(raw) != {"patterns", "examples"}:
+        raise SafetyDataError(f"{where}: expected a mapping with 'patterns' and 'examples'")
+    examples = raw["examples"]
+    if not isinstance(examples, list) or not all(isinstance(e, str) for e in examples):
+        raise SafetyDataError(f"{where}.examples: expected a list of texts")
+    return _compile_patterns(raw["patterns"], terms, f"{where}.patterns"), tuple(examples)
 
 
 def _load_not_now(
