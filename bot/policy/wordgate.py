@@ -101,9 +101,15 @@ class StartIndex:
     # False: search with one alternation of every pattern, tried at every word (the reference
     # the tests compare the index with; the bot never turns it off).
     indexed: bool = True
-    # The alternation of each set of patterns tried at one word, compiled on first use. The
-    # sets come from the patterns, not from what users type, so this stays small.
-    _compiled: dict[tuple[int, ...], re.Pattern[str] | None] = field(
+    # The alternation of the patterns filed under one word, and under one word beginning,
+    # compiled on first use. The keys are the index's own words and beginnings, so however
+    # many different words users type, at most len(by_word) + len(by_prefix) are compiled.
+    # (One alternation per combination of them, as before, could grow with the words users
+    # type; on sets 128-135 this is also a little faster once warm: p99 0.94 against 1.1 ms.)
+    _word_patterns: dict[str, re.Pattern[str] | None] = field(
+        default_factory=dict, init=False, compare=False, repr=False
+    )
+    _prefix_patterns: dict[str, re.Pattern[str] | None] = field(
         default_factory=dict, init=False, compare=False, repr=False
     )
 
@@ -124,27 +130,24 @@ class StartIndex:
         by_word, prefixes = self.by_word, self._prefixes
         position = 0
         for word in normal.split(" "):
-            chosen = by_word.get(word)
+            if word in by_word and self._matches(word, normal, position, prefix=False):
+                return True
             if prefixes and word.startswith(prefixes):
-                chosen = self._with_prefixes(word, chosen)
-            if chosen is not None:
-                pattern = self._compiled.get(chosen) or self._compile(chosen)
-                if pattern is not None and pattern.match(normal, position):
-                    return True
+                for prefix in prefixes:
+                    if word.startswith(prefix) and self._matches(prefix, normal, position):
+                        return True
             position += len(word) + 1
         return False
 
-    def _with_prefixes(self, word: str, chosen: tuple[int, ...] | None) -> tuple[int, ...]:
-        found = set(chosen or ())
-        for prefix, indices in self.by_prefix.items():
-            if word.startswith(prefix):
-                found.update(indices)
-        return tuple(sorted(found))
-
-    def _compile(self, chosen: tuple[int, ...]) -> re.Pattern[str] | None:
-        pattern = self.compile([self.sources[index] for index in chosen])
-        self._compiled[chosen] = pattern
-        return pattern
+    def _matches(self, key: str, normal: str, position: int, *, prefix: bool = True) -> bool:
+        """Whether a pattern filed under this word (or word beginning) matches at position."""
+        patterns = self._prefix_patterns if prefix else self._word_patterns
+        if key in patterns:
+            pattern = patterns[key]
+        else:
+            chosen = (self.by_prefix if prefix else self.by_word)[key]
+            pattern = patterns[key] = self.compile([self.sources[index] for index in chosen])
+        return pattern is not None and pattern.match(normal, position) is not None
 
 
 def start_index(sources: list[str], compile: Compile) -> StartIndex:
