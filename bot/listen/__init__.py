@@ -119,10 +119,7 @@ class Listener:
         if score >= thresholds["crisis_alarm"] and count >= MIN_ALARM_WORDS:
             category = signal.category if signal else self._kind(text)
             unsure = score < thresholds.get("crisis_alarm_bare", 0.0)
-            rules = self.crisis_rules
-            if signal is None and (
-                rules.hyperbolic(text) or unsure and not rules.model_may_alarm(text)
-            ):
+            if signal is None and not self.crisis_rules.model_alarm_allowed(text, sure=not unsure):
                 return CrisisSignal("check", category)  # a figure of speech, or not one risk word
             alarm = CrisisSignal("alarm", category)
             return self.crisis_rules.soften(alarm, text)  # the past, someone else: ask

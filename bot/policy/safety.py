@@ -178,16 +178,27 @@ class CrisisRules:
 
     def model_may_alarm(self, text: str) -> bool:
         """Whether a message has the words that let the model alone give the full reply."""
-        if self.alarm_evidence is None:
-            return True
-        return (
-            self.alarm_evidence.search(self.literal(normalise(text, self.normaliser))) is not None
-        )
+        return self._has_risk_words(normalise(text, self.normaliser))
+
+    def model_alarm_allowed(self, text: str, *, sure: bool) -> bool:
+        """Whether the model alone may give the full reply: never to a figure of speech, and
+        otherwise to a message with a word of risk, or without one when very sure."""
+        normal = normalise(text, self.normaliser)
+        if self._figure_in(normal):
+            return False
+        return sure or self._has_risk_words(normal)
 
     def hyperbolic(self, text: str) -> bool:
         """Whether a message uses a figure of speech from the hyperbole list."""
-        normal = normalise(text, self.normaliser)
+        return self._figure_in(normalise(text, self.normaliser))
+
+    def _figure_in(self, normal: str) -> bool:
         return self.hyperbole is not None and self.hyperbole.search(normal) is not None
+
+    def _has_risk_words(self, normal: str) -> bool:
+        if self.alarm_evidence is None:
+            return True
+        return self.alarm_evidence.search(self.literal(normal)) is not None
 
     def literal(self, normal: str) -> str:
         """A normalised message with its figures of speech blanked out."""
