@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from bot.actions import SYSTEM_PREFIX, Context, action, command
 from bot.features.safety import CONCERN_ON
+from bot.features.urge import RETURN_TO
 from bot.flows import ENTRY, MENU, SAFETY_MENU
 from bot.model import Button, Reply
 
@@ -30,7 +31,7 @@ def about(ctx: Context) -> list[Reply]:
 def menu(ctx: Context) -> list[Reply]:
     """The menu, or the safety menu while coaching is off; not before the walk-through ends."""
     if ctx.session.completed_at is None and not ctx.session.coaching_off:
-        back = ctx.session.answers.pop("return_to", None)
+        back = ctx.session.answers.pop(RETURN_TO, None)
         if back:  # from /urge or /draft before the plan: back to the walk-through
             ctx.enter(back)
             return [ctx.note("back_to_walkthrough")]
