@@ -102,3 +102,19 @@ GATE_WORDS = sorted({w for c in RULES.categories if c.gate for w in c.gate.words
 def test_gated_and_ungated_agree_on_made_up_messages(words):
     text = " ".join(words)
     assert detect_crisis(text, RULES) == detect_crisis(text, UNGATED)
+
+
+def test_a_pattern_is_compiled_once_however_many_words_it_can_start_with():
+    patterns = [r"(?:pills|tablets|meds) are gone", r"i (?:want|need) to die", r"i feel nothing"]
+    compiled: list[tuple[str, ...]] = []
+
+    def counting(sources: list[str]):
+        compiled.append(tuple(sources))
+        return _alternation(sources)
+
+    index = start_index(patterns, counting)
+    for text in ("the pills are gone", "tablets are gone", "meds are gone", "i need to die"):
+        assert index.search(text)
+    assert not index.search("i feel fine and the tablets are here")
+    # One alternation for the three drug words, one for the two patterns filed under "i".
+    assert sorted(compiled) == sorted([(patterns[0],), (patterns[1], patterns[2])])
