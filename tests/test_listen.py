@@ -243,6 +243,13 @@ def test_a_model_alarm_about_another_time_or_person_is_only_the_question():
     assert about_now is not None and about_now.level == "alarm"
 
 
+def test_the_model_still_asks_about_the_past_said_to_be_safe_now():
+    text = "Tried to end my life back in 2015. I'm in a much better place now"
+    assert with_thresholds(crisis_check=1.01, crisis_check_risky=1.01).crisis(text) is None
+    asked = with_thresholds(crisis_check=0.0).crisis(text)  # the rules say nothing; the model asks
+    assert asked is not None and asked.level == "check"
+
+
 def test_the_model_alone_needs_a_word_of_risk_for_the_full_reply():
     eager = with_thresholds(crisis_alarm=0.0, crisis_alarm_bare=1.01)
     bare = eager.crisis("I'm going to call her tonight, I decided")

@@ -526,6 +526,31 @@ def test_bad_not_now_pattern_is_reported_with_the_others(tmp_path, crisis_data):
     "text",
     [
         "Tried to end my life back in 2015. I'm in a much better place now",
+        "I used to cut myself as a teenager. I got help and I'm fine now",
+        "my ex threatened me with a knife years ago, it's long over",
+    ],
+)
+def test_the_past_with_safety_said_now_gets_nothing_from_the_rules(text):
+    assert detect_crisis(text, RULES) is None
+
+
+@pytest.mark.parametrize(
+    ("text", "level"),
+    [
+        ("I tried to kill myself in 2015", "check"),  # the past, nothing said of now: ask
+        ("I tried to kill myself in 2015. I was fine but the thoughts are back tonight", "alarm"),
+        ("I'm fine now. I want to kill myself", "check"),  # the safety said is no past
+    ],
+)
+def test_safety_said_now_counts_only_for_the_past_and_not_against_now(text, level):
+    signal = detect_crisis(text, RULES)
+    assert signal is not None and signal.level == level
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Tried to end my life back in 2015. I'm in a much better place now",
         "my uncle took his own life when i was 12",
         "a patient on my ward asked how many pills would be too many",
         "want to die lol these forms",

@@ -170,6 +170,8 @@ class CrisisRules:
     # About the past, someone else, a story or a joke, and nothing said of now: see not_now.
     not_now: re.Pattern[str] | None = None
     unless_now: re.Pattern[str] | None = None
+    # Said of now by such a message: "I'm safe now", "got help" (see not_now.safe_now).
+    safe_now: re.Pattern[str] | None = None
     # Words the model needs to see before its own full reply (see model_alarm_needs).
     alarm_evidence: re.Pattern[str] | None = None
     # Figures of speech read past by the rules and the model's words of risk (see hyperbole).
@@ -209,6 +211,15 @@ class CrisisRules:
         if self.not_now is None or not self.not_now.search(normal):
             return False
         return self.unless_now is None or not self.unless_now.search(normal)
+
+    def past_and_safe(self, normal: str) -> bool:
+        """Whether a normalised message speaks of another time or person and says that the
+        writer is safe now: the rules then ask nothing (the model still may)."""
+        if self.safe_now is None or not self.safe_now.search(normal):
+            return False
+        # The past must show in more than the safety said ("I'm fine now" is also a not-now
+        # phrase): "I'm fine now. I want to kill myself" is not about the past.
+        return self.about_then(self.safe_now.sub(_MASK, normal))
 
     def soften(self, signal: CrisisSignal | None, text: str) -> CrisisSignal | None:
         """An alarm about another time or person becomes the gentle question (never nothing)."""
@@ -323,11 +334,12 @@ def detect_crisis(text: str, rules: CrisisRules) -> CrisisSignal | None:
                 continue
         visible = category.exclusions.sub(_MASK, literal) if category.exclusions else literal
         if category.alarm is not None and category.alarm.search(visible):
-            level: Level = "check" if rules.about_then(normal) else "alarm"
-            return CrisisSignal(level, category.name)
+            if not rules.about_then(normal):
+                return CrisisSignal("alarm", category.name)
+            return None if rules.past_and_safe(normal) else CrisisSignal("check", category.name)
         if check is None and category.check is not None and category.check.search(visible):
             check = CrisisSignal("check", category.name)
-    return check
+    return None if check is not None and rules.past_and_safe(normal) else check
 
 
 # ---------------------------------------------------------------- loading helpers
@@ -565,7 +577,7 @@ def load_crisis(path: Path = DEFAULT_CRISIS_PATH) -> CrisisRules:
     texts = problems.part(
         lambda: _load_texts(_get(raw, "texts", where, dict), f"{where}: texts"), None
     )
-    nothing: tuple[re.Pattern[str] | None, re.Pattern[str] | None] = (None, None)
+    nothing: _NotNow = (None, None, None)
     context = problems.part(
         lambda: _load_not_now(raw.get("not_now"), terms, f"{where}: not_now"), nothing
     )
@@ -585,7 +597,9 @@ def load_crisis(path: Path = DEFAULT_CRISIS_PATH) -> CrisisRules:
         normaliser,
         categories,
         texts,
-        *context,
+        not_now=context[0],
+        unless_now=context[1],
+        safe_now=context[2],
         alarm_evidence=evidence,
         hyperbole=figures[0],
         hyperbole_examples=figures[1],
@@ -606,17 +620,22 @@ def _load_hyperbole(
     return _compile_patterns(raw["patterns"], terms, f"{where}.patterns"), tuple(examples)
 
 
-def _load_not_now(
-    raw: Any, terms: Mapping[str, str], where: str
-) -> tuple[re.Pattern[str] | None, re.Pattern[str] | None]:
-    """The optional not_now section: `patterns` (another time or person) and `unless` (now)."""
+_NotNow = tuple[re.Pattern[str] | None, re.Pattern[str] | None, re.Pattern[str] | None]
+
+
+def _load_not_now(raw: Any, terms: Mapping[str, str], where: str) -> _NotNow:
+    """The optional not_now section: `patterns` (another time or person), `unless` (now) and
+    `safe_now` (the writer says they are safe now)."""
     if raw is None:
-        return None, None
-    if not isinstance(raw, dict) or set(raw) - {"patterns", "unless"}:
-        raise SafetyDataError(f"{where}: expected a mapping with 'patterns' and 'unless'")
+        return None, None, None
+    if not isinstance(raw, dict) or set(raw) - {"patterns", "unless", "safe_now"}:
+        raise SafetyDataError(
+            f"{where}: expected a mapping with 'patterns', 'unless' and 'safe_now'"
+        )
     patterns = _compile_patterns(raw.get("patterns"), terms, f"{where}.patterns")
     unless = _compile_patterns(raw.get("unless"), terms, f"{where}.unless")
-    return patterns, unless
+    safe = _compile_patterns(raw.get("safe_now"), terms, f"{where}.safe_now")
+    return patterns, unless, safe
 
 
 def _load_terms(raw: dict[Any, Any], where: str) -> dict[str, str]:
