@@ -149,23 +149,30 @@ class StartIndex:
             return self._everywhere is not None and self._everywhere.search(normal) is not None
         if self.free is not None and self.free.search(normal):
             return True
-        by_word, prefixes = self.by_word, self._prefixes
+        word_groups, prefixes = self._groups[0], self._prefixes
         position = 0
         for word in normal.split(" "):
-            if word in by_word and self._matches(word, normal, position, prefix=False):
-                return True
+            groups = word_groups.get(word, ())
             if prefixes and word.startswith(prefixes):
-                for prefix in prefixes:
-                    if word.startswith(prefix) and self._matches(prefix, normal, position):
-                        return True
+                groups = self._with_prefixes(word, groups)
+            if groups and self._matches(groups, normal, position):
+                return True
             position += len(word) + 1
         return False
 
-    def _matches(self, key: str, normal: str, position: int, *, prefix: bool = True) -> bool:
-        """Whether a pattern filed under this word (or word beginning) matches at position."""
-        by_word, by_prefix, members = self._groups
-        compiled = self._group_patterns
-        for group in (by_prefix if prefix else by_word)[key]:
+    def _with_prefixes(self, word: str, groups: tuple[int, ...]) -> tuple[int, ...]:
+        """The word's groups and those of every beginning it has, each once (a pattern filed
+        under both "kil" and "kil..." is one group, tried once)."""
+        found = set(groups)
+        for prefix, filed in self._groups[1].items():
+            if word.startswith(prefix):
+                found.update(filed)
+        return tuple(sorted(found))
+
+    def _matches(self, groups: tuple[int, ...], normal: str, position: int) -> bool:
+        """Whether a pattern of these groups matches at position (each compiled on first use)."""
+        members, compiled = self._groups[2], self._group_patterns
+        for group in groups:
             if group in compiled:
                 pattern = compiled[group]
             else:
