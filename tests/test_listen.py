@@ -250,6 +250,20 @@ def test_the_model_still_asks_about_the_past_said_to_be_safe_now():
     assert asked is not None and asked.level == "check"
 
 
+def test_a_rules_question_about_the_past_is_dropped_only_when_the_model_is_sure():
+    past = "I tried to kill myself when I was 19, a long time ago"
+    assert LISTENER.crisis_rules.speaks_of_then(past)
+    asked = with_thresholds(crisis_past_veto=0.0).crisis(past)
+    assert asked is not None and asked.level == "check"  # the rules soften it to the question
+    assert with_thresholds(crisis_past_veto=1.01).crisis(past) is None
+    now = "I want to kill myself"  # not about another time: the veto never applies
+    alarm = with_thresholds(crisis_past_veto=1.01, crisis_rule_veto=0.0).crisis(now)
+    assert alarm is not None and alarm.level == "alarm"
+    again = "I tried when I was 19 and tonight I want to kill myself again"
+    assert not LISTENER.crisis_rules.speaks_of_then(again)
+    assert with_thresholds(crisis_past_veto=1.01).crisis(again) is not None
+
+
 def test_the_model_alone_needs_a_word_of_risk_for_the_full_reply():
     eager = with_thresholds(crisis_alarm=0.0, crisis_alarm_bare=1.01)
     bare = eager.crisis("I'm going to call her tonight, I decided")

@@ -113,6 +113,9 @@ class Listener:
             if score < thresholds.get("crisis_rule_veto", 0.0):
                 return CrisisSignal("check", signal.category)  # the past, the news, a joke
             return signal
+        past_veto = thresholds.get("crisis_past_veto", 0.0)
+        if signal is not None and score < past_veto and self.crisis_rules.speaks_of_then(text):
+            return None  # the rules' question about the past; the model is sure it is not now
         count = self._read(text)[0]
         if count < MIN_MODEL_WORDS:
             return signal  # one word is too little evidence for the model: the rules decide

@@ -35,6 +35,11 @@ ALARM_MAX_BARE = 0.002
 # A rules alarm the model scores below this is asked about gently instead ("are you safe?"):
 # the rules' phrases also match talk about the past, the news or a joke.
 RULE_VETO = 0.1
+# A rules question on a message about another time or person (crisis.yaml's not_now: "I tried
+# when I was 19", "a film about a suicide") that the model scores below this gets nothing. On
+# the 24 blind sets 194-217, each scored by the model of the round before it was read, this
+# bucket held 68 crisis messages, the lowest at 0.027, and 121 negatives below 0.01.
+PAST_VETO = 0.01
 DRAFT_MIN_PRECISION = 0.93
 KIND_THRESHOLD = 0.35
 
@@ -188,6 +193,7 @@ def train_crisis(
     hard = np.array([e.category.startswith("hard") for e in examples if e.category])
     ordinary = np.array([str(e.category).startswith("ordinary") for e in examples])
     thresholds["crisis_rule_veto"] = RULE_VETO
+    thresholds["crisis_past_veto"] = PAST_VETO
     thresholds["crisis_alarm"] = lowest_threshold(oof, [(oof[hard], ALARM_MAX_HARD)])
     from bot.policy.safety import load_crisis
 

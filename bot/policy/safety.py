@@ -221,6 +221,10 @@ class CrisisRules:
         # phrase): "I'm fine now. I want to kill myself" is not about the past.
         return self.about_then(self.safe_now.sub(_MASK, normal))
 
+    def speaks_of_then(self, text: str) -> bool:
+        """Whether a message speaks of another time or person (not_now), and not of now."""
+        return self.about_then(normalise(text, self.normaliser))
+
     def soften(self, signal: CrisisSignal | None, text: str) -> CrisisSignal | None:
         """An alarm about another time or person becomes the gentle question (never nothing)."""
         if signal is None or signal.level != "alarm":
