@@ -229,7 +229,7 @@ class CrisisRules:
         """An alarm about another time or person becomes the gentle question (never nothing)."""
         if signal is None or signal.level != "alarm":
             return signal
-        if self.about_then(normalise(text, self.normaliser)):
+        if self.speaks_of_then(text):
             return CrisisSignal("check", signal.category)
         return signal
 
