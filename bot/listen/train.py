@@ -281,10 +281,13 @@ def curve(stdout: TextIO, shares: tuple[float, ...] = (0.25, 0.5, 1.0)) -> dict[
     from bot.policy.drafts import load_rules
     from bot.policy.safety import load_crisis
 
+    # The rules are read once, before the first share: every share is measured with the same
+    # rules, even if crisis.yaml is edited while the models train.
+    rules = load_crisis(), load_rules(), load_draft_kinds()
     results: dict[str, Any] = {}
     for share in shares:
         model = TextModel.from_bytes(zlib.decompress(build(share)))
-        listener = Listener(model, load_crisis(), load_rules(), load_draft_kinds())
+        listener = Listener(model, *rules)
         results[str(share)] = {
             task: evaluate(task, listener, data.heldout_files(task)) for task in data.TASKS
         }
