@@ -238,6 +238,12 @@ def rows(results: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
             f"{listening['worst_4096_random_ms']:.1f} / {listening['worst_4096_real_ms']:.1f} ms",
             "", True,
         ))  # fmt: skip
+    by_task = listening.get("worst_4096_real_by_task_ms", {})
+    if by_task:
+        table.append((
+            "    real messages joined (bench/worst_texts.json): " + " / ".join(by_task),
+            " / ".join(f"{ms:.1f}" for ms in by_task.values()) + " ms", "", True,
+        ))  # fmt: skip
     for size, rss in sorted(memory.items()):
         figure = f"memory after run, {size:,} users"
         table.append((figure, f"{rss:.0f} MB", "<= 150 MB", rss <= 150))

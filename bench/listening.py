@@ -3,8 +3,11 @@
 Messages come from the blind held-out sets (every task), as users typed them; each is timed
 with nothing of the message cached (the crisis check and the intent share one message's
 features, as in the bot; the words' n-gram cache is warm, as in a running bot). The worst case
-is 4,096 characters timed with every cache cleared, twice: random words (nothing repeats, few
-rules' word gates open) and real messages joined (every gate opens, every word is hashed).
+is 4,096 characters timed with every cache cleared: random words (nothing repeats, few rules'
+word gates open) and real messages joined (every gate opens, every word is hashed). The joined
+messages are fixed (`bench/worst_texts.json`, one text per task from its training messages), so
+runs on different days time the same input: joined from the held-out sets, the text changed
+whenever a round turned them into training data (6.9 to 20 ms on the same code).
 Pinned to one core, like the update run.
 """
 
@@ -13,7 +16,9 @@ from __future__ import annotations
 import json
 import random
 import string
+import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from bot.listen import Listener, features
@@ -47,6 +52,30 @@ def long_real_text(texts: list[str], seed: int = 1) -> str:
     return " ".join(parts)[:MAX_CHARS]
 
 
+WORST_TEXTS = Path(__file__).with_name("worst_texts.json")
+
+
+def write_worst_texts(path: Path = WORST_TEXTS, seed: int = 1) -> dict[str, str]:
+    """Write one 4,096-character text per task, joined from its training messages."""
+    texts = {}
+    for task in labelled.TASKS:
+        messages = [
+            json.loads(line)["text"]
+            for file in labelled.train_files(task)
+            for line in file.read_text().splitlines()
+            if line
+        ]
+        texts[task] = long_real_text(messages, seed)
+    path.write_text(json.dumps(texts, ensure_ascii=False, indent=1) + "\n")
+    return texts
+
+
+def worst_texts(path: Path = WORST_TEXTS) -> dict[str, str]:
+    """The fixed worst-case texts, one per task (see write_worst_texts)."""
+    texts: dict[str, str] = json.loads(path.read_text())
+    return texts
+
+
 def understand(listener: Listener, text: str, cold: bool = False) -> float:
     """Milliseconds for what the bot does with a typed message: crisis check, then intent."""
     listener.forget()  # a new message: nothing cached
@@ -65,9 +94,11 @@ def measure(listener: Listener, rounds: int = 3) -> dict[str, Any]:
         understand(listener, text)  # warm-up: first-use costs (regex caches) excluded
     times = sorted(understand(listener, t) for _ in range(rounds) for t in texts)
     worst = {}
-    for name, text in (("random", worst_text()), ("real", long_real_text(texts))):
+    inputs = {"random": worst_text()} | {f"real_{k}": v for k, v in worst_texts().items()}
+    for name, text in inputs.items():
         runs = sorted(understand(listener, text, cold=True) for _ in range(7))
         worst[name] = runs[len(runs) // 2]  # the median of 7 runs, not their noise
+    worst["real"] = max(worst[name] for name in inputs if name.startswith("real_"))
     return {
         "messages": len(texts) * rounds,
         "p50_ms": times[len(times) // 2],
@@ -76,4 +107,14 @@ def measure(listener: Listener, rounds: int = 3) -> dict[str, Any]:
         "worst_4096_ms": max(worst.values()),
         "worst_4096_random_ms": worst["random"],
         "worst_4096_real_ms": worst["real"],
+        "worst_4096_real_by_task_ms": {
+            name.removeprefix("real_"): ms for name, ms in worst.items() if name.startswith("real_")
+        },
     }
+
+
+if __name__ == "__main__":  # python -m bench.listening --write-worst: new fixed texts
+    if sys.argv[1:] != ["--write-worst"]:
+        sys.exit("usage: python -m bench.listening --write-worst")
+    for task, text in write_worst_texts().items():
+        print(f"{task}: {len(text)} characters")

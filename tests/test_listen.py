@@ -324,6 +324,24 @@ def test_train_help_or_a_typo_exits_without_training(argv, code, capsys):
     assert MODEL_PATH.stat().st_mtime_ns == before
 
 
+def test_the_benchmark_s_worst_real_texts_are_fixed_and_joined_from_training_messages():
+    from bench.listening import worst_texts
+    from bot.listen import data as labelled
+
+    texts = worst_texts()
+    assert set(texts) == set(labelled.TASKS)
+    for task, text in texts.items():
+        assert len(text) == MAX_CHARS
+        words = {
+            word
+            for file in labelled.train_files(task)
+            for line in file.read_text().splitlines()
+            if line
+            for word in json.loads(line)["text"].split()
+        }
+        assert set(text.split()[:-1]) <= words  # the last word may be cut
+
+
 def test_the_benchmark_times_its_worst_inputs_with_nothing_cached():
     from bench.listening import long_real_text, understand
 
