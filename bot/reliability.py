@@ -356,12 +356,10 @@ class ConfirmAfterHandled(BaseRequest):
         tracker: UpdateTracker,
         inner: BaseRequest | None = None,
         on_success: Callable[[], None] | None = None,
-        prepare: Callable[[Any], Any] | None = None,
     ):
         self.tracker = tracker
         self.inner = inner or HTTPXRequest(connection_pool_size=1)
         self.on_success = on_success  # the health check's heartbeat
-        self.prepare = prepare  # applied to each fetched update before PTB parses it
 
     @property
     def read_timeout(self) -> float | None:
@@ -394,12 +392,3 @@ class ConfirmAfterHandled(BaseRequest):
         if code == 200 and self.on_success is not None:
             self.on_success()
         return code, payload
-
-    def parse_json_payload(self, payload: bytes) -> dict[str, Any]:  # type: ignore[override]
-        """getUpdates' answer as JSON, each update passed through `prepare` (PTB's documented
-        place to customise the parsing)."""
-        data = BaseRequest.parse_json_payload(payload)
-        result = data.get("result")
-        if self.prepare is not None and isinstance(result, list):
-            data["result"] = [self.prepare(update) for update in result]
-        return data

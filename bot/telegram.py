@@ -35,12 +35,12 @@ from telegram.ext import (
     MessageHandler,
     filters,
 )
-from telegram.request import BaseRequest
+from telegram.request import BaseRequest, HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
 from bot.config import Settings
 from bot.health import touch_heartbeat
-from bot.incoming import without_tapped_message
+from bot.incoming import PollingBot
 from bot.model import Attachment, Command, Event, Media, Press, Reply, Text
 from bot.reliability import (
     ConfirmAfterHandled,
@@ -69,6 +69,7 @@ Markup = dict[str, list[list[dict[str, str | None]]]]
 # SEND_BURST refilling at SEND_RATE keeps every one-second window within BURST + RATE = 30,
 # while the small bucket absorbs late timer wake-ups so the rate stays close to 28 a second.
 SEND_BURST = 2
+BUILDER_POOL_SIZE = 256  # ApplicationBuilder's default pool for Bot API calls (getUpdates: 1)
 SEND_RATE_PER_SECOND = 28
 
 
@@ -85,25 +86,26 @@ def build_application(
     `request`/`get_updates_request` replace the HTTP layer (tests: stubs, short timeouts) and
     `rate_limiter` the limiter (the benchmark measures the bot, not Telegram's limits).
     """
+    tracker = UpdateTracker(FloodGuard())
+    heartbeat = partial(touch_heartbeat, settings.db_path)
+    urls = {}
+    if settings.api_url:
+        base = settings.api_url.rstrip("/")
+        urls = {"base_url": base, "base_file_url": base.removesuffix("/bot") + "/file/bot"}
+    bot = PollingBot(  # as ApplicationBuilder builds its bot, but getUpdates read leanly
+        settings.token or "",
+        request=request or HTTPXRequest(connection_pool_size=BUILDER_POOL_SIZE),
+        get_updates_request=ConfirmAfterHandled(tracker, get_updates_request, heartbeat),
+        rate_limiter=rate_limiter or default_rate_limiter(),
+        **urls,
+    )
     builder = (
         ApplicationBuilder()
-        .token(settings.token or "")
-        .rate_limiter(rate_limiter or default_rate_limiter())
-        .update_queue(tracker := UpdateTracker(FloodGuard()))
+        .bot(bot)
+        .update_queue(tracker)
         .concurrent_updates(PerUserUpdateProcessor(service.locks, tracker))
         .post_init(on_startup)
     )
-    if request is not None:
-        builder = builder.request(request)
-    heartbeat = partial(touch_heartbeat, settings.db_path)
-    builder = builder.get_updates_request(
-        ConfirmAfterHandled(
-            tracker, get_updates_request, on_success=heartbeat, prepare=without_tapped_message
-        )
-    )
-    if settings.api_url:
-        base = settings.api_url.rstrip("/")
-        builder = builder.base_url(base).base_file_url(base.removesuffix("/bot") + "/file/bot")
     application = build_forgetting(builder)
     application.bot_data["service"] = service
     tracker.on_drop = partial(on_flood, application, tracker.guard)

@@ -30,12 +30,11 @@ from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from telegram import Update
 from telegram.ext import ContextTypes
 
 from bot.config import Settings
 from bot.health import touch_heartbeat
-from bot.incoming import without_tapped_message
+from bot.incoming import read_update
 from bot.reliability import UpdateTracker
 
 if TYPE_CHECKING:
@@ -85,7 +84,7 @@ def make_app(application: AnyApplication, settings: Settings) -> Starlette:
             data = json.loads(body)
             if not isinstance(data, dict) or not isinstance(data.get("update_id"), int):
                 raise ValueError("not an update")
-            update = Update.de_json(without_tapped_message(data), application.bot)
+            update = read_update(data, application.bot)
         except (ValueError, TypeError, KeyError, AttributeError) as error:
             log.warning("webhook: refused a malformed update (%s)", type(error).__name__)
             return Response(status_code=400)
