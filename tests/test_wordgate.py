@@ -2,16 +2,25 @@
 
 import dataclasses
 import random
+from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.listen import data as labelled
-from bot.policy.safety import _alternation, detect_crisis, load_crisis
-from bot.policy.wordgate import Gate, gate_of, start_index, words_of
+from bot.policy.safety import _MASK, _alternation, detect_crisis, load_crisis, normalise
+from bot.policy.wordgate import Gate, gate_of, masker, start_index, words_of
 
 RULES = load_crisis()
+
+
+def plain(found: Any) -> Any:
+    """A start index or masker searched everywhere, as one alternation: the reference."""
+    return found and dataclasses.replace(found, indexed=False)
+
+
+MASKERS = ("not_now", "unless_now", "safe_now", "alarm_evidence", "hyperbole")
 # Every pattern searched everywhere, as one alternation per category and tier: the reference.
 UNGATED = dataclasses.replace(
     RULES,
@@ -19,11 +28,13 @@ UNGATED = dataclasses.replace(
         dataclasses.replace(
             c,
             gate=None,
-            alarm=c.alarm and dataclasses.replace(c.alarm, indexed=False),
-            check=c.check and dataclasses.replace(c.check, indexed=False),
+            alarm=plain(c.alarm),
+            check=plain(c.check),
+            exclusions=plain(c.exclusions),
         )
         for c in RULES.categories
     ),
+    **{name: plain(getattr(RULES, name)) for name in MASKERS},
 )
 
 
@@ -84,6 +95,34 @@ def texts(sample: int | None = None) -> list[str]:
 def test_gated_and_ungated_agree_on_a_sample_of_labelled_messages():
     for text in texts(3000):
         assert detect_crisis(text, RULES) == detect_crisis(text, UNGATED)
+
+
+def maskers() -> list[Any]:
+    found = [getattr(RULES, name) for name in MASKERS]
+    return [m for m in found + [c.exclusions for c in RULES.categories] if m is not None]
+
+
+def test_maskers_find_and_replace_what_their_plain_pattern_does():
+    every = maskers()
+    assert any(m.anywhere is not None for m in every)  # patterns that can start anywhere too
+    rng = random.Random(3)
+    sample = texts(3000)
+    sample += [" ".join(rng.sample(sample, 30))[:4096] for _ in range(30)]  # long ones too
+    for text in sample:
+        normal = normalise(text, RULES.normaliser)
+        for m in every:
+            ours, reference = m.search(normal), m.pattern.search(normal)
+            assert (ours and ours.span()) == (reference and reference.span())
+            assert m.sub(_MASK, normal) == m.pattern.sub(_MASK, normal)
+
+
+def test_a_masker_tries_only_where_a_pattern_can_start():
+    m = masker([r"(?:pills|tablets) are gone", r"\d+ years ago", r"^so what"], _alternation)
+    assert m is not None and m.anywhere is not None  # the last two have no word gate
+    text = "so what . the pills are gone and 3 years ago the tablets are gone"
+    assert m.sub("#", text) == m.pattern.sub("#", text) == "# . the # and # the #"
+    assert m.search("nothing here") is None
+    assert m.search("it was 12 years ago").span() == (7, 19)
 
 
 @pytest.mark.slow

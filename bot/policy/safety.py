@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any, Literal, cast, get_args
 
 from bot.datafile import Problems, read_mapping
-from bot.policy.wordgate import Gate, StartIndex, gate_of_indexes, start_index, words_of
+from bot.policy.wordgate import (
+    Gate,
+    Masker,
+    StartIndex,
+    gate_of_indexes,
+    masker,
+    start_index,
+    words_of,
+)
 
 POLICY_DIR = Path(__file__).resolve().parents[2] / "flows" / "policy"
 DEFAULT_CRISIS_PATH = POLICY_DIR / "crisis.yaml"
@@ -90,7 +98,7 @@ class CategoryRules:
     # tried only where such a word begins); None: the category has no such patterns.
     alarm: StartIndex | None
     check: StartIndex | None
-    exclusions: re.Pattern[str] | None
+    exclusions: Masker | None
     must_flag: tuple[Example, ...]
     must_not_flag: tuple[Example, ...]
     # The words every alarm and check pattern starts with (see bot/policy/wordgate.py);
@@ -168,14 +176,14 @@ class CrisisRules:
     categories: tuple[CategoryRules, ...]
     texts: CrisisTexts
     # About the past, someone else, a story or a joke, and nothing said of now: see not_now.
-    not_now: re.Pattern[str] | None = None
-    unless_now: re.Pattern[str] | None = None
+    not_now: Masker | None = None
+    unless_now: Masker | None = None
     # Said of now by such a message: "I'm safe now", "got help" (see not_now.safe_now).
-    safe_now: re.Pattern[str] | None = None
+    safe_now: Masker | None = None
     # Words the model needs to see before its own full reply (see model_alarm_needs).
-    alarm_evidence: re.Pattern[str] | None = None
+    alarm_evidence: Masker | None = None
     # Figures of speech read past by the rules and the model's words of risk (see hyperbole).
-    hyperbole: re.Pattern[str] | None = None
+    hyperbole: Masker | None = None
     hyperbole_examples: tuple[str, ...] = ()
 
     def model_may_alarm(self, text: str) -> bool:
@@ -427,9 +435,10 @@ def _expand_terms(pattern: str, terms: Mapping[str, str], where: str) -> str:
     raise SafetyDataError(f"{where}: terms nest too deeply (a term refers to itself?)")
 
 
-def _compile_patterns(raw: Any, terms: Mapping[str, str], where: str) -> re.Pattern[str] | None:
-    """Compile a list of patterns, each as whole words, into one alternation."""
-    return _alternation(_pattern_sources(raw, terms, where))
+def _masker(raw: Any, terms: Mapping[str, str], where: str) -> Masker | None:
+    """A list of patterns, each as whole words, as one alternation tried only where a match
+    can start (see wordgate.Masker)."""
+    return masker(_pattern_sources(raw, terms, where), _alternation)
 
 
 def _pattern_sources(raw: Any, terms: Mapping[str, str], where: str) -> list[str]:
@@ -497,7 +506,7 @@ def _load_category(name: str, raw: Any, terms: Mapping[str, str], where: str) ->
         name=category,
         alarm=alarm_index,
         check=check_index,
-        exclusions=_compile_patterns(raw.get("exclusions"), terms, f"{where}.exclusions"),
+        exclusions=_masker(raw.get("exclusions"), terms, f"{where}.exclusions"),
         must_flag=_load_examples(
             raw.get("must_flag"), category, f"{where}.must_flag", LEVELS, None
         ),
@@ -586,12 +595,10 @@ def load_crisis(path: Path = DEFAULT_CRISIS_PATH) -> CrisisRules:
         lambda: _load_not_now(raw.get("not_now"), terms, f"{where}: not_now"), nothing
     )
     evidence = problems.part(
-        lambda: _compile_patterns(
-            raw.get("model_alarm_needs"), terms, f"{where}: model_alarm_needs"
-        ),
+        lambda: _masker(raw.get("model_alarm_needs"), terms, f"{where}: model_alarm_needs"),
         None,
     )
-    no_figures: tuple[re.Pattern[str] | None, tuple[str, ...]] = (None, ())
+    no_figures: tuple[Masker | None, tuple[str, ...]] = (None, ())
     figures = problems.part(
         lambda: _load_hyperbole(raw.get("hyperbole"), terms, f"{where}: hyperbole"), no_figures
     )
@@ -612,7 +619,7 @@ def load_crisis(path: Path = DEFAULT_CRISIS_PATH) -> CrisisRules:
 
 def _load_hyperbole(
     raw: Any, terms: Mapping[str, str], where: str
-) -> tuple[re.Pattern[str] | None, tuple[str, ...]]:
+) -> tuple[Masker | None, tuple[str, ...]]:
     """The optional hyperbole section: `patterns` and the `examples` they must read past."""
     if raw is None:
         return None, ()
@@ -621,10 +628,10 @@ def _load_hyperbole(
     examples = raw["examples"]
     if not isinstance(examples, list) or not all(isinstance(e, str) for e in examples):
         raise SafetyDataError(f"{where}.examples: expected a list of texts")
-    return _compile_patterns(raw["patterns"], terms, f"{where}.patterns"), tuple(examples)
+    return _masker(raw["patterns"], terms, f"{where}.patterns"), tuple(examples)
 
 
-_NotNow = tuple[re.Pattern[str] | None, re.Pattern[str] | None, re.Pattern[str] | None]
+_NotNow = tuple[Masker | None, Masker | None, Masker | None]
 
 
 def _load_not_now(raw: Any, terms: Mapping[str, str], where: str) -> _NotNow:
@@ -636,9 +643,9 @@ def _load_not_now(raw: Any, terms: Mapping[str, str], where: str) -> _NotNow:
         raise SafetyDataError(
             f"{where}: expected a mapping with 'patterns', 'unless' and 'safe_now'"
         )
-    patterns = _compile_patterns(raw.get("patterns"), terms, f"{where}.patterns")
-    unless = _compile_patterns(raw.get("unless"), terms, f"{where}.unless")
-    safe = _compile_patterns(raw.get("safe_now"), terms, f"{where}.safe_now")
+    patterns = _masker(raw.get("patterns"), terms, f"{where}.patterns")
+    unless = _masker(raw.get("unless"), terms, f"{where}.unless")
+    safe = _masker(raw.get("safe_now"), terms, f"{where}.safe_now")
     return patterns, unless, safe
 
 

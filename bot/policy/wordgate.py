@@ -16,7 +16,7 @@ tried only at the words it can start with, instead of at every word of the messa
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
@@ -275,3 +275,89 @@ def _capped(starts: set[_Start]) -> set[_Start]:
     if len(starts) > _MAX_STARTS:
         raise _Unknown
     return starts
+
+
+@dataclass(frozen=True)
+class Masker:
+    """One alternation searched and substituted only where a match can start.
+
+    `pattern.sub` and `pattern.search` try the alternation at every character of the
+    message. A match can only start where one of its patterns can: at a word of the gate of
+    the patterns whose start is known, or where one of the few others (`anywhere`, found by a
+    zero-width search of those alone) matches. The whole alternation is tried with `match`
+    at those places only, in order, so the first match is the one the plain search finds and
+    each later one the one `sub` finds after it: the same results, which a test checks on
+    every labelled message.
+    """
+
+    pattern: re.Pattern[str]
+    gate: Gate
+    anywhere: re.Pattern[str] | None  # where a pattern without a gate matches (zero width)
+    indexed: bool = True  # False: the plain pattern (the reference the tests compare with)
+
+    def search(self, normal: str) -> re.Match[str] | None:
+        """The first match in a normalised text (words joined by single spaces), or None."""
+        if not self.indexed:
+            return self.pattern.search(normal)
+        free = self.anywhere.search(normal) if self.anywhere is not None else None
+        until = free.start() if free is not None else len(normal) + 1
+        for start in self._gated(normal):
+            if start >= until:
+                break
+            if found := self.pattern.match(normal, start):
+                return found
+        # A pattern without a gate matches at `until`, so the alternation does too.
+        return self.pattern.search(normal, until) if free is not None else None
+
+    def sub(self, replacement: str, normal: str) -> str:
+        """The text with every match replaced, as `pattern.sub(replacement, normal)`."""
+        if not self.indexed:
+            return self.pattern.sub(replacement, normal)
+        parts: list[str] = []
+        done = 0
+        for start in self._starts(normal):
+            if start < done:
+                continue  # inside the last match
+            found = self.pattern.match(normal, start)
+            if found is not None and found.end() > start:
+                parts += (normal[done:start], replacement)
+                done = found.end()
+        return "".join(parts) + normal[done:] if parts else normal
+
+    def _gated(self, normal: str) -> Iterator[int]:
+        """Where a word the gated patterns can start with begins, in order."""
+        words, beginnings = self.gate.words, self.gate._beginnings
+        position = 0
+        for word in normal.split(" "):
+            if word in words or (beginnings and word.startswith(beginnings)):
+                yield position
+            position += len(word) + 1
+
+    def _starts(self, normal: str) -> list[int]:
+        """Where a match may start, in order."""
+        starts = list(self._gated(normal))
+        if self.anywhere is not None:
+            others = [found.start() for found in self.anywhere.finditer(normal)]
+            if others:
+                return sorted(set(starts).union(others))
+        return starts
+
+
+def masker(sources: list[str], compile: Compile) -> Masker | None:
+    """A Masker for these patterns (None if there are none)."""
+    pattern = compile(sources) if sources else None
+    if pattern is None:
+        return None
+    words: set[str] = set()
+    prefixes: set[str] = set()
+    free = []
+    for source in sources:
+        gate = gate_of([source])
+        if gate is None:
+            free.append(source)
+            continue
+        words |= gate.words
+        prefixes |= gate.prefixes
+    anywhere = compile(free) if free else None
+    lookahead = re.compile(f"(?={anywhere.pattern})") if anywhere is not None else None
+    return Masker(pattern, Gate(frozenset(words), frozenset(prefixes)), lookahead)
