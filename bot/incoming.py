@@ -10,9 +10,10 @@ handler needs the chat to refuse it politely.
 PTB's `Update.de_json` reads every one of a message's hundred-odd optional fields, one helper
 call each, whatever the message holds. The updates the bot gets most (a private message of
 text, a command, a private press) are built here with PTB's public constructors from the few
-fields they have (about half the work: 190 -> 95 µs a message in a micro-benchmark); any
-other update, or one with a field not listed here, goes to `Update.de_json` as before. Tests
-check that both give the same update (`to_dict()`) for every shape built here.
+fields they have (85 -> 64 µs a text in a micro-benchmark; most of what is left is building
+PTB's objects themselves); any other update, or one with a field not listed here, goes to
+`Update.de_json` as before. Tests check that both give the same update (`to_dict()`) for
+every shape built here.
 
 Applied where the bot receives updates: polling (`PollingBot.get_updates`, which also passes
 an update PTB cannot read on empty, logged by id only) and the webhook's handler.

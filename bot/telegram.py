@@ -69,8 +69,8 @@ Markup = dict[str, list[list[dict[str, str | None]]]]
 # SEND_BURST refilling at SEND_RATE keeps every one-second window within BURST + RATE = 30,
 # while the small bucket absorbs late timer wake-ups so the rate stays close to 28 a second.
 SEND_BURST = 2
-BUILDER_POOL_SIZE = 256  # ApplicationBuilder's default pool for Bot API calls (getUpdates: 1)
 SEND_RATE_PER_SECOND = 28
+BUILDER_POOL_SIZE = 256  # ApplicationBuilder's default pool for Bot API calls (getUpdates: 1)
 
 
 def build_application(
