@@ -35,6 +35,7 @@ BUCKETS = (
     ("engine and content", "/transitions/"),
     ("service", "/bot/service.py"),
     ("adapter (bot/telegram.py, reliability)", "/bot/telegram.py"),
+    ("adapter (bot/telegram.py, reliability)", "/bot/incoming.py"),
     ("adapter (bot/telegram.py, reliability)", "/bot/reliability.py"),
     ("adapter (bot/telegram.py, reliability)", "/bot/locks.py"),
     ("PTB", "/telegram/"),
@@ -86,7 +87,8 @@ class AllThreads:
 
 # Inclusive CPU time of the update path's main steps: (label, file ending, function name).
 STEPS = (
-    ("PTB parses the getUpdates batch (Update.de_json)", "telegram/_update.py", "de_json"),
+    ("reading the getUpdates batch (bot/incoming.py: PTB's objects)", "bot/incoming.py",
+     "read_update"),
     ("Service.decide on a worker: read, engine, queue the write", "bot/service.py", "decide"),
     ("  store: the one read (load_state)", "bot/store/users.py", "load_state"),
     ("  engine: Engine.handle", "bot/engine.py", "handle"),
