@@ -348,16 +348,7 @@ def masker(sources: list[str], compile: Compile) -> Masker | None:
     pattern = compile(sources) if sources else None
     if pattern is None:
         return None
-    words: set[str] = set()
-    prefixes: set[str] = set()
-    free = []
-    for source in sources:
-        gate = gate_of([source])
-        if gate is None:
-            free.append(source)
-            continue
-        words |= gate.words
-        prefixes |= gate.prefixes
-    anywhere = compile(free) if free else None
-    lookahead = re.compile(f"(?={anywhere.pattern})") if anywhere is not None else None
-    return Masker(pattern, Gate(frozenset(words), frozenset(prefixes)), lookahead)
+    index = start_index(sources, compile)  # which words each pattern can start with, if known
+    gate = Gate(frozenset(index.by_word), frozenset(index.by_prefix))
+    anywhere = re.compile(f"(?={index.free.pattern})") if index.free is not None else None
+    return Masker(pattern, gate, anywhere)
