@@ -59,12 +59,7 @@ def write_worst_texts(path: Path = WORST_TEXTS, seed: int = 1) -> dict[str, str]
     """Write one 4,096-character text per task, joined from its training messages."""
     texts = {}
     for task in labelled.TASKS:
-        messages = [
-            json.loads(line)["text"]
-            for file in labelled.train_files(task)
-            for line in file.read_text().splitlines()
-            if line
-        ]
+        messages = [e.text for e in labelled.read_all(labelled.train_files(task), task)]
         texts[task] = long_real_text(messages, seed)
     path.write_text(json.dumps(texts, ensure_ascii=False, indent=1) + "\n")
     return texts
