@@ -72,6 +72,7 @@ def run(args: dict[str, Any]) -> dict[str, Any]:
         args.get("seed", 1),
         args.get("drive", "polling"),
         args.get("concurrency", CONCURRENCY),
+        profiler.reset if profiler is not None else None,
     )
     if profiler is not None:
         stats = profiler.stop()

@@ -4,7 +4,9 @@ The update path runs on three kinds of threads: the event loop (PTB, the handler
 asyncio's default executor (Service.handle: the store's read and the engine) and the store's
 writer (group commits). pyinstrument and cProfile see one thread; this starts a cProfile
 in the profiling thread and in every thread started after it, and merges them. Each thread's
-CPU time is measured (time.thread_time), so a waiting thread is charged nothing. Deterministic
+CPU time is measured (time.thread_time), so a waiting thread is charged nothing. Start-up and
+the warm-up (first-use costs: compiling the rules' patterns, caches) are left out: every
+profile is cleared when the warm-up ends. Deterministic
 profiling slows Python calls down (the figures are not the timed ones): read it for where
 the time goes, not for how much there is.
 """
@@ -73,6 +75,14 @@ class AllThreads:
     def start(self) -> None:
         threading.setprofile(self._start_in_thread)
         self._new().enable()
+
+    def reset(self) -> None:
+        """Forget what every thread's profile saw so far (start-up, warm-up); they go on."""
+        # Safe for a profile enabled in another thread: the GIL is held here, and a profile
+        # whose call stack was cleared ignores the returns of calls it no longer knows.
+        with self._lock:
+            for profile in self.profiles:
+                profile.clear()
 
     def stop(self) -> pstats.Stats:
         threading.setprofile(None)  # type: ignore[arg-type]

@@ -322,8 +322,16 @@ class Drive:
     """Keeps `concurrency` scenarios going; a scenario's next update is pushed to the feed
     once the previous one is handled."""
 
-    def __init__(self, mix: Mix, feed: Feed, concurrency: int, total: int) -> None:
+    def __init__(
+        self,
+        mix: Mix,
+        feed: Feed,
+        concurrency: int,
+        total: int,
+        on_warm: Callable[[], None] | None = None,
+    ) -> None:
         self.mix, self.feed, self.total = mix, feed, total
+        self.on_warm = on_warm  # called once, when the warm-up ends (the profiler's reset)
         self.names = list(SCENARIOS)
         self.weights = [SCENARIOS[name][0] for name in self.names]
         self.owner: dict[int, Stream] = {}  # update id in flight -> its stream
@@ -364,6 +372,8 @@ class Drive:
         arrived = self.feed.arrived.pop(update.update_id)
         self.finished.append((stream.kind, arrived, time.perf_counter()))
         if len(self.finished) == WARMUP:
+            if self.on_warm is not None:
+                self.on_warm()
             self.cpu[0] = time.process_time()
         self._advance(stream)
         if not self.owner and self.pushed >= self.total:
@@ -377,9 +387,11 @@ async def run(
     updates: int,
     seed: int = 1,
     concurrency: int = CONCURRENCY,
+    on_warm: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """Feed `updates` updates of the mix as polling does, `concurrency` users at a time, on
-    `users` stored users; return rates, latencies, batch and commit-group sizes."""
+    `users` stored users; return rates, latencies, batch and commit-group sizes. `on_warm` is
+    called when the warm-up ends."""
     feed = Feed()
     application, stub, service = build(db_path, feed)
     tracker = application.update_queue
@@ -388,7 +400,7 @@ async def run(
     gc.collect()
     gc.freeze()  # as the bot does after start-up (bot/__main__.py)
     mix = Mix(users=users, rng=random.Random(seed), stub=stub, service=service)
-    drive = Drive(mix, feed, concurrency, updates + WARMUP)
+    drive = Drive(mix, feed, concurrency, updates + WARMUP, on_warm)
     finished = tracker.finished
 
     def on_finished(update: object) -> None:
@@ -510,8 +522,9 @@ def run_sync(
     seed: int = 1,
     drive: str = "polling",
     concurrency: int = CONCURRENCY,
+    on_warm: Callable[[], None] | None = None,
 ) -> dict[str, Any]:
     """`run` (or `run_sequential`) from synchronous code."""
     if drive == "sequential":
         return asyncio.run(run_sequential(db_path, users, updates, seed))
-    return asyncio.run(run(db_path, users, updates, seed, concurrency))
+    return asyncio.run(run(db_path, users, updates, seed, concurrency, on_warm))

@@ -2,6 +2,7 @@
 
 import json
 import os
+import pstats
 import subprocess
 import sys
 from pathlib import Path
@@ -36,6 +37,8 @@ def test_bench_runs_end_to_end_at_a_tiny_size(tmp_path):
     assert results["updates_sequential"]["updates"] == 200
     profile = (tmp_path / "profile.txt").read_text()
     assert "Service.decide" in profile and "writer: groups" in profile
+    profiled = pstats.Stats(str(tmp_path / "profile.pstats")).stats  # type: ignore[attr-defined]
+    assert not any(name == "load_crisis" for (_, _, name) in profiled)  # start-up left out
     kinds = {"tap", "command", "text_menu", "text_walk", "checkin_answer", "draft", "log", "urge"}
     assert kinds <= set(updates["kinds"])
     assert all(figures["p99_ms"] > 0 for figures in updates["kinds"].values())
