@@ -54,6 +54,8 @@ async def test_a_user_back_between_runs_is_dropped_at_the_next(fake_api, start_b
     await reply_count(fake_api, first, 2)
     await reply_count(fake_api, second, 1)
     await fake_api.wait_for(lambda: len(application.user_data) == 2)
+    # PTB notes an update's ids only after its handler returns, a moment after the reply
+    await fake_api.wait_for(lambda: noted(application) == 4)
 
     await application.update_persistence()
     assert first not in application.user_data and second not in application.user_data
