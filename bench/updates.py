@@ -42,7 +42,7 @@ from bench.datagen import CHECKED_IN, FIRST_USER_ID, NOW
 from bench.stub import BOT_USER, InProcessRequest, StubRequest
 from bot.config import Settings
 from bot.reliability import UpdateTracker
-from bot.service import Service, build_engine
+from bot.service import Service, build_engine, compile_rules_in_background
 from bot.store import Store
 from bot.telegram import ALLOWED_UPDATES, build_application
 
@@ -258,6 +258,7 @@ def build(
     `feed`, if given)."""
     store = Store(db_path)
     service = Service(store, build_engine(), clock=lambda: NOW)
+    compile_rules_in_background(service.engine)  # as the bot does after start-up
     settings = Settings(token=TOKEN, api_url=None, db_path=db_path, log_level="WARNING")
     stub = StubRequest()
     # Telegram's own limits are measured by the sweep; here the limiter must not throttle.

@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import logging
 import sqlite3
+import threading
 from collections.abc import Callable
 from concurrent.futures import Future
 from contextlib import AbstractAsyncContextManager
@@ -76,6 +77,15 @@ def build_engine(root: Path = CONTENT_ROOT) -> Engine:
     engine = Engine(Content.load(root))
     timezones.warm()
     return engine
+
+
+def compile_rules_in_background(engine: Engine) -> threading.Thread:
+    """Compile the crisis rules' pattern groups in a background thread (each is otherwise
+    compiled on first use: a fresh bot's first long message would hold every update up)."""
+    rules = engine.policy.listener.crisis_rules
+    thread = threading.Thread(target=rules.compile_all, name="compile-rules", daemon=True)
+    thread.start()
+    return thread
 
 
 class Service:

@@ -157,3 +157,32 @@ def test_a_pattern_is_compiled_once_however_many_words_it_can_start_with():
     assert not index.search("i feel fine and the tablets are here")
     # One alternation for the three drug words, one for the two patterns filed under "i".
     assert sorted(compiled) == sorted([(patterns[0],), (patterns[1], patterns[2])])
+
+
+def test_compile_all_compiles_each_group_once_and_first_use_then_compiles_nothing():
+    patterns = [r"(?:pills|tablets|meds) are gone", r"i (?:want|need) to die", r"i feel nothing"]
+    compiled: list[tuple[str, ...]] = []
+
+    def counting(sources: list[str]):
+        compiled.append(tuple(sources))
+        return _alternation(sources)
+
+    index = start_index(patterns, counting)
+    assert index.compile_all() == 2
+    assert index.compile_all() == 0
+    assert index.search("the meds are gone") and index.search("i want to die")
+    assert not index.search("i feel fine")
+    assert sorted(compiled) == sorted([(patterns[0],), (patterns[1], patterns[2])])
+
+
+def test_the_bot_compiles_every_crisis_group_in_the_background_after_start_up():
+    from bot.service import build_engine, compile_rules_in_background
+
+    engine = build_engine()
+    rules = engine.policy.listener.crisis_rules
+    indexes = [i for c in rules.categories for i in (c.alarm, c.check) if i is not None]
+    compile_rules_in_background(engine).join(timeout=60)
+    assert all(len(i._group_patterns) == len(i._groups[2]) for i in indexes)
+    assert rules.compile_all() == 0
+    found = detect_crisis("i want to kill myself tonight", rules)
+    assert found is not None and found.level == "alarm"

@@ -186,6 +186,11 @@ class CrisisRules:
     hyperbole: Masker | None = None
     hyperbole_examples: tuple[str, ...] = ()
 
+    def compile_all(self) -> int:
+        """Compile every category's pattern groups now (see StartIndex.compile_all)."""
+        indexes = [index for rules in self.categories for index in (rules.alarm, rules.check)]
+        return sum(index.compile_all() for index in indexes if index is not None)
+
     def model_may_alarm(self, text: str) -> bool:
         """Whether a message has the words that let the model alone give the full reply."""
         return self._has_risk_words(normalise(text, self.normaliser))

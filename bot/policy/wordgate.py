@@ -143,6 +143,17 @@ class StartIndex:
     def _everywhere(self) -> re.Pattern[str] | None:
         return self.compile(list(self.sources))
 
+    def compile_all(self) -> int:
+        """Compile every group not compiled yet (the bot does this after start-up, in the
+        background, so no user's long message waits for it); returns how many it compiled."""
+        members, compiled = self._groups[2], self._group_patterns
+        done = 0
+        for group, indexes in enumerate(members):
+            if group not in compiled:
+                compiled[group] = self.compile([self.sources[index] for index in indexes])
+                done += 1
+        return done
+
     def search(self, normal: str) -> bool:
         """Whether any pattern matches the normalised text (words joined by single spaces)."""
         if not self.indexed:
