@@ -258,7 +258,6 @@ def build(
     `feed`, if given)."""
     store = Store(db_path)
     service = Service(store, build_engine(), clock=lambda: NOW)
-    compile_rules_in_background(service.engine)  # as the bot does after start-up
     settings = Settings(token=TOKEN, api_url=None, db_path=db_path, log_level="WARNING")
     stub = StubRequest()
     # Telegram's own limits are measured by the sweep; here the limiter must not throttle.
@@ -266,6 +265,7 @@ def build(
     application = build_application(
         settings, service, request=stub, get_updates_request=feed, rate_limiter=limiter
     )
+    compile_rules_in_background(service.engine)  # as the bot does once it is built
     return application, stub, service
 
 
