@@ -143,36 +143,36 @@ def test_gated_and_ungated_agree_on_made_up_messages(words):
     assert detect_crisis(text, RULES) == detect_crisis(text, UNGATED)
 
 
-def test_a_pattern_is_compiled_once_however_many_words_it_can_start_with():
-    patterns = [r"(?:pills|tablets|meds) are gone", r"i (?:want|need) to die", r"i feel nothing"]
+PATTERNS = [r"(?:pills|tablets|meds) are gone", r"i (?:want|need) to die", r"i feel nothing"]
+
+
+def counting_index(patterns: list[str]) -> tuple[Any, list[tuple[str, ...]]]:
+    """A start index of these patterns, and the list of what it compiles, in order."""
     compiled: list[tuple[str, ...]] = []
 
     def counting(sources: list[str]):
         compiled.append(tuple(sources))
         return _alternation(sources)
 
-    index = start_index(patterns, counting)
+    return start_index(patterns, counting), compiled
+
+
+def test_a_pattern_is_compiled_once_however_many_words_it_can_start_with():
+    index, compiled = counting_index(PATTERNS)
     for text in ("the pills are gone", "tablets are gone", "meds are gone", "i need to die"):
         assert index.search(text)
     assert not index.search("i feel fine and the tablets are here")
     # One alternation for the three drug words, one for the two patterns filed under "i".
-    assert sorted(compiled) == sorted([(patterns[0],), (patterns[1], patterns[2])])
+    assert sorted(compiled) == sorted([(PATTERNS[0],), (PATTERNS[1], PATTERNS[2])])
 
 
 def test_compile_all_compiles_each_group_once_and_first_use_then_compiles_nothing():
-    patterns = [r"(?:pills|tablets|meds) are gone", r"i (?:want|need) to die", r"i feel nothing"]
-    compiled: list[tuple[str, ...]] = []
-
-    def counting(sources: list[str]):
-        compiled.append(tuple(sources))
-        return _alternation(sources)
-
-    index = start_index(patterns, counting)
+    index, compiled = counting_index(PATTERNS)
     assert index.compile_all() == 2
     assert index.compile_all() == 0
     assert index.search("the meds are gone") and index.search("i want to die")
     assert not index.search("i feel fine")
-    assert sorted(compiled) == sorted([(patterns[0],), (patterns[1], patterns[2])])
+    assert sorted(compiled) == sorted([(PATTERNS[0],), (PATTERNS[1], PATTERNS[2])])
 
 
 def test_the_bot_compiles_every_crisis_group_in_the_background_after_start_up():

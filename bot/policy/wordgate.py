@@ -146,13 +146,18 @@ class StartIndex:
     def compile_all(self) -> int:
         """Compile every group not compiled yet (the bot does this after start-up, in the
         background, so no user's long message waits for it); returns how many it compiled."""
-        members, compiled = self._groups[2], self._group_patterns
-        done = 0
-        for group, indexes in enumerate(members):
-            if group not in compiled:
-                compiled[group] = self.compile([self.sources[index] for index in indexes])
-                done += 1
-        return done
+        missing = [
+            group for group in range(len(self._groups[2])) if group not in self._group_patterns
+        ]
+        for group in missing:
+            self._compile_group(group)
+        return len(missing)
+
+    def _compile_group(self, group: int) -> re.Pattern[str] | None:
+        """Compile one group's alternation and keep it (see `_group_patterns`)."""
+        sources = [self.sources[index] for index in self._groups[2][group]]
+        pattern = self._group_patterns[group] = self.compile(sources)
+        return pattern
 
     def search(self, normal: str) -> bool:
         """Whether any pattern matches the normalised text (words joined by single spaces)."""
@@ -182,13 +187,9 @@ class StartIndex:
 
     def _matches(self, groups: tuple[int, ...], normal: str, position: int) -> bool:
         """Whether a pattern of these groups matches at position (each compiled on first use)."""
-        members, compiled = self._groups[2], self._group_patterns
+        compiled = self._group_patterns
         for group in groups:
-            if group in compiled:
-                pattern = compiled[group]
-            else:
-                sources = [self.sources[index] for index in members[group]]
-                pattern = compiled[group] = self.compile(sources)
+            pattern = compiled[group] if group in compiled else self._compile_group(group)
             if pattern is not None and pattern.match(normal, position) is not None:
                 return True
         return False
