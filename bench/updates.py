@@ -265,7 +265,6 @@ def build(
     application = build_application(
         settings, service, request=stub, get_updates_request=feed, rate_limiter=limiter
     )
-    compile_rules_in_background(service.engine)  # as the bot does once it is built
     return application, stub, service
 
 
@@ -400,6 +399,7 @@ async def run(
     await application.initialize()
     gc.collect()
     gc.freeze()  # as the bot does after start-up (bot/__main__.py)
+    compile_rules_in_background(service.engine)  # as the bot's on_startup does, once it is up
     mix = Mix(users=users, rng=random.Random(seed), stub=stub, service=service)
     drive = Drive(mix, feed, concurrency, updates + WARMUP, on_warm)
     finished = tracker.finished
@@ -461,6 +461,7 @@ async def run_sequential(db_path: Path, users: int, updates: int, seed: int = 1)
     await application.initialize()
     gc.collect()
     gc.freeze()  # as the bot does after start-up (bot/__main__.py)
+    compile_rules_in_background(service.engine)  # as the bot's on_startup does, once it is up
     mix = Mix(users=users, rng=random.Random(seed), stub=stub, service=service)
     names = list(SCENARIOS)
     weights = [SCENARIOS[name][0] for name in names]

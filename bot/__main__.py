@@ -86,7 +86,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     from telegram.error import InvalidToken, NetworkError
 
     from bot.health import damage
-    from bot.service import Service, build_engine, compile_rules_in_background
+    from bot.service import Service, build_engine
     from bot.store import Store
     from bot.telegram import ALLOWED_UPDATES, build_application
 
@@ -106,10 +106,9 @@ def cmd_run(args: argparse.Namespace) -> int:
             admin_ids=settings.admin_user_ids,
             backup_retention_hours=settings.backup_retention_hours,
         )
-        application = build_application(settings, service)
+        application = build_application(settings, service, compile_rules=True)
         gc.collect()
         gc.freeze()  # content and text models live as long as the bot: keep them out of GC passes
-        compile_rules_in_background(service.engine)
         # SIGTERM/SIGINT: stop fetching, finish the updates in flight, confirm the offset.
         if args.webhook:
             from bot.webhook import run_webhook

@@ -52,7 +52,7 @@ from bot.reliability import (
     retry_after_seconds,
 )
 from bot.seen_ids import build_forgetting
-from bot.service import DueMessage, Result, Service
+from bot.service import DueMessage, Result, Service, compile_rules_in_background
 
 log = logging.getLogger(__name__)
 # The Application as built here: PTB's default bot, context, data and job queue types.
@@ -79,12 +79,16 @@ def build_application(
     request: BaseRequest | None = None,
     get_updates_request: BaseRequest | None = None,
     rate_limiter: BaseRateLimiter[Any] | None = None,
+    compile_rules: bool = False,
 ) -> AnyApplication:
     """Build the PTB application with all handlers; `on_startup` runs at start.
 
     Updates of different users run concurrently, one user's in order (see bot/reliability.py).
     `request`/`get_updates_request` replace the HTTP layer (tests: stubs, short timeouts) and
     `rate_limiter` the limiter (the benchmark measures the bot, not Telegram's limits).
+    `compile_rules` (`python -m bot run`): `on_startup` compiles every crisis pattern group in
+    the background once the bot is up, so no user's first long message waits for it; test bots
+    leave it off (each builds its own engine) and compile a group when a message first needs it.
     """
     tracker = UpdateTracker(FloodGuard())
     heartbeat = partial(touch_heartbeat, settings.db_path)
@@ -108,6 +112,7 @@ def build_application(
     )
     application = build_forgetting(builder)
     application.bot_data["service"] = service
+    application.bot_data["compile_rules"] = compile_rules
     tracker.on_drop = partial(on_flood, application, tracker.guard)
     add_handlers(application)
     schedule_checkin_sweep(application, settings.checkin_sweep_seconds)
@@ -145,7 +150,8 @@ def add_handlers(application: AnyApplication) -> None:
 
 
 async def on_startup(application: AnyApplication) -> None:
-    """Publish the command menu for private chats and say that we are up."""
+    """Publish the command menu for private chats, say that we are up, then (if asked) start
+    compiling the crisis rules in the background."""
     service: Service = application.bot_data["service"]
     commands = [
         BotCommand(c.command, c.description)
@@ -154,6 +160,8 @@ async def on_startup(application: AnyApplication) -> None:
     ]
     await application.bot.set_my_commands(commands, scope=BotCommandScopeAllPrivateChats())
     log.info("Reconnect is running as @%s", application.bot.username)
+    if application.bot_data.get("compile_rules"):  # started after initialize(), not during it
+        application.bot_data["compiling"] = compile_rules_in_background(service.engine)
 
 
 def to_command(text: str) -> Command:

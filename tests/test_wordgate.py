@@ -2,6 +2,7 @@
 
 import dataclasses
 import random
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,6 +12,8 @@ from hypothesis import strategies as st
 from bot.listen import data as labelled
 from bot.policy.safety import _MASK, _alternation, detect_crisis, load_crisis, normalise
 from bot.policy.wordgate import Gate, gate_of, masker, start_index, words_of
+from tests.support.bots import Clock, RunningBot
+from tests.support.fake_bot_api import FakeBotApi
 
 RULES = load_crisis()
 
@@ -186,3 +189,28 @@ def test_the_bot_compiles_every_crisis_group_in_the_background_after_start_up():
     assert rules.compile_all() == 0
     found = detect_crisis("i want to kill myself tonight", rules)
     assert found is not None and found.level == "alarm"
+
+
+async def test_the_bot_starts_the_background_compile_in_on_startup_only_when_asked(
+    fake_api: FakeBotApi, bot_token: str, tmp_db_path: Path, clock: Clock
+) -> None:
+    from bot.service import build_engine
+
+    engine = build_engine()
+    rules = engine.policy.listener.crisis_rules
+    indexes = [i for c in rules.categories for i in (c.alarm, c.check) if i is not None]
+
+    def all_compiled() -> bool:
+        return all(len(i._group_patterns) == len(i._groups[2]) for i in indexes)
+
+    plain = await RunningBot(fake_api, bot_token, tmp_db_path, clock, engine).start()
+    assert "compiling" not in plain.application.bot_data and not all_compiled()
+    await plain.stop()
+    asked = RunningBot(fake_api, bot_token, tmp_db_path, clock, engine, compile_rules=True)
+    await asked.application.initialize()
+    assert not all_compiled()  # initialize() has the core to itself
+    await asked.application.shutdown()
+    await asked.start()  # initialize(), then on_startup
+    asked.application.bot_data["compiling"].join(timeout=60)
+    assert all_compiled() and rules.compile_all() == 0
+    await asked.stop()

@@ -58,6 +58,7 @@ class RunningBot:
         db_path: Path,
         clock: Clock,
         engine: Engine | None = None,
+        compile_rules: bool = False,
     ):
         from bot.config import Settings
         from bot.service import Service, build_engine
@@ -69,7 +70,7 @@ class RunningBot:
         settings = Settings(
             token=token, api_url=fake_api.base_url, db_path=db_path, log_level="INFO"
         )
-        self.application = build_application(settings, self.service)
+        self.application = build_application(settings, self.service, compile_rules=compile_rules)
 
     async def start(self) -> RunningBot:
         from bot.telegram import ALLOWED_UPDATES, on_startup
