@@ -178,14 +178,19 @@ def test_compile_all_compiles_each_group_once_and_first_use_then_compiles_nothin
     assert sorted(compiled) == sorted([(PATTERNS[0],), (PATTERNS[1], PATTERNS[2])])
 
 
+def all_compiled(rules: Any) -> bool:
+    """Whether every pattern group of the crisis rules' alarm and check indexes is compiled."""
+    indexes = [i for c in rules.categories for i in (c.alarm, c.check) if i is not None]
+    return all(len(i._group_patterns) == len(i._groups[2]) for i in indexes)
+
+
 def test_the_bot_compiles_every_crisis_group_in_the_background_after_start_up():
     from bot.service import build_engine, compile_rules_in_background
 
     engine = build_engine()
     rules = engine.policy.listener.crisis_rules
-    indexes = [i for c in rules.categories for i in (c.alarm, c.check) if i is not None]
     compile_rules_in_background(engine).join(timeout=60)
-    assert all(len(i._group_patterns) == len(i._groups[2]) for i in indexes)
+    assert all_compiled(rules)
     assert rules.compile_all() == 0
     found = detect_crisis("i want to kill myself tonight", rules)
     assert found is not None and found.level == "alarm"
@@ -198,19 +203,14 @@ async def test_the_bot_starts_the_background_compile_in_on_startup_only_when_ask
 
     engine = build_engine()
     rules = engine.policy.listener.crisis_rules
-    indexes = [i for c in rules.categories for i in (c.alarm, c.check) if i is not None]
-
-    def all_compiled() -> bool:
-        return all(len(i._group_patterns) == len(i._groups[2]) for i in indexes)
-
     plain = await RunningBot(fake_api, bot_token, tmp_db_path, clock, engine).start()
-    assert "compiling" not in plain.application.bot_data and not all_compiled()
+    assert "compiling" not in plain.application.bot_data and not all_compiled(rules)
     await plain.stop()
     asked = RunningBot(fake_api, bot_token, tmp_db_path, clock, engine, compile_rules=True)
     await asked.application.initialize()
-    assert not all_compiled()  # initialize() has the core to itself
+    assert not all_compiled(rules)  # initialize() has the core to itself
     await asked.application.shutdown()
     await asked.start()  # initialize(), then on_startup
     asked.application.bot_data["compiling"].join(timeout=60)
-    assert all_compiled() and rules.compile_all() == 0
+    assert all_compiled(rules) and rules.compile_all() == 0
     await asked.stop()
