@@ -22,6 +22,7 @@ async def test_backup_while_running_then_restore(fake_api, start_bot, tmp_db_pat
     await tap(fake_api, "Let's begin")
     backed_up = bot.store.load_session(USER)
     # A write transaction is open in the bot's connection while the copy is taken.
+    bot.store.flush()  # the writer is idle: the connection is ours until the ROLLBACK
     bot.store.db.execute("BEGIN IMMEDIATE")
     bot.store.db.execute("UPDATE sessions SET state = 'uncommitted' WHERE user_id = ?", [USER])
     monkeypatch.setenv("BOT_DB_PATH", str(tmp_db_path))

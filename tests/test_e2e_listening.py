@@ -61,12 +61,11 @@ async def test_free_text_mid_walk_is_answered_and_the_step_comes_again(fake_api,
 async def test_a_check_in_answered_in_words_is_reflected_back(fake_api, at_menu, clock):
     bot = await at_menu()
     sent = iso(clock.now - timedelta(hours=1))
-    bot.store.db.execute(
+    bot.write(
         "INSERT INTO checkins (user_id, last_sent_at) VALUES (?, ?)"
         " ON CONFLICT(user_id) DO UPDATE SET last_sent_at = excluded.last_sent_at",
         [USER, sent],
     )
-    bot.store.db.conn.commit()
     count = len(fake_api.sent_texts(USER))
     fake_api.text(USER, "not great today, cried all morning")
     answer = (await reply_count(fake_api, USER, count + 2))[-2]

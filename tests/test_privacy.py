@@ -114,9 +114,8 @@ async def test_stats_for_admins_only(fake_api, at_menu, clock):
     bot = await at_menu()
     bot.service.admin_ids = frozenset({ADMIN})
     await say(fake_api, "/start", user=OTHER)
-    bot.store.db.execute("UPDATE users SET active = 0 WHERE id = ?", [OTHER])
-    bot.store.db.execute("INSERT INTO counters (name, value) VALUES ('checkins_sent', 5)")
-    bot.store.db.conn.commit()
+    bot.write("UPDATE users SET active = 0 WHERE id = ?", [OTHER])
+    bot.write("INSERT INTO counters (name, value) VALUES ('checkins_sent', 5)")
     refused = await say(fake_api, "/stats")
     assert "don't know that command" in refused
     await say(fake_api, "/start", user=ADMIN)
@@ -160,7 +159,7 @@ async def test_crisis_mid_walkthrough_and_in_the_hub_stores_nothing(
     hub = bot.store.load_session(USER)
     assert "pausing our coaching" in await say(fake_api, ALARM)
     assert bot.store.load_session(USER) == hub
-    bot.store.db.execute("PRAGMA wal_checkpoint(FULL)")
+    bot.checkpoint()
     stored = b"".join(p.read_bytes() for p in tmp_db_path.parent.glob("bot.db*"))
     for text in (ALARM, CHECK, "kil myself", "killing me"):
         assert text.encode() not in stored

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import socket
+import sqlite3
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tests.support.fake_bot_api import FakeBotApi
 
@@ -82,6 +84,22 @@ class RunningBot:
             poll_interval=0.0, timeout=1, allowed_updates=ALLOWED_UPDATES
         )
         return self
+
+    def write(self, sql: str, params: list[Any] | None = None) -> None:
+        """Run a test's own write on the writer thread, committed with the bot's writes.
+
+        The write connection belongs to the writer thread: a statement from the test's thread
+        could land inside a group the writer has open (a queued read-only mark, say)."""
+        self.store.writer.call(lambda: self.store.db.execute(sql, params or []))
+
+    def checkpoint(self) -> None:
+        """Wait for every queued write, then copy the WAL into the database file.
+
+        From a connection of its own: a checkpoint on the write connection fails
+        ("database table is locked") while the writer has a transaction open."""
+        self.store.flush()
+        with contextlib.closing(sqlite3.connect(self.store.path, timeout=10)) as conn:
+            conn.execute("PRAGMA wal_checkpoint(FULL)")
 
     async def stop(self) -> None:
         await self.application.updater.stop()
